@@ -1,0 +1,318 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TaskState is the owner's word on a task.
+// +kubebuilder:validation:Enum=Open;InProgress;Resolved;Dismissed
+type TaskState string
+
+// The owner's states.
+const (
+	TaskOpen       TaskState = "Open"
+	TaskInProgress TaskState = "InProgress"
+	TaskResolved   TaskState = "Resolved"
+	TaskDismissed  TaskState = "Dismissed"
+)
+
+// TaskPhase is where a task is in the closed loop.
+// +kubebuilder:validation:Enum=Open;InProgress;Verifying;Verified;Reopened;Recovered;Dismissed;Cancelled
+type TaskPhase string
+
+// The task phases. Verified, Recovered, Dismissed and Cancelled are final.
+const (
+	PhaseOpen       TaskPhase = "Open"
+	PhaseInProgress TaskPhase = "InProgress"
+	PhaseVerifying  TaskPhase = "Verifying"
+	PhaseVerified   TaskPhase = "Verified"
+	PhaseReopened   TaskPhase = "Reopened"
+	PhaseRecovered  TaskPhase = "Recovered"
+	PhaseDismissed  TaskPhase = "Dismissed"
+	PhaseCancelled  TaskPhase = "Cancelled"
+)
+
+// ImprovementTaskSpec is written once by the operator when an episode opens;
+// afterwards only the owner's fields (state, resolution, dismissReason)
+// change.
+// +kubebuilder:validation:XValidation:rule="oldSelf.state != 'Dismissed' || self.state == 'Dismissed'",message="state: a dismissed task stays dismissed"
+// +kubebuilder:validation:XValidation:rule="self.state != 'Open' || oldSelf.state == 'Open'",message="state: a task cannot be moved back to Open"
+// +kubebuilder:validation:XValidation:rule="self.state != 'Resolved' || (has(self.resolution) && size(self.resolution.note) > 0)",message="resolution.note is required when state is Resolved: say what changed"
+// +kubebuilder:validation:XValidation:rule="self.state != 'Dismissed' || (has(self.dismissReason) && size(self.dismissReason) > 0)",message="dismissReason is required when state is Dismissed"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || !has(self.resolution) || self.resolution.attempt >= oldSelf.resolution.attempt",message="resolution.attempt cannot go back to an earlier attempt"
+type ImprovementTaskSpec struct {
+	// metric is the name of the Metric, in this namespace, whose episode
+	// opened the task.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="metric is immutable"
+	Metric string `json:"metric"`
+
+	// segment key of the episode: column=value pairs sorted by column and
+	// joined by commas; empty for the whole population.
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="segment is immutable"
+	// +optional
+	Segment string `json:"segment,omitempty"`
+
+	// segmentValues are the raw values of the segment's columns.
+	// +kubebuilder:validation:MaxProperties=4
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="segmentValues is immutable"
+	// +optional
+	SegmentValues map[string]string `json:"segmentValues,omitempty"`
+
+	// team that owns the task.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="team is immutable"
+	Team string `json:"team"`
+
+	// episodeStart is when the change detector's episode started.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="episodeStart is immutable"
+	EpisodeStart metav1.Time `json:"episodeStart"`
+
+	// definitionHash of the Metric definition that found the episode.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="definitionHash is immutable"
+	DefinitionHash string `json:"definitionHash"`
+
+	// baseline is the value before the episode, with its interval.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="baseline is immutable"
+	// +optional
+	Baseline *TaskBaseline `json:"baseline,omitempty"`
+
+	// objective the task must restore.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="objective is immutable"
+	Objective TaskObjective `json:"objective"`
+
+	// evidence is what the change detector saw when it opened the episode.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="evidence is immutable"
+	// +optional
+	Evidence *TaskEvidence `json:"evidence,omitempty"`
+
+	// priority from 1 (most urgent) to 4, from the gap and the segment's
+	// weight.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="priority is immutable"
+	Priority int32 `json:"priority"`
+
+	// dueDate is when the fix is expected.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="dueDate is immutable"
+	// +optional
+	DueDate *metav1.Time `json:"dueDate,omitempty"`
+
+	// playbook is the Metric's advice for this kind of task.
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="playbook is immutable"
+	// +optional
+	Playbook string `json:"playbook,omitempty"`
+
+	// state is the owner's word: InProgress when work starts, Resolved
+	// (with a resolution) when the fix is in, Dismissed (with a reason) for
+	// a false alarm. The operator then verifies a resolution on fresh data.
+	// +kubebuilder:default=Open
+	// +optional
+	State TaskState `json:"state,omitempty"`
+
+	// resolution says what changed and which attempt it answers.
+	// +optional
+	Resolution *Resolution `json:"resolution,omitempty"`
+
+	// dismissReason says why the task is a false alarm.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	DismissReason string `json:"dismissReason,omitempty"`
+}
+
+// TaskBaseline is the value before an episode.
+type TaskBaseline struct {
+	// value of the baseline window.
+	Value float64 `json:"value"`
+	// lower bound of the confidence interval.
+	Lower float64 `json:"lower"`
+	// upper bound of the confidence interval.
+	Upper float64 `json:"upper"`
+	// samples behind the value.
+	Samples int64 `json:"samples"`
+	// windowStart is the inclusive start of the baseline window.
+	WindowStart metav1.Time `json:"windowStart"`
+	// windowEnd is the exclusive end of the baseline window.
+	WindowEnd metav1.Time `json:"windowEnd"`
+}
+
+// TaskObjective is what a task must restore.
+type TaskObjective struct {
+	// direction says which side of the target is good.
+	Direction Direction `json:"direction"`
+	// target value the metric should hold again.
+	Target float64 `json:"target"`
+	// minShift (δ) is the shift that counts as the drop persisting.
+	MinShift float64 `json:"minShift"`
+}
+
+// TaskEvidence is what the change detector saw.
+type TaskEvidence struct {
+	// statistic of the detector when the episode opened, in standard units.
+	Statistic float64 `json:"statistic"`
+	// threshold it crossed.
+	Threshold float64 `json:"threshold"`
+	// samples fed since the episode started.
+	Samples float64 `json:"samples"`
+	// observedValue of the metric over the episode's data.
+	// +optional
+	ObservedValue *float64 `json:"observedValue,omitempty"`
+}
+
+// Resolution is the owner's account of a fix.
+type Resolution struct {
+	// note says what changed.
+	// +kubebuilder:validation:MaxLength=2048
+	Note string `json:"note"`
+	// attempt this resolution answers (status.attempt at the time), so a
+	// reopened task is resolved again with the next attempt.
+	// +kubebuilder:validation:Minimum=1
+	Attempt int32 `json:"attempt"`
+}
+
+// ImprovementTaskStatus is the operator's record of a task; only the
+// operator writes it.
+type ImprovementTaskStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// conditions: Ready, and Escalated on a task reopened more often than
+	// its policy allows.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// phase of the task in the closed loop.
+	// +optional
+	Phase TaskPhase `json:"phase,omitempty"`
+	// attempt counts the owner's tries, starting at 1; a reopening adds one.
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+	// resolvedAt is when the operator observed the current resolution.
+	// +optional
+	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
+	// closedAt is when the task reached a final phase.
+	// +optional
+	ClosedAt *metav1.Time `json:"closedAt,omitempty"`
+	// reason for the latest phase change, such as NotProven, Persists or
+	// DefinitionChanged.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// message explains the latest phase change.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// escalatedTo is the team the task was escalated to.
+	// +optional
+	EscalatedTo string `json:"escalatedTo,omitempty"`
+	// measurements of fresh data since the resolution, newest last.
+	// +kubebuilder:validation:MaxItems=30
+	// +optional
+	Measurements []TaskMeasurement `json:"measurements,omitempty"`
+	// verification is the proof that closed the task.
+	// +optional
+	Verification *Verification `json:"verification,omitempty"`
+	// deliveries records each attempt to deliver the task to the team's
+	// tools, newest last.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Deliveries []DeliveryRecord `json:"deliveries,omitempty"`
+}
+
+// TaskMeasurement is one look at fresh data.
+type TaskMeasurement struct {
+	// time of the look.
+	Time metav1.Time `json:"time"`
+	// value of the data since the resolution.
+	// +optional
+	Value *float64 `json:"value,omitempty"`
+	// lower bound of the always-valid interval.
+	// +optional
+	Lower *float64 `json:"lower,omitempty"`
+	// upper bound of the always-valid interval.
+	// +optional
+	Upper *float64 `json:"upper,omitempty"`
+	// samples since the resolution.
+	Samples int64 `json:"samples"`
+}
+
+// Verification is the evidence that a fix worked.
+type Verification struct {
+	// improvement over the baseline, in the metric's units.
+	Improvement float64 `json:"improvement"`
+	// lower bound of the improvement's interval.
+	Lower float64 `json:"lower"`
+	// upper bound of the improvement's interval.
+	Upper float64 `json:"upper"`
+	// samples of fresh data behind the proof.
+	Samples int64 `json:"samples"`
+	// level of the test, such as 0.05.
+	Level float64 `json:"level"`
+}
+
+// DeliveryRecord is one attempt to deliver a task event to a channel.
+type DeliveryRecord struct {
+	// channel name on the Team.
+	Channel string `json:"channel"`
+	// event delivered: Opened, Reopened, Escalated, Verified, Recovered,
+	// Cancelled.
+	Event string `json:"event"`
+	// attempt of the task the event belongs to.
+	Attempt int32 `json:"attempt"`
+	// time of the delivery attempt.
+	Time metav1.Time `json:"time"`
+	// succeeded is true when the tool accepted the event.
+	Succeeded bool `json:"succeeded"`
+	// tries counts delivery attempts of this event.
+	Tries int32 `json:"tries"`
+	// message from the tool, or the error.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Message string `json:"message,omitempty"`
+	// externalRef is the tool's identifier, such as a GitHub issue URL.
+	// +optional
+	ExternalRef string `json:"externalRef,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=itask;cxtask,categories=cxloop
+// +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.team`
+// +kubebuilder:printcolumn:name="Metric",type=string,JSONPath=`.spec.metric`
+// +kubebuilder:printcolumn:name="Segment",type=string,JSONPath=`.spec.segment`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Attempt",type=integer,JSONPath=`.status.attempt`
+// +kubebuilder:printcolumn:name="Due",type=date,JSONPath=`.spec.dueDate`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// ImprovementTask is work for a team, opened when a Metric's change
+// detector finds a drop, and closed only when fresh data proves the fix.
+type ImprovementTask struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the task as opened, plus the owner's state.
+	Spec ImprovementTaskSpec `json:"spec"`
+	// status is the operator's record of the task.
+	// +optional
+	Status ImprovementTaskStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ImprovementTaskList is a list of ImprovementTasks.
+type ImprovementTaskList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ImprovementTask `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ImprovementTask{}, &ImprovementTaskList{})
+}

@@ -1,0 +1,290 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// WindowState judges a window's value against the objective.
+// +kubebuilder:validation:Enum=Met;Warning;Breached;Inconclusive;InsufficientData
+type WindowState string
+
+// The window states.
+const (
+	StateMet              WindowState = "Met"
+	StateWarning          WindowState = "Warning"
+	StateBreached         WindowState = "Breached"
+	StateInconclusive     WindowState = "Inconclusive"
+	StateInsufficientData WindowState = "InsufficientData"
+)
+
+// Bounds on the lists kept in a Metric's status, so it stays small whatever
+// the data's cardinality.
+const (
+	MaxWorstSegments    = 10
+	MaxHistory          = 30
+	MaxDetectorSegments = 200
+	MaxHeldBackTasks    = 20
+)
+
+// MetricStatus is the operator's last measurement of a Metric.
+type MetricStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (the operator measured the metric: source reachable,
+	// evaluation succeeded), ChangeDetected (the change detector has an open
+	// episode; never makes the metric unhealthy), InsufficientData and
+	// SourceUnavailable.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// definitionHash identifies everything that defines the number; values
+	// computed under another definition are never compared with this one.
+	// +optional
+	DefinitionHash string `json:"definitionHash,omitempty"`
+
+	// state of the latest window against the objective.
+	// +optional
+	State WindowState `json:"state,omitempty"`
+
+	// value of the latest window; absent while data is insufficient.
+	// +optional
+	Value *float64 `json:"value,omitempty"`
+	// lower bound of the value's confidence interval.
+	// +optional
+	Lower *float64 `json:"lower,omitempty"`
+	// upper bound of the value's confidence interval.
+	// +optional
+	Upper *float64 `json:"upper,omitempty"`
+	// samples behind the value (the Kish effective size when weighted,
+	// rounded down).
+	// +optional
+	Samples int64 `json:"samples,omitempty"`
+	// target the value is judged against: the fixed target, or the frozen
+	// baseline moved by the allowed change.
+	// +optional
+	Target *float64 `json:"target,omitempty"`
+
+	// episode is when the currently open change episode of the whole
+	// population started; empty when in control.
+	// +optional
+	Episode *metav1.Time `json:"episode,omitempty"`
+
+	// lastEvaluation records how the latest result was reached.
+	// +optional
+	LastEvaluation *Evaluation `json:"lastEvaluation,omitempty"`
+
+	// consecutiveSourceErrors counts evaluations in a row that failed to
+	// read the source. The last good value stays meanwhile.
+	// +optional
+	ConsecutiveSourceErrors int32 `json:"consecutiveSourceErrors,omitempty"`
+
+	// worstSegments lists the segments furthest on the wrong side of the
+	// target, worst first, weighted by segment weight where given.
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	WorstSegments []SegmentResult `json:"worstSegments,omitempty"`
+
+	// history of recent evaluations, newest last.
+	// +kubebuilder:validation:MaxItems=30
+	// +optional
+	History []HistoryPoint `json:"history,omitempty"`
+
+	// baseline is the frozen window a relative objective compares with.
+	// +optional
+	Baseline *Baseline `json:"baseline,omitempty"`
+
+	// detector is the change detector's persisted state.
+	// +optional
+	Detector *DetectorStatus `json:"detector,omitempty"`
+
+	// heldBackTasks lists the tasks that would open but were not created:
+	// dry run, the metric's maxOpenTasks or the team's capacity.
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	HeldBackTasks []HeldBackTask `json:"heldBackTasks,omitempty"`
+}
+
+// Evaluation records how a result was reached.
+type Evaluation struct {
+	// windowStart is the inclusive start of the evaluated window.
+	WindowStart metav1.Time `json:"windowStart"`
+	// windowEnd is the exclusive end of the evaluated window, a multiple of
+	// the interval.
+	WindowEnd metav1.Time `json:"windowEnd"`
+	// query as run, with bound values shown as placeholders and secrets
+	// redacted.
+	// +kubebuilder:validation:MaxLength=8192
+	// +optional
+	Query string `json:"query,omitempty"`
+	// reason summarises the outcome in a word, such as Measured or
+	// SourceUnavailable.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// message explains the outcome.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// SegmentResult is a segment's value in the latest window.
+type SegmentResult struct {
+	// segment key: column=value pairs sorted by column, joined by commas.
+	Segment string `json:"segment"`
+	// value of the segment; absent while its data is insufficient.
+	// +optional
+	Value *float64 `json:"value,omitempty"`
+	// lower bound of the confidence interval.
+	// +optional
+	Lower *float64 `json:"lower,omitempty"`
+	// upper bound of the confidence interval.
+	// +optional
+	Upper *float64 `json:"upper,omitempty"`
+	// samples behind the value.
+	Samples int64 `json:"samples"`
+	// state of the segment's window against the objective.
+	State WindowState `json:"state"`
+	// weight of the segment (sum of its response weights) when weighted.
+	// +optional
+	Weight *float64 `json:"weight,omitempty"`
+}
+
+// HistoryPoint is one past evaluation.
+type HistoryPoint struct {
+	// windowEnd is the exclusive end of the evaluated window.
+	WindowEnd metav1.Time `json:"windowEnd"`
+	// value of the window; absent while data was insufficient.
+	// +optional
+	Value *float64 `json:"value,omitempty"`
+	// lower bound of the confidence interval.
+	// +optional
+	Lower *float64 `json:"lower,omitempty"`
+	// upper bound of the confidence interval.
+	// +optional
+	Upper *float64 `json:"upper,omitempty"`
+	// samples behind the value.
+	Samples int64 `json:"samples"`
+	// state of the window.
+	State WindowState `json:"state"`
+	// definitionHash the value was computed under.
+	DefinitionHash string `json:"definitionHash"`
+}
+
+// Baseline is a frozen reference window.
+type Baseline struct {
+	// windowStart is the inclusive start of the baseline window.
+	WindowStart metav1.Time `json:"windowStart"`
+	// windowEnd is the exclusive end of the baseline window.
+	WindowEnd metav1.Time `json:"windowEnd"`
+	// value of the baseline window.
+	Value float64 `json:"value"`
+	// lower bound of the confidence interval.
+	Lower float64 `json:"lower"`
+	// upper bound of the confidence interval.
+	Upper float64 `json:"upper"`
+	// samples behind the value.
+	Samples int64 `json:"samples"`
+}
+
+// DetectorStatus is the change detector's persisted state. Only segments
+// with evidence are kept, at most 200; a segment without evidence has a
+// statistic of zero and needs no entry.
+type DetectorStatus struct {
+	// fedUntil is the end of the data already fed to the detector; each
+	// row is fed exactly once.
+	// +optional
+	FedUntil *metav1.Time `json:"fedUntil,omitempty"`
+	// threshold is the per-segment decision threshold, calibrated so the
+	// whole metric stays within its false-task budget.
+	// +optional
+	Threshold float64 `json:"threshold,omitempty"`
+	// segmentsMonitored is how many segments share the budget.
+	// +optional
+	SegmentsMonitored int32 `json:"segmentsMonitored,omitempty"`
+	// detectableShift is the smallest shift found within the horizon with
+	// 80 % probability at the observed volume, in the metric's units.
+	// +optional
+	DetectableShift *float64 `json:"detectableShift,omitempty"`
+	// detectionHorizon is the horizon detectableShift refers to.
+	// +optional
+	DetectionHorizon string `json:"detectionHorizon,omitempty"`
+	// expectedDelay is the expected time to detect a shift of minShift.
+	// +optional
+	ExpectedDelay string `json:"expectedDelay,omitempty"`
+	// segments holds the state of segments with evidence.
+	// +kubebuilder:validation:MaxItems=200
+	// +optional
+	Segments []DetectorSegment `json:"segments,omitempty"`
+}
+
+// DetectorSegment is one segment's detector state.
+type DetectorSegment struct {
+	// segment key.
+	Segment string `json:"segment"`
+	// statistic is the CUSUM value, in standard units.
+	Statistic float64 `json:"statistic"`
+	// since is when the statistic last left zero.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+	// samples fed since the statistic last left zero.
+	// +optional
+	Samples float64 `json:"samples,omitempty"`
+	// episodeStart is set while an episode is open.
+	// +optional
+	EpisodeStart *metav1.Time `json:"episodeStart,omitempty"`
+}
+
+// HeldBackTask is a task that would open but was not created.
+type HeldBackTask struct {
+	// segment key of the episode.
+	Segment string `json:"segment"`
+	// episodeStart is when the episode started.
+	EpisodeStart metav1.Time `json:"episodeStart"`
+	// reason is DryRun, MetricCapacity or TeamCapacity.
+	Reason string `json:"reason"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=cxm;cxmetric,categories=cxloop
+// +kubebuilder:printcolumn:name="Formula",type=string,JSONPath=`.spec.formula`
+// +kubebuilder:printcolumn:name="Value",type=number,JSONPath=`.status.value`
+// +kubebuilder:printcolumn:name="Target",type=number,JSONPath=`.status.target`
+// +kubebuilder:printcolumn:name="Samples",type=integer,JSONPath=`.status.samples`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Episode",type=date,JSONPath=`.status.episode`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.owner.team`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Metric is one customer-experience measure (NPS, CSAT, CES, FCR, churn,
+// resolution time, ...) with where its data lives, what good looks like and
+// which team owns it. The operator measures it on schedule and opens an
+// ImprovementTask for the owner when its change detector finds a drop.
+type Metric struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the metric.
+	Spec MetricSpec `json:"spec"`
+	// status is the operator's latest measurement.
+	// +optional
+	Status MetricStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// MetricList is a list of Metrics.
+type MetricList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Metric `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Metric{}, &MetricList{})
+}

@@ -1,0 +1,423 @@
+package v1alpha1
+
+// Formula names how a Metric turns data into one number.
+// +kubebuilder:validation:Enum=nps;csat;ces;rate;mean;percentile;sum;count;ratio;value;derived
+type Formula string
+
+// The supported formulas; DOMAIN.md of the project documents each.
+const (
+	FormulaNPS        Formula = "nps"
+	FormulaCSAT       Formula = "csat"
+	FormulaCES        Formula = "ces"
+	FormulaRate       Formula = "rate"
+	FormulaMean       Formula = "mean"
+	FormulaPercentile Formula = "percentile"
+	FormulaSum        Formula = "sum"
+	FormulaCount      Formula = "count"
+	FormulaRatio      Formula = "ratio"
+	FormulaValue      Formula = "value"
+	FormulaDerived    Formula = "derived"
+)
+
+// UnratedPolicy says how responses without a score count.
+// +kubebuilder:validation:Enum=Exclude;CountAsNegative
+type UnratedPolicy string
+
+// MetricSpec declares one customer-experience metric: where its data lives,
+// how it is computed, what good looks like and who owns it.
+// +kubebuilder:validation:XValidation:rule="duration(self.window) > duration(self.interval)",message="window must be longer than interval"
+// +kubebuilder:validation:XValidation:rule="self.formula == 'derived' ? has(self.expression) : !has(self.expression)",message="expression must be set when, and only when, formula is derived"
+// +kubebuilder:validation:XValidation:rule="self.formula == 'derived' ? (has(self.inputs) && size(self.inputs) > 0) : !has(self.inputs)",message="inputs must be set when, and only when, formula is derived"
+// +kubebuilder:validation:XValidation:rule="self.formula == 'derived' || has(self.source)",message="source is required unless formula is derived"
+// +kubebuilder:validation:XValidation:rule="self.formula == 'derived' || has(self.query)",message="query is required unless formula is derived"
+// +kubebuilder:validation:XValidation:rule="self.formula == 'percentile' ? has(self.percentile) : !has(self.percentile)",message="percentile must be set when, and only when, formula is percentile"
+// +kubebuilder:validation:XValidation:rule="!has(self.satisfiedMin) || self.formula == 'csat'",message="satisfiedMin applies only to formula csat"
+// +kubebuilder:validation:XValidation:rule="!has(self.satisfiedMin) || !has(self.scale) || (self.satisfiedMin > self.scale.min && self.satisfiedMin <= self.scale.max)",message="satisfiedMin must lie above scale.min and within the scale"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'nps' || !has(self.scale) || (self.scale.min == 0 && self.scale.max == 10)",message="nps is defined on the 0-10 scale only"
+// +kubebuilder:validation:XValidation:rule="!has(self.scale) || self.formula in ['nps', 'csat', 'ces']",message="scale applies only to the survey formulas nps, csat and ces"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'ratio' || !has(self.query) || (has(self.query.columns) && has(self.query.columns.numerator) && has(self.query.columns.denominator)) || has(self.query.promQL)",message="formula ratio needs query.columns.numerator and query.columns.denominator"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'value' || (has(self.query) && has(self.query.promQL))",message="formula value reads a gauge and needs query.promQL"
+// +kubebuilder:validation:XValidation:rule="!has(self.improvement) || !has(self.improvement.verifyWindow) || duration(self.improvement.verifyWindow) >= duration(self.interval)",message="improvement.verifyWindow must be at least one interval"
+type MetricSpec struct {
+	// owner is the team that receives improvement tasks for this metric.
+	Owner MetricOwner `json:"owner"`
+
+	// source names the DataSource, in this namespace, the metric is read
+	// from. Not used by derived metrics.
+	// +optional
+	Source *LocalObjectReference `json:"source,omitempty"`
+
+	// formula turns the data into one number: nps (promoters minus
+	// detractors on 0-10), csat (share of satisfied responses), ces (mean
+	// effort score), rate (share of units whose value is 1, such as
+	// first-contact resolution or churn), mean, percentile (of durations such
+	// as resolution time), sum, count, ratio (sum of a numerator over sum of a
+	// denominator, such as net revenue retention), value (a gauge read as is)
+	// or derived (an expression over other metrics).
+	Formula Formula `json:"formula"`
+
+	// scale of the survey answers, for nps, csat and ces. Defaults: nps 0-10,
+	// csat 1-5, ces 1-7.
+	// +optional
+	Scale *ResponseScale `json:"scale,omitempty"`
+
+	// satisfiedMin is the lowest csat score counted as satisfied. The
+	// default is the top-2 box (4 on a 1-5 scale); set it to the scale's
+	// maximum for top-box.
+	// +optional
+	SatisfiedMin *int64 `json:"satisfiedMin,omitempty"`
+
+	// percentile to report for formula percentile, such as 50 for the
+	// median or 90 for p90.
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:ExclusiveMaximum=true
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Percentile *float64 `json:"percentile,omitempty"`
+
+	// shareOver turns a duration metric into units for change detection:
+	// tasks open on the share of units whose value exceeds this threshold
+	// ("share of tickets answered after 4 hours" with shareOver 14400).
+	// +optional
+	ShareOver *float64 `json:"shareOver,omitempty"`
+
+	// unrated says how responses without a score count: Exclude leaves them
+	// out of the denominator (the default); CountAsNegative counts them as
+	// not satisfied (csat, rate) or as detractors (nps).
+	// +kubebuilder:default=Exclude
+	// +optional
+	Unrated UnratedPolicy `json:"unrated,omitempty"`
+
+	// expression computes a derived metric from its inputs, in CEL, such as
+	// "avg_purchase_value * purchase_frequency * lifespan".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Expression string `json:"expression,omitempty"`
+
+	// inputs of a derived metric: each names another Metric in this
+	// namespace and the variable its value binds to in the expression.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Inputs []DerivedInput `json:"inputs,omitempty"`
+
+	// query says where the metric's data is within its source.
+	// +optional
+	Query *MetricQuery `json:"query,omitempty"`
+
+	// window is how much recent data the reported value covers, as a Go
+	// duration such as "720h" (30 days).
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Window string `json:"window,omitempty"`
+
+	// interval between evaluations, as a Go duration such as "24h" or
+	// "1h". Evaluation bounds are aligned to multiples of it.
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Interval string `json:"interval,omitempty"`
+
+	// settleDelay holds each evaluation back by this long so that rows that
+	// arrive late are counted once, in their own interval, and never dropped.
+	// +kubebuilder:default="0s"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	SettleDelay string `json:"settleDelay,omitempty"`
+
+	// segmentBy lists the columns (or fields, or labels) the metric is also
+	// measured per value of, such as account, persona or journey stage.
+	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +optional
+	SegmentBy []string `json:"segmentBy,omitempty"`
+
+	// objective says what good looks like.
+	Objective Objective `json:"objective"`
+
+	// improvement is the policy for the tasks this metric opens.
+	// +optional
+	Improvement *ImprovementPolicy `json:"improvement,omitempty"`
+
+	// suspend stops evaluation without losing the detector's state.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// MetricOwner names the team accountable for a metric.
+type MetricOwner struct {
+	// team is the name of a Team in this namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Team string `json:"team"`
+}
+
+// ResponseScale is the range of answers a survey question allows.
+// +kubebuilder:validation:XValidation:rule="self.min < self.max",message="scale.min must be below scale.max"
+type ResponseScale struct {
+	// min is the lowest answer, such as 1.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Min int64 `json:"min"`
+	// max is the highest answer, such as 5.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Max int64 `json:"max"`
+}
+
+// DerivedInput binds another Metric's value to a variable of an expression.
+type DerivedInput struct {
+	// name of the variable in the expression.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// metric is the name of a Metric in this namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Metric string `json:"metric"`
+}
+
+// MetricQuery says where a metric's data is within its source. Set exactly
+// one of table, sql and promQL; table also maps the fields of HTTP JSON and
+// CSV records.
+// +kubebuilder:validation:XValidation:rule="(has(self.table) ? 1 : 0) + (has(self.sql) ? 1 : 0) + (has(self.promQL) ? 1 : 0) == 1",message="set exactly one of table, sql and promQL"
+// +kubebuilder:validation:XValidation:rule="has(self.promQL) || has(self.columns)",message="columns are required with table or sql"
+// +kubebuilder:validation:XValidation:rule="!has(self.samplesPromQL) || has(self.promQL)",message="samplesPromQL applies only with promQL"
+type MetricQuery struct {
+	// table holding one row per response, ticket or account. Use "records"
+	// for HTTP JSON and CSV sources.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	Table string `json:"table,omitempty"`
+
+	// sql is a read-only SELECT whose result is used as the table; the
+	// operator wraps it, binds every value and runs it in a read-only
+	// transaction with the source's timeout.
+	// +kubebuilder:validation:MaxLength=8192
+	// +optional
+	SQL string `json:"sql,omitempty"`
+
+	// promQL is the PromQL expression of a prometheus source's value.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	PromQL string `json:"promQL,omitempty"`
+
+	// samplesPromQL optionally counts the samples behind promQL's value.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	SamplesPromQL string `json:"samplesPromQL,omitempty"`
+
+	// columns map the table's columns (or the records' fields) to roles.
+	// +optional
+	Columns *QueryColumns `json:"columns,omitempty"`
+
+	// filters keep only the rows that match all of them.
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Filters []QueryFilter `json:"filters,omitempty"`
+}
+
+// QueryColumns map a table's columns, or a record's fields, to their roles.
+// Column names are identifiers; record fields are dot paths.
+type QueryColumns struct {
+	// value holds the score, the 0/1 outcome of a rate, or the measured
+	// quantity (seconds, money).
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	Value string `json:"value,omitempty"`
+	// time holds when the row happened; windows select on it.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	Time string `json:"time"`
+	// interactionTime, when set, places a late survey answer at the time of
+	// the interaction it rates, so verification after a fix never counts
+	// experiences from before it.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	InteractionTime string `json:"interactionTime,omitempty"`
+	// weight holds a per-response weight, such as the account's annual
+	// revenue spread over its responses. Unweighted when empty.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	Weight string `json:"weight,omitempty"`
+	// numerator of a ratio of sums, such as recurring revenue at the end.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	Numerator string `json:"numerator,omitempty"`
+	// denominator of a ratio of sums, such as recurring revenue at the start.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	Denominator string `json:"denominator,omitempty"`
+}
+
+// FilterOperator compares a column with a value.
+// +kubebuilder:validation:Enum=Equals;NotEquals;In;NotIn;LessThan;GreaterThan
+type FilterOperator string
+
+// QueryFilter keeps rows whose column compares true with the values, which
+// are always sent as bound parameters, never spliced into the query.
+// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? size(self.values) >= 1 : size(self.values) == 1",message="In and NotIn take one or more values, other operators exactly one"
+type QueryFilter struct {
+	// column to compare.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	Column string `json:"column"`
+	// operator of the comparison.
+	Operator FilterOperator `json:"operator"`
+	// values to compare with, as strings; numbers are compared as numbers
+	// when the column is numeric.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	Values []string `json:"values"`
+}
+
+// Objective says what good looks like for a metric: a fixed target, or a
+// change relative to a frozen baseline window.
+// +kubebuilder:validation:XValidation:rule="has(self.target) != has(self.relative)",message="set exactly one of target and relative"
+// +kubebuilder:validation:XValidation:rule="!has(self.warningAt) || has(self.target)",message="warningAt needs a fixed target"
+// +kubebuilder:validation:XValidation:rule="!has(self.warningAt) || !has(self.target) || (self.direction == 'AtLeast' ? self.warningAt >= self.target : self.warningAt <= self.target)",message="warningAt must lie on the safe side of the target: at or above it for AtLeast, at or below it for AtMost"
+type Objective struct {
+	// direction says which side of the target is good: AtLeast (higher is
+	// better, the default) or AtMost (lower is better).
+	// +kubebuilder:default=AtLeast
+	// +optional
+	Direction Direction `json:"direction,omitempty"`
+
+	// target is the fixed value the metric should hold, such as 30 for NPS
+	// or 0.85 for a rate expressed as a share.
+	// +optional
+	Target *float64 `json:"target,omitempty"`
+
+	// relative compares the metric with a frozen baseline window instead of
+	// a fixed target.
+	// +optional
+	Relative *RelativeObjective `json:"relative,omitempty"`
+
+	// warningAt is a value on the safe side of the target where the state
+	// turns Warning before it turns Breached.
+	// +optional
+	WarningAt *float64 `json:"warningAt,omitempty"`
+
+	// confidence of the interval reported for the window; the window is
+	// Breached only when the whole interval is on the wrong side.
+	// +kubebuilder:default=0.95
+	// +kubebuilder:validation:Minimum=0.5
+	// +kubebuilder:validation:Maximum=0.999
+	// +optional
+	Confidence float64 `json:"confidence,omitempty"`
+
+	// minSamples is the fewest samples (effective samples when weighted) a
+	// window needs before it has a value; below it the state is
+	// InsufficientData and nothing opens, verifies or closes.
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MinSamples int64 `json:"minSamples,omitempty"`
+
+	// minShift (δ) is the smallest change worth a task, in the metric's
+	// units: 5 means five NPS points. The change detector is tuned to it.
+	// Defaults: nps 5, csat and rate 5 points of percentage, ces 0.3.
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MinShift *float64 `json:"minShift,omitempty"`
+
+	// falseTaskBudget is how many tasks per 100 metric-months the detector
+	// may open on data that sits exactly at the target, across all segments
+	// of the metric together.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	FalseTaskBudget float64 `json:"falseTaskBudget,omitempty"`
+}
+
+// RelativeObjective compares a metric with a frozen baseline: the last
+// window judged in control, never a rolling window the drop itself drags.
+type RelativeObjective struct {
+	// baselineWindow is the length of the baseline, such as "720h".
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	BaselineWindow string `json:"baselineWindow,omitempty"`
+	// maxChange is how far the metric may move to the wrong side of the
+	// baseline, in its units, before it counts as breached.
+	// +kubebuilder:validation:Minimum=0
+	MaxChange float64 `json:"maxChange"`
+}
+
+// ImprovementPolicy governs the improvement tasks a metric opens.
+type ImprovementPolicy struct {
+	// dryRun evaluates everything and lists in status the tasks that would
+	// open, without creating any.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// verifyWindow is how long after a resolution fresh data is collected
+	// to prove the fix; a task not proven by then is reopened.
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	VerifyWindow string `json:"verifyWindow,omitempty"`
+	// minFreshSamples is the fewest samples after the resolution before
+	// verification may decide anything.
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MinFreshSamples int64 `json:"minFreshSamples,omitempty"`
+	// maxAttempts is how many times a task may be reopened before it is
+	// escalated.
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	// +optional
+	MaxAttempts int32 `json:"maxAttempts,omitempty"`
+	// escalationTeam receives escalated tasks; the owner team's own
+	// escalation team when empty.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	EscalationTeam string `json:"escalationTeam,omitempty"`
+	// maxOpenTasks caps the tasks open at once for this metric; the highest
+	// priority open first and the rest are listed as held back.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxOpenTasks int32 `json:"maxOpenTasks,omitempty"`
+	// dueAfter sets a task's due date this long after it opens.
+	// +kubebuilder:default="336h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	DueAfter string `json:"dueAfter,omitempty"`
+	// playbook is the advice copied into every task, such as "review the
+	// macros behind the most reopened ticket category".
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Playbook string `json:"playbook,omitempty"`
+	// retention keeps closed tasks this long for history before removing
+	// them.
+	// +kubebuilder:default="2160h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Retention string `json:"retention,omitempty"`
+}
