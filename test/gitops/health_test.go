@@ -157,3 +157,41 @@ func toLua(L *lua.LState, v any) lua.LValue {
 	}
 	panic("unsupported type")
 }
+
+// The dashboard must parse and query only series the exporter publishes.
+func TestDashboardQueriesExportedSeries(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "dashboards", "cxloop-metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := yaml.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	exported := []string{"cxloop_metric_value", "cxloop_metric_lower", "cxloop_metric_upper", "cxloop_metric_samples",
+		"cxloop_metric_window_state", "cxloop_metric_detector_statistic", "cxloop_metric_last_evaluation_timestamp_seconds",
+		"cxloop_segment_value", "cxloop_segment_samples"}
+	if len(dash.Panels) < 5 {
+		t.Fatalf("dashboard has %d panels", len(dash.Panels))
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			found := false
+			for _, name := range exported {
+				if strings.Contains(tg.Expr, name+"{") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("panel %q queries %q, which the exporter does not publish", p.Title, tg.Expr)
+			}
+		}
+	}
+}
