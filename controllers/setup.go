@@ -1,13 +1,33 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/cxloop/cxloop/internal/clock"
 )
 
+// Options configure the reconcilers.
+type Options struct {
+	// Clock drives evaluation, windows and verification; the wall clock
+	// when nil.
+	Clock clock.Clock
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+}
+
 // SetupAll registers every cxloop reconciler with the manager.
-func SetupAll(mgr ctrl.Manager) error {
+func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	opts.defaults()
+	if err := registerIndexes(ctx, mgr); err != nil {
+		return fmt.Errorf("register field indexes: %w", err)
+	}
 	c, s := mgr.GetClient(), mgr.GetScheme()
 	setups := []struct {
 		name  string

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,10 +14,13 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/clock"
 )
 
 // The suite runs against a real kube-apiserver and etcd, built from the Go
@@ -26,6 +30,7 @@ var (
 	cfg        *rest.Config
 	k8sClient  client.Client
 	testScheme = runtime.NewScheme()
+	testClock  *clock.Manual
 )
 
 func TestMain(m *testing.M) {
@@ -60,7 +65,43 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)
 		return 1
 	}
+	testClock = clock.NewManual(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  testScheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := SetupAll(ctx, mgr, Options{Clock: testClock}); err != nil {
+		fmt.Fprintf(os.Stderr, "set up reconcilers: %v\n", err)
+		return 1
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "manager stopped: %v\n", err)
+		}
+	}()
 	return m.Run()
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		last = msg
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %s; last seen: %s", what, timeout, last)
 }
 
 // newNamespace creates a namespace of its own for one test.

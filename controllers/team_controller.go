@@ -2,15 +2,28 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/loop"
 )
 
-// TeamReconciler reconciles Team objects.
+// TeamReconciler keeps each Team's status: its task counts, how often its
+// fixes are proven on the first attempt and how long proof takes, and
+// whether its delivery channels have their credentials.
 type TeamReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
@@ -19,19 +32,124 @@ type TeamReconciler struct {
 // +kubebuilder:rbac:groups=cxloop.dev,resources=teams,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=teams/status,verbs=get;update;patch
 
-// Reconcile brings one Team towards its desired state.
+// Reconcile recomputes one Team's status from its tasks.
 func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var obj cxv1.Team
-	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+	var team cxv1.Team
+	if err := r.Get(ctx, req.NamespacedName, &team); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	return ctrl.Result{}, nil
+	var tasks cxv1.ImprovementTaskList
+	if err := r.List(ctx, &tasks, client.InNamespace(team.Namespace), client.MatchingFields{indexTaskTeam: team.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list tasks of team %s: %w", team.Name, err)
+	}
+	records := make([]loop.TaskRecord, 0, len(tasks.Items))
+	for i := range tasks.Items {
+		records = append(records, taskRecord(&tasks.Items[i]))
+	}
+	sum := loop.Summarize(records)
+
+	next := team.Status.DeepCopy()
+	next.ObservedGeneration = team.Generation
+	next.OpenTasks, next.VerifyingTasks, next.VerifiedTasks = sum.Open, sum.Verifying, sum.Verified
+	next.DismissedTasks, next.EscalatedTasks = sum.Dismissed, sum.Escalated
+	next.FirstAttemptVerificationRate = sum.FirstAttemptRate
+	next.MedianTimeToVerify = ""
+	if sum.MedianTimeToVerify > 0 {
+		next.MedianTimeToVerify = sum.MedianTimeToVerify.String()
+	}
+	ready := metav1.Condition{Type: cxv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "ChannelsConfigured",
+		Message: fmt.Sprintf("%d delivery channel(s) have their credentials", len(team.Spec.Channels)),
+		ObservedGeneration: team.Generation}
+	if missing, err := r.missingSecrets(ctx, &team); err != nil {
+		return ctrl.Result{}, err
+	} else if len(missing) > 0 {
+		ready.Status, ready.Reason = metav1.ConditionFalse, "SecretNotFound"
+		ready.Message = "create the Secret keys the channels name: " + strings.Join(missing, ", ")
+	}
+	meta.SetStatusCondition(&next.Conditions, ready)
+
+	if equality.Semantic.DeepEqual(&team.Status, next) {
+		return ctrl.Result{}, nil
+	}
+	patch := client.MergeFrom(team.DeepCopy())
+	team.Status = *next
+	return ctrl.Result{}, r.Status().Patch(ctx, &team, patch)
 }
 
-// SetupWithManager registers the reconciler with a manager.
+// missingSecrets lists the channel credentials that are not in a Secret of
+// the team's namespace, as secret/key.
+func (r *TeamReconciler) missingSecrets(ctx context.Context, team *cxv1.Team) ([]string, error) {
+	var missing []string
+	for _, ref := range channelSecretRefs(team) {
+		var s corev1.Secret
+		err := r.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: ref.Name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, ref.Name+"/"+ref.Key)
+		case err != nil:
+			return nil, fmt.Errorf("read secret %s: %w", ref.Name, err)
+		case len(s.Data[ref.Key]) == 0:
+			missing = append(missing, ref.Name+"/"+ref.Key)
+		}
+	}
+	return missing, nil
+}
+
+func channelSecretRefs(team *cxv1.Team) []cxv1.SecretKeyReference {
+	var refs []cxv1.SecretKeyReference
+	for _, ch := range team.Spec.Channels {
+		switch {
+		case ch.Webhook != nil && ch.Webhook.SigningKey != nil:
+			refs = append(refs, *ch.Webhook.SigningKey)
+		case ch.Slack != nil:
+			refs = append(refs, ch.Slack.WebhookURL)
+		case ch.GitHub != nil:
+			refs = append(refs, ch.GitHub.Token)
+		case ch.Jira != nil:
+			refs = append(refs, ch.Jira.User, ch.Jira.Token)
+		}
+	}
+	return refs
+}
+
+// taskRecord is what the team summary needs of a task.
+func taskRecord(t *cxv1.ImprovementTask) loop.TaskRecord {
+	rec := loop.TaskRecord{
+		Phase:     loop.Phase(t.Status.Phase),
+		Attempt:   t.Status.Attempt,
+		Escalated: meta.IsStatusConditionTrue(t.Status.Conditions, cxv1.ConditionEscalated),
+		OpenedAt:  t.CreationTimestamp.Time,
+	}
+	if t.Status.ClosedAt != nil {
+		c := t.Status.ClosedAt.Time
+		rec.ClosedAt = &c
+	}
+	return rec
+}
+
+// SetupWithManager registers the reconciler; a task's change re-counts its
+// team, and a Secret's change re-checks the teams of its namespace.
 func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.Team{}).
+		Watches(&cxv1.ImprovementTask{}, handler.EnqueueRequestsFromMapFunc(
+			func(_ context.Context, o client.Object) []reconcile.Request {
+				t := o.(*cxv1.ImprovementTask)
+				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.Team}}}
+			})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfNamespace)).
 		Named("team").
 		Complete(r)
+}
+
+func (r *TeamReconciler) teamsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var teams cxv1.TeamList
+	if err := r.List(ctx, &teams, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(teams.Items))
+	for _, t := range teams.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
+	}
+	return reqs
 }

@@ -1,0 +1,44 @@
+package controllers
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+)
+
+// Field indexes let a reconciler find the objects that refer to another
+// without listing everything.
+const (
+	indexTaskTeam     = "spec.team"
+	indexTaskMetric   = "spec.metric"
+	indexMetricSource = "spec.source.name"
+	indexMetricTeam   = "spec.owner.team"
+)
+
+func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &cxv1.ImprovementTask{}, indexTaskTeam, func(o client.Object) []string {
+		return []string{o.(*cxv1.ImprovementTask).Spec.Team}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &cxv1.ImprovementTask{}, indexTaskMetric, func(o client.Object) []string {
+		return []string{o.(*cxv1.ImprovementTask).Spec.Metric}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &cxv1.Metric{}, indexMetricSource, func(o client.Object) []string {
+		if s := o.(*cxv1.Metric).Spec.Source; s != nil {
+			return []string{s.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &cxv1.Metric{}, indexMetricTeam, func(o client.Object) []string {
+		return []string{o.(*cxv1.Metric).Spec.Owner.Team}
+	})
+}
