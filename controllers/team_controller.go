@@ -58,7 +58,7 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		next.MedianTimeToVerify = sum.MedianTimeToVerify.String()
 	}
 	ready := metav1.Condition{Type: cxv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "ChannelsConfigured",
-		Message: fmt.Sprintf("%d delivery channel(s) have their credentials", len(team.Spec.Channels)),
+		Message:            fmt.Sprintf("%d delivery channel(s) have their credentials", len(team.Spec.Channels)),
 		ObservedGeneration: team.Generation}
 	if missing, err := r.missingSecrets(ctx, &team); err != nil {
 		return ctrl.Result{}, err
