@@ -1,0 +1,190 @@
+package measure
+
+import "math"
+
+// Cell is a count of units with the sums of their weights (Σw, Σw²), so
+// Kish's effective size n_eff = (Σw)²/Σw² survives merging. Unweighted rows
+// have w = 1, which keeps W and W2 exact integers.
+type Cell struct {
+	// N is the number of units.
+	N int64 `json:"n"`
+	// W is the sum of the units' weights.
+	W float64 `json:"w"`
+	// W2 is the sum of the squared weights.
+	W2 float64 `json:"w2"`
+}
+
+// Add counts one unit of weight w.
+func (c *Cell) Add(w float64) {
+	c.N++
+	c.W += w
+	c.W2 += w * w
+}
+
+// Merge adds o into c.
+func (c *Cell) Merge(o Cell) {
+	c.N += o.N
+	c.W += o.W
+	c.W2 += o.W2
+}
+
+// Plus returns the sum of c and o without changing either.
+func (c Cell) Plus(o Cell) Cell {
+	c.Merge(o)
+	return c
+}
+
+// EffectiveN is Kish's effective sample size (Σw)²/Σw²; it equals N when
+// every weight is 1 and is 0 for an empty cell.
+func (c Cell) EffectiveN() float64 {
+	if c.W2 <= 0 {
+		return 0
+	}
+	return c.W * c.W / c.W2
+}
+
+// Moments holds the weighted power sums behind means (CES, handoffs, mean
+// resolution time, gauges, sums of money). Min and Max are the extremes of
+// the unweighted values and are meaningful only when the owning Stats has
+// Total.N > 0.
+type Moments struct {
+	// SumWX is Σ w·x.
+	SumWX float64 `json:"sumWX"`
+	// SumWX2 is Σ w·x².
+	SumWX2 float64 `json:"sumWX2"`
+	// Min is the smallest value folded.
+	Min float64 `json:"min"`
+	// Max is the largest value folded.
+	Max float64 `json:"max"`
+}
+
+// RatioSums holds the weighted sums a ratio of sums (NRR, GRR, revenue
+// coverage, any Σnum/Σden) needs for its value and its delta-method
+// variance: the cross product is what makes the interval possible.
+type RatioSums struct {
+	// SumNum is Σ w·num.
+	SumNum float64 `json:"sumNum"`
+	// SumDen is Σ w·den.
+	SumDen float64 `json:"sumDen"`
+	// SumNum2 is Σ w·num².
+	SumNum2 float64 `json:"sumNum2"`
+	// SumDen2 is Σ w·den².
+	SumDen2 float64 `json:"sumDen2"`
+	// SumNumDen is Σ w·num·den.
+	SumNumDen float64 `json:"sumNumDen"`
+}
+
+// Merge adds o into r.
+func (r *RatioSums) Merge(o RatioSums) {
+	r.SumNum += o.SumNum
+	r.SumDen += o.SumDen
+	r.SumNum2 += o.SumNum2
+	r.SumDen2 += o.SumDen2
+	r.SumNumDen += o.SumNumDen
+}
+
+// Stats is the mergeable sufficient statistics of one segment over one time
+// range. A source returns one per segment, computed where the data lives;
+// the engine derives values from it. Merge is associative and commutative:
+// counts merge exactly, floating-point sums up to rounding in the last bits.
+//
+// Which parts are filled depends on the Definition's Family: Categorical
+// fills Scores, Moments and Gauge fill Moments, Quantile fills Sketch (and
+// Scores {0: at or under, 1: over} when the definition names a ShareOver
+// threshold), RatioOfSums fills Ratio. Every family fills Total and Unrated.
+type Stats struct {
+	// Total counts every rated unit (a response with a score, a ticket with
+	// a time, an account with revenue).
+	Total Cell `json:"total"`
+	// Unrated counts units whose value was NULL or skipped; the
+	// definition's UnratedPolicy decides whether they enter a denominator.
+	Unrated Cell `json:"unrated"`
+	// Rejected counts units that could not be counted at all: a score off
+	// the definition's scale or not an integer, a non-finite value, a
+	// negative or non-finite weight. They are in no other field; a non-zero
+	// count means the data and the definition disagree.
+	Rejected Cell `json:"rejected"`
+	// Scores holds one cell per integer score (NPS 0..10, CSAT 1..5, rates 0/1).
+	Scores map[int64]Cell `json:"scores,omitempty"`
+	// Moments holds power sums for the Moments and Gauge families.
+	Moments Moments `json:"moments"`
+	// Sketch holds the quantile sketch for the Quantile family.
+	Sketch Sketch `json:"sketch"`
+	// Ratio holds the sums for the RatioOfSums family.
+	Ratio RatioSums `json:"ratio"`
+}
+
+// AddScore counts one unit of weight w under score k. Sources that read
+// grouped counts (SQL GROUP BY score) use ScoreCell instead.
+func (s *Stats) AddScore(k int64, w float64) {
+	if s.Scores == nil {
+		s.Scores = make(map[int64]Cell, 11)
+	}
+	c := s.Scores[k]
+	c.Add(w)
+	s.Scores[k] = c
+}
+
+// MergeScore adds a pre-aggregated cell under score k, as a source does with
+// one row of `SELECT score, count(*), sum(w), sum(w*w) ... GROUP BY score`.
+func (s *Stats) MergeScore(k int64, c Cell) {
+	if s.Scores == nil {
+		s.Scores = make(map[int64]Cell, 11)
+	}
+	cur := s.Scores[k]
+	cur.Merge(c)
+	s.Scores[k] = cur
+}
+
+// Merge adds o into s. Merging is associative and commutative, so shards,
+// segments and time slices combine in any order. o is not modified.
+func (s *Stats) Merge(o *Stats) {
+	if o == nil {
+		return
+	}
+	// Extremes first: they depend on whether each side had rated units.
+	switch {
+	case o.Total.N == 0:
+	case s.Total.N == 0:
+		s.Moments.Min, s.Moments.Max = o.Moments.Min, o.Moments.Max
+	default:
+		s.Moments.Min = math.Min(s.Moments.Min, o.Moments.Min)
+		s.Moments.Max = math.Max(s.Moments.Max, o.Moments.Max)
+	}
+	s.Total.Merge(o.Total)
+	s.Unrated.Merge(o.Unrated)
+	s.Rejected.Merge(o.Rejected)
+	for k, c := range o.Scores {
+		s.MergeScore(k, c)
+	}
+	s.Moments.SumWX += o.Moments.SumWX
+	s.Moments.SumWX2 += o.Moments.SumWX2
+	s.Sketch.Merge(&o.Sketch)
+	s.Ratio.Merge(o.Ratio)
+}
+
+// Clone returns a deep copy of s, so a caller can merge into the copy while
+// keeping the original (a baseline window, a cached shard).
+func (s *Stats) Clone() *Stats {
+	c := *s
+	c.Scores = nil
+	c.Sketch.Buckets = nil
+	for k, v := range s.Scores {
+		c.MergeScore(k, v)
+	}
+	for k, v := range s.Sketch.Buckets {
+		c.Sketch.mergeBucket(k, v)
+	}
+	return &c
+}
+
+// scoreRange sums the cells whose score lies in [lo, hi].
+func (s *Stats) scoreRange(lo, hi int64) Cell {
+	var c Cell
+	for k, v := range s.Scores {
+		if k >= lo && k <= hi {
+			c.Merge(v)
+		}
+	}
+	return c
+}
