@@ -33,7 +33,9 @@ func TestDefinitionHashFollowsEverythingThatDefinesTheNumber(t *testing.T) {
 		t.Fatal("the same metric hashes differently")
 	}
 	changes := map[string]metricOpt{
-		"filter":     func(m *cxv1.Metric) { m.Spec.Query.Filters = []cxv1.QueryFilter{{Column: "survey", Operator: "Equals", Values: []string{"nps"}}} },
+		"filter": func(m *cxv1.Metric) {
+			m.Spec.Query.Filters = []cxv1.QueryFilter{{Column: "survey", Operator: "Equals", Values: []string{"nps"}}}
+		},
 		"table":      func(m *cxv1.Metric) { m.Spec.Query.Table = "nps_responses" },
 		"window":     func(m *cxv1.Metric) { m.Spec.Window = "2160h" },
 		"segments":   func(m *cxv1.Metric) { m.Spec.SegmentBy = []string{"persona"} },
