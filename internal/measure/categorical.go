@@ -72,5 +72,14 @@ func wilson(p, n, z float64) (lo, hi, pOut float64) {
 	den := 1 + z2/n
 	centre := (p + z2/(2*n)) / den
 	half := z * math.Sqrt(p*(1-p)/n+z2/(4*n*n)) / den
-	return clip(centre-half, 0, 1), clip(centre+half, 0, 1), p
+	lo, hi = clip(centre-half, 0, 1), clip(centre+half, 0, 1)
+	// At the extremes the bound is exactly the observed share; rounding
+	// would otherwise leave 1e-16 where 0 belongs.
+	if p == 0 {
+		lo = 0
+	}
+	if p == 1 {
+		hi = 1
+	}
+	return lo, hi, p
 }
