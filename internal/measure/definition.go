@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 )
 
 // Formula names, as the Metric API spells them.
@@ -181,6 +182,14 @@ func (d Definition) Validate() error {
 	}
 	if d.Unrated == UnratedCountAsNegative && d.Family() != Categorical {
 		return &DefinitionError{Field: "unrated", Reason: "CountAsNegative applies only to nps, csat and rate"}
+	}
+	if d.ShareOver != nil {
+		if d.Formula != FormulaPercentile {
+			return &DefinitionError{Field: "shareOver", Reason: "applies only to the percentile formula"}
+		}
+		if math.IsNaN(*d.ShareOver) || math.IsInf(*d.ShareOver, 0) {
+			return &DefinitionError{Field: "shareOver", Reason: "must be a finite number"}
+		}
 	}
 	switch d.Formula {
 	case FormulaNPS:
