@@ -109,8 +109,11 @@ func (d Definition) scale() (lo, hi int64) {
 		return 0, 1
 	}
 	if d.ScaleMin == 0 && d.ScaleMax == 0 {
-		dd := d.WithDefaults()
-		return dd.ScaleMin, dd.ScaleMax
+		// The defaults of WithDefaults, without copying the definition per row.
+		if d.Formula == FormulaCES {
+			return 1, 7
+		}
+		return 1, 5
 	}
 	return d.ScaleMin, d.ScaleMax
 }
