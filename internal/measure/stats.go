@@ -115,7 +115,7 @@ type Stats struct {
 }
 
 // AddScore counts one unit of weight w under score k. Sources that read
-// grouped counts (SQL GROUP BY score) use ScoreCell instead.
+// grouped counts (SQL GROUP BY score) use MergeScore instead.
 func (s *Stats) AddScore(k int64, w float64) {
 	if s.Scores == nil {
 		s.Scores = make(map[int64]Cell, 11)
