@@ -16,7 +16,11 @@ type Summary struct {
 	// Path is the file written.
 	Path string `json:"path"`
 	// Script is the script the data follows.
-	Script Script `json:"script"`
+	Script Script `json:"-"`
+	// Seed, Scale and T0 repeat the script's, for readers of the JSON form.
+	Seed  uint64    `json:"seed"`
+	Scale float64   `json:"scale"`
+	T0    time.Time `json:"t0"`
 	// Start and End bound the answer and ticket creation times. Interaction
 	// times reach up to a week before Start, resolutions run past End, and
 	// account periods are whole calendar months overlapping [Start, End).
@@ -33,7 +37,7 @@ type Summary struct {
 	// Bytes is the file's size.
 	Bytes int64 `json:"bytes"`
 	// Elapsed is how long generation took.
-	Elapsed time.Duration `json:"elapsed"`
+	Elapsed time.Duration `json:"-"`
 }
 
 // EpisodeTimes is an Episode with its offsets turned into times.
@@ -109,6 +113,10 @@ func Generate(path string, sc Script) (Summary, error) {
 	if err := w.write(context.Background(), tmpPath); err != nil {
 		return Summary{}, fmt.Errorf("write warehouse %s: %w", path, err)
 	}
+	// CreateTemp made the file private; a warehouse is for reading.
+	if err := os.Chmod(tmpPath, 0o644); err != nil {
+		return Summary{}, fmt.Errorf("make warehouse %s readable: %w", path, err)
+	}
 	if err := os.Rename(tmpPath, path); err != nil {
 		return Summary{}, fmt.Errorf("move warehouse into place at %s: %w", path, err)
 	}
@@ -118,7 +126,7 @@ func Generate(path string, sc Script) (Summary, error) {
 	}
 
 	s := Summary{
-		Path: path, Script: sc, Start: sc.Start(), End: sc.End(),
+		Path: path, Script: sc, Seed: sc.Seed, Scale: sc.Scale, T0: sc.T0, Start: sc.Start(), End: sc.End(),
 		Accounts: len(accounts), SurveyResponses: len(responses), Tickets: len(tickets),
 		AccountPeriods: w.periods, Bytes: info.Size(),
 	}

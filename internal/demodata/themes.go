@@ -1,9 +1,6 @@
 package demodata
 
-import (
-	"math/rand/v2"
-	"strings"
-)
+import "math/rand/v2"
 
 // sentiment is how an answer feels, which decides what its comment is about.
 type sentiment int
@@ -121,12 +118,17 @@ func openText(r *rand.Rand, s sentiment, episode *plantedEpisode) (theme, commen
 	return theme, comment
 }
 
+var featureNames = map[string]string{
+	"reporting": "Reporting", "dashboards": "Dashboards", "api": "The API",
+	"permissions": "Permissions", "mobile app": "The mobile app",
+}
+
 // featureComment writes a PSAT comment about the feature for some answers.
 func featureComment(r *rand.Rand, feature string, s sentiment) string {
 	if r.Float64() >= commentShare {
 		return ""
 	}
-	name := strings.ToUpper(feature[:1]) + feature[1:]
+	name := featureNames[feature]
 	switch s {
 	case negative:
 		return name + " is slow and hard to use."
