@@ -42,6 +42,10 @@ type Estimate struct {
 	N int64 `json:"n"`
 	// NEff is Kish's effective sample size; N when unweighted.
 	NEff float64 `json:"nEff"`
+	// Rejected counts units the definition could not count (a score off
+	// the scale, a bad weight): non-zero means the data and the definition
+	// disagree, and a status should say so.
+	Rejected int64 `json:"rejected,omitempty"`
 	// Confidence is the interval's level, such as 0.95.
 	Confidence float64 `json:"confidence"`
 	// Sufficient is false when the sample cannot support a number.
@@ -95,6 +99,7 @@ func Compute(d Definition, s *Stats, confidence float64, minSamples int64) (Esti
 		return Estimate{}, fmt.Errorf("compute %s: %w", d.Formula, ErrNeedsInputs)
 	}
 	e.Confidence = confidence
+	e.Rejected = s.Rejected.N
 	e.Hash = d.Hash()
 	if !e.Sufficient {
 		e.Value, e.Lower, e.Upper, e.StdErr, e.DF = 0, 0, 0, 0, 0

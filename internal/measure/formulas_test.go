@@ -70,8 +70,8 @@ func TestFormulaValues(t *testing.T) {
 				t.Fatalf("insufficient: %+v", e)
 			}
 			assertNear(t, "value", e.Value, c.value, 1e-12)
-			if e.N != c.n || s.Rejected.N != c.rejected {
-				t.Errorf("n = %d, rejected = %d; want %d, %d", e.N, s.Rejected.N, c.n, c.rejected)
+			if e.N != c.n || e.Rejected != c.rejected {
+				t.Errorf("n = %d, rejected = %d; want %d, %d", e.N, e.Rejected, c.n, c.rejected)
 			}
 			if e.Hash != c.def.Hash() {
 				t.Errorf("estimate hash %s, definition %s", e.Hash, c.def.Hash())

@@ -209,6 +209,22 @@ func TestRandomShardsMergeToWhole(t *testing.T) {
 	}
 }
 
+func TestOverallOfSegments(t *testing.T) {
+	d := Definition{Formula: FormulaNPS}
+	segments := map[string]*Stats{
+		"region=emea": fold(d, rows(10, 9, 0)),
+		"region=amer": fold(d, rows(8, 6, unrated)),
+		"region=apac": {},
+	}
+	all := Overall(segments)
+	if err := statsAgree(all, fold(d, rows(10, 9, 0, 8, 6, unrated))); err != nil {
+		t.Error(err)
+	}
+	if segments["region=emea"].Total.N != 3 {
+		t.Error("Overall changed a segment")
+	}
+}
+
 func TestMergeNilAndEmpty(t *testing.T) {
 	d := Definition{Formula: FormulaCES}
 	s := fold(d, rows(3, 5))

@@ -188,3 +188,15 @@ func (s *Stats) scoreRange(lo, hi int64) Cell {
 	}
 	return c
 }
+
+// Overall merges the statistics of every segment into the whole
+// population's. Segments keyed by column=value are disjoint, so the result
+// is exactly what the source would return without segmentation. The inputs
+// are not modified.
+func Overall(segments map[string]*Stats) *Stats {
+	all := &Stats{}
+	for _, s := range segments {
+		all.Merge(s)
+	}
+	return all
+}
