@@ -174,7 +174,7 @@ func (d Definition) UnitContribution(r Row) (x, w float64, ok bool) {
 		}
 		return 0, w, true
 	case FormulaCES, FormulaMean:
-		if !r.Valid || math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+		if !r.Valid || math.IsNaN(r.Value) || math.IsInf(r.Value, 0) || !d.onScale(r.Value) {
 			return 0, 0, false
 		}
 		return r.Value, w, true

@@ -52,7 +52,7 @@ func (d Definition) Fold(s *Stats, r Row) {
 		s.AddScore(k, w)
 	case MomentsFamily, Gauge:
 		x := r.Value
-		if math.IsNaN(x) || math.IsInf(x, 0) {
+		if math.IsNaN(x) || math.IsInf(x, 0) || !d.onScale(x) {
 			s.Rejected.Add(w)
 			return
 		}
@@ -116,6 +116,16 @@ func (d Definition) scale() (lo, hi int64) {
 		return 1, 5
 	}
 	return d.ScaleMin, d.ScaleMax
+}
+
+// onScale reports whether a ces answer lies on its scale; other moment
+// formulas have none.
+func (d Definition) onScale(x float64) bool {
+	if d.Formula != FormulaCES {
+		return true
+	}
+	lo, hi := d.scale()
+	return x >= float64(lo) && x <= float64(hi)
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

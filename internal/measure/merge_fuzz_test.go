@@ -15,6 +15,7 @@ var fuzzDefinitions = []Definition{
 	{Formula: FormulaCSAT, ScaleMin: 1, ScaleMax: 7},
 	{Formula: FormulaRate},
 	{Formula: FormulaCES},
+	{Formula: FormulaMean},
 	{Formula: FormulaSum},
 	{Formula: FormulaPercentile, Percentile: 90, ShareOver: &fourHoursThreshold},
 	{Formula: FormulaRatio},
@@ -37,6 +38,9 @@ func decodeRow(d Definition, b [4]byte) Row {
 		r.Value = float64(int64(b[0])%(hi-lo+3) + lo - 1)
 	case MomentsFamily, Gauge:
 		r.Value = float64(b[0])*1.37 + float64(b[3])/7
+		if d.Formula == FormulaCES {
+			r.Value = float64(b[0]%9) + float64(b[3]%4)/4 // 0..8.75: mostly on the 1..7 scale
+		}
 	case Quantile:
 		r.Value = math.Exp(float64(b[0])/20)*(1+float64(b[3])/300) - 1
 	case RatioOfSums:
