@@ -86,6 +86,9 @@ func Contributions(d Definition, s *Stats) (Contribution, error) {
 	if err := d.Validate(); err != nil {
 		return Contribution{}, err
 	}
+	if err := d.CheckStats(s); err != nil {
+		return Contribution{}, fmt.Errorf("contributions of %s: %w", d.Formula, err)
+	}
 	d = d.WithDefaults()
 	var c Contribution
 	switch d.Family() {

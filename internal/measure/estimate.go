@@ -65,7 +65,8 @@ var ErrConfidence = errors.New("confidence must be strictly between 0 and 1")
 var ErrNeedsInputs = errors.New("a derived formula is computed from its inputs, not from statistics")
 
 // Compute derives the definition's value, sample size and interval from
-// merged statistics. minSamples is compared with the effective sample size;
+// merged statistics, after checking them with CheckStats (an error
+// wrapping ErrInconsistentStats means a faulty source). minSamples is compared with the effective sample size;
 // below it the estimate is returned with Sufficient false. Totals (sum,
 // count) and gauges are not samples, so minSamples does not apply to them.
 func Compute(d Definition, s *Stats, confidence float64, minSamples int64) (Estimate, error) {
@@ -77,6 +78,11 @@ func Compute(d Definition, s *Stats, confidence float64, minSamples int64) (Esti
 	}
 	if s == nil {
 		s = &Stats{}
+	}
+	if d.Family() != Derived {
+		if err := d.CheckStats(s); err != nil {
+			return Estimate{}, fmt.Errorf("compute %s: %w", d.Formula, err)
+		}
 	}
 	d = d.WithDefaults()
 	var e Estimate
