@@ -19,6 +19,13 @@
 //	Gauge        value                    Stats.Moments
 //	Derived      derived                  none: a CEL expression of other estimates
 //
+// Intervals: NPS adjusted-Wald (Rocks 2016), proportions Wilson, means
+// Student's t, ratios the delta method, quantiles distribution-free order
+// statistics widened by the sketch's 1 % relative error. A quantile can be
+// bounded only from enough units: at 95 % a median needs 6, a p90 36, a p95
+// 72 and a p99 368; below that its estimate is insufficient whatever
+// minSamples says. Sums, counts, gauges and derived values carry no interval.
+//
 // Every Cell keeps Σw and Σw² beside the count, so Kish's effective size
 // (Σw)²/Σw² is the sample size wherever one matters.
 //

@@ -148,6 +148,19 @@ func TestPercentileValues(t *testing.T) {
 	}
 }
 
+func TestQuantileMinimumSizes(t *testing.T) {
+	// The sizes doc.go promises: the smallest n whose order statistics
+	// bound the quantile at 95 %.
+	for _, c := range []struct{ q, n float64 }{{0.5, 6}, {0.9, 36}, {0.95, 72}, {0.99, 368}} {
+		if _, _, ok := orderStatisticRanks(c.n-1, c.q, 0.95); ok {
+			t.Errorf("q %v bounded from %v units", c.q, c.n-1)
+		}
+		if _, _, ok := orderStatisticRanks(c.n, c.q, 0.95); !ok {
+			t.Errorf("q %v not bounded from %v units", c.q, c.n)
+		}
+	}
+}
+
 func TestRevenueRatios(t *testing.T) {
 	accounts := []RevenueMovement{
 		{Starting: 100, Expansion: 20},
