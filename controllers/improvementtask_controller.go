@@ -2,36 +2,282 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
-// ImprovementTaskReconciler reconciles ImprovementTask objects.
+// FreshDataChecker answers the loop's statistical question for a task: is
+// the drop that opened it gone, judged only on data newer than since? It
+// returns nil when there is no verdict to give (the source could not be
+// read): missing data never verifies, reopens or closes a task.
+type FreshDataChecker interface {
+	Check(ctx context.Context, m *cxv1.Metric, t *cxv1.ImprovementTask, since, deadline time.Time) (*loop.Check, *cxv1.TaskMeasurement, error)
+}
+
+// Deliverer delivers a task event to a team's channels and returns one
+// record per channel.
+type Deliverer interface {
+	Deliver(ctx context.Context, team *cxv1.Team, task *cxv1.ImprovementTask, event loop.Event) []cxv1.DeliveryRecord
+}
+
+// ImprovementTaskReconciler is the only writer of task status: it applies
+// the owner's actions, verifies resolutions on fresh data, reopens,
+// escalates, recovers, cancels, delivers each transition to the team's
+// tools and removes closed tasks after their retention.
 type ImprovementTaskReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	Scheme    *runtime.Scheme
+	Clock     clock.Clock
+	Recorder  events.EventRecorder
+	Checker   FreshDataChecker
+	Deliverer Deliverer
 }
 
-// +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks/status,verbs=get;update;patch
 
-// Reconcile brings one ImprovementTask towards its desired state.
+// Reconcile moves one task through the closed loop.
 func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var obj cxv1.ImprovementTask
-	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
+	log := ctrl.LoggerFrom(ctx)
+	var task cxv1.ImprovementTask
+	if err := r.Get(ctx, req.NamespacedName, &task); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	return ctrl.Result{}, nil
+	now := r.Clock.Now()
+
+	var metric *cxv1.Metric
+	var m cxv1.Metric
+	err := r.Get(ctx, types.NamespacedName{Namespace: task.Namespace, Name: task.Spec.Metric}, &m)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("read metric %s: %w", task.Spec.Metric, err)
+	default:
+		metric = &m
+	}
+
+	obs := loop.Observation{
+		Now:           now,
+		Owner:         ownerOf(&task),
+		MetricDeleted: metric == nil || !metric.DeletionTimestamp.IsZero(),
+	}
+	var durations metricspec.Durations
+	var policy metricspec.Policy
+	if metric != nil {
+		if durations, err = metricspec.ParseDurations(metric); err != nil {
+			return ctrl.Result{}, nil // the Metric reconciler reports a bad spec
+		}
+		policy = metricspec.ImprovementPolicy(metric)
+		obs.Policy = loop.Policy{MaxAttempts: policy.MaxAttempts, VerifyWindow: durations.VerifyWindow}
+		obs.DefinitionChanged = metricspec.Definition(metric).Hash() != task.Spec.DefinitionHash
+	}
+
+	current := statusOf(&task)
+	var measurement *cxv1.TaskMeasurement
+	if metric != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !current.Phase.Final() && current.Phase != "" && r.Checker != nil {
+		switch {
+		case current.Phase == loop.Verifying && current.ResolvedAt != nil:
+			obs.Fresh, measurement, err = r.Checker.Check(ctx, metric, &task, *current.ResolvedAt, current.ResolvedAt.Add(durations.VerifyWindow))
+		case obs.Owner.State != loop.OwnerResolved:
+			obs.SinceOpening, _, err = r.Checker.Check(ctx, metric, &task, task.CreationTimestamp.Time, time.Time{})
+		}
+		if err != nil {
+			log.Info("fresh data could not be read; the task waits", "error", err.Error())
+		}
+	}
+
+	next, evs := loop.Advance(current, obs)
+	status := task.Status.DeepCopy()
+	applyStatus(status, next, task.Generation)
+	if measurement != nil {
+		status.Measurements = appendBounded(status.Measurements, *measurement, cxv1.MaxHistory)
+	}
+	if next.Escalated && !current.Escalated && metric != nil {
+		status.EscalatedTo = r.escalationTeam(ctx, metric, policy)
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionEscalated, Status: metav1.ConditionTrue,
+			Reason: "MaxAttemptsReached", ObservedGeneration: task.Generation,
+			Message: fmt.Sprintf("reopened %d times; escalated to team %s", next.Attempt-1, status.EscalatedTo)})
+	}
+	for _, ev := range evs {
+		r.deliver(ctx, &task, status, ev)
+		if r.Recorder != nil {
+			r.Recorder.Eventf(&task, nil, eventType(ev), string(ev), "Transition", "%s: %s", next.Reason, next.Message)
+		}
+	}
+
+	if !equality.Semantic.DeepEqual(&task.Status, status) {
+		patch := client.MergeFrom(task.DeepCopy())
+		task.Status = *status
+		if err := r.Status().Patch(ctx, &task, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("write status of task %s: %w", task.Name, err)
+		}
+	}
+
+	if next.Phase.Final() {
+		retention := durations.Retention
+		if retention == 0 {
+			retention = 2160 * time.Hour
+		}
+		if loop.Expired(next, now, retention) {
+			return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, &task))
+		}
+		return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, next.ClosedAt.Add(retention).Sub(now))}, nil
+	}
+	interval := durations.Interval
+	if interval == 0 {
+		interval = 24 * time.Hour
+	}
+	return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, nextBoundary(now, interval).Sub(now))}, nil
 }
 
-// SetupWithManager registers the reconciler with a manager.
+// nextBoundary is the first multiple of interval after now.
+func nextBoundary(now time.Time, interval time.Duration) time.Time {
+	return now.Truncate(interval).Add(interval)
+}
+
+func (r *ImprovementTaskReconciler) escalationTeam(ctx context.Context, m *cxv1.Metric, p metricspec.Policy) string {
+	if p.EscalationTeam != "" {
+		return p.EscalationTeam
+	}
+	var owner cxv1.Team
+	if err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.Owner.Team}, &owner); err == nil && owner.Spec.EscalationTeam != "" {
+		return owner.Spec.EscalationTeam
+	}
+	return m.Spec.Owner.Team
+}
+
+// deliver sends an event to the owning team, and an escalation to the
+// escalation team too, recording each attempt on the task.
+func (r *ImprovementTaskReconciler) deliver(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus, ev loop.Event) {
+	if r.Deliverer == nil {
+		return
+	}
+	teams := []string{task.Spec.Team}
+	if ev == loop.EventEscalated && status.EscalatedTo != "" && status.EscalatedTo != task.Spec.Team {
+		teams = append(teams, status.EscalatedTo)
+	}
+	view := task.DeepCopy()
+	view.Status = *status
+	for _, name := range teams {
+		var team cxv1.Team
+		if err := r.Get(ctx, types.NamespacedName{Namespace: task.Namespace, Name: name}, &team); err != nil {
+			continue
+		}
+		for _, rec := range r.Deliverer.Deliver(ctx, &team, view, ev) {
+			status.Deliveries = appendBounded(status.Deliveries, rec, 50)
+		}
+	}
+}
+
+func eventType(ev loop.Event) string {
+	switch ev {
+	case loop.EventReopened, loop.EventEscalated:
+		return "Warning"
+	}
+	return "Normal"
+}
+
+func appendBounded[T any](list []T, item T, max int) []T {
+	list = append(list, item)
+	if len(list) > max {
+		list = append([]T(nil), list[len(list)-max:]...)
+	}
+	return list
+}
+
+func ownerOf(t *cxv1.ImprovementTask) loop.Owner {
+	o := loop.Owner{State: loop.OwnerState(t.Spec.State)}
+	if o.State == "" {
+		o.State = loop.OwnerOpen
+	}
+	if t.Spec.Resolution != nil {
+		o.ResolutionAttempt = t.Spec.Resolution.Attempt
+	}
+	return o
+}
+
+func statusOf(t *cxv1.ImprovementTask) loop.Status {
+	st := &t.Status
+	s := loop.Status{
+		Phase: loop.Phase(st.Phase), Attempt: st.Attempt, Reason: st.Reason, Message: st.Message,
+		Escalated: meta.IsStatusConditionTrue(st.Conditions, cxv1.ConditionEscalated),
+	}
+	if st.ResolvedAt != nil {
+		x := st.ResolvedAt.Time
+		s.ResolvedAt = &x
+	}
+	if st.ClosedAt != nil {
+		x := st.ClosedAt.Time
+		s.ClosedAt = &x
+	}
+	if v := st.Verification; v != nil {
+		s.Improvement = &loop.Improvement{Value: v.Improvement, Lower: v.Lower, Upper: v.Upper, Samples: v.Samples, Level: v.Level}
+	}
+	return s
+}
+
+func applyStatus(st *cxv1.ImprovementTaskStatus, s loop.Status, generation int64) {
+	st.ObservedGeneration = generation
+	st.Phase, st.Attempt, st.Reason, st.Message = cxv1.TaskPhase(s.Phase), s.Attempt, s.Reason, truncate(s.Message, 1024)
+	st.ResolvedAt, st.ClosedAt = timePtr(s.ResolvedAt), timePtr(s.ClosedAt)
+	st.Verification = nil
+	if imp := s.Improvement; imp != nil {
+		st.Verification = &cxv1.Verification{Improvement: imp.Value, Lower: imp.Lower, Upper: imp.Upper, Samples: imp.Samples, Level: imp.Level}
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: cxv1.ConditionReady, Status: metav1.ConditionTrue,
+		Reason: string(s.Phase), Message: "the task is tracked", ObservedGeneration: generation})
+}
+
+func timePtr(t *time.Time) *metav1.Time {
+	if t == nil {
+		return nil
+	}
+	mt := metav1.NewTime(*t)
+	return &mt
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// SetupWithManager registers the reconciler; a Metric's change (deletion,
+// definition change) re-examines its tasks.
 func (r *ImprovementTaskReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.ImprovementTask{}).
+		Watches(&cxv1.Metric{}, handler.EnqueueRequestsFromMapFunc(r.tasksOfMetric)).
 		Named("improvementtask").
 		Complete(r)
+}
+
+func (r *ImprovementTaskReconciler) tasksOfMetric(ctx context.Context, o client.Object) []reconcile.Request {
+	var tasks cxv1.ImprovementTaskList
+	if err := r.List(ctx, &tasks, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexTaskMetric: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(tasks.Items))
+	for _, t := range tasks.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
+	}
+	return reqs
 }

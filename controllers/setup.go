@@ -14,6 +14,10 @@ type Options struct {
 	// Clock drives evaluation, windows and verification; the wall clock
 	// when nil.
 	Clock clock.Clock
+	// Checker verifies tasks on fresh data; tasks wait without one.
+	Checker FreshDataChecker
+	// Deliverer sends task events to teams' tools; none are sent without one.
+	Deliverer Deliverer
 }
 
 func (o *Options) defaults() {
@@ -36,7 +40,8 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s}).SetupWithManager},
 		{"metric", (&MetricReconciler{Client: c, Scheme: s}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Scheme: s}).SetupWithManager},
-		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s}).SetupWithManager},
+		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s, Clock: opts.Clock,
+			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Checker: opts.Checker, Deliverer: opts.Deliverer}).SetupWithManager},
 	}
 	for _, st := range setups {
 		if err := st.setup(mgr); err != nil {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
 func TestTeamReadyFollowsItsChannelSecretsAndCountsTasks(t *testing.T) {
@@ -48,8 +49,13 @@ func TestTeamReadyFollowsItsChannelSecretsAndCountsTasks(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "Ready=True once the Secret exists", ready(metav1.ConditionTrue, "ChannelsConfigured"))
 
+	metric := validMetric(ns, "account-nps")
+	if err := k8sClient.Create(ctx, metric); err != nil {
+		t.Fatal(err)
+	}
 	task := validTask(ns)
 	task.Spec.Team = team.Name
+	task.Spec.DefinitionHash = metricspec.Definition(metric).Hash()
 	if err := k8sClient.Create(ctx, task); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 )
@@ -111,11 +112,11 @@ func TestSamplesAreAccepted(t *testing.T) {
 	}
 }
 
-func TestMetricDefaultsAreApplied(t *testing.T) {
-	ns := newNamespace(t)
+// validMetric is an NPS metric over the warehouse's survey responses.
+func validMetric(ns, name string) *cxv1.Metric {
 	target := 30.0
-	m := &cxv1.Metric{
-		ObjectMeta: metav1.ObjectMeta{Name: "nps", Namespace: ns},
+	return &cxv1.Metric{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: cxv1.MetricSpec{
 			Owner:   cxv1.MetricOwner{Team: "success"},
 			Source:  &cxv1.LocalObjectReference{Name: "warehouse"},
@@ -125,6 +126,11 @@ func TestMetricDefaultsAreApplied(t *testing.T) {
 			Objective: cxv1.Objective{Target: &target},
 		},
 	}
+}
+
+func TestMetricDefaultsAreApplied(t *testing.T) {
+	ns := newNamespace(t)
+	m := validMetric(ns, "nps")
 	if err := k8sClient.Create(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +186,9 @@ func TestTaskOwnerEditsAreChecked(t *testing.T) {
 			if err := k8sClient.Create(ctx, task); err != nil {
 				t.Fatalf("create #%d: %v", i, err)
 			}
+			patch := client.MergeFrom(task.DeepCopy())
 			tc.edit(task)
-			err := k8sClient.Update(ctx, task)
+			err := k8sClient.Patch(ctx, task, patch)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("edit rejected: %v", err)
@@ -201,21 +208,25 @@ func TestTaskIllegalTransitionsAreRejected(t *testing.T) {
 	if err := k8sClient.Create(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	task.Spec.State = cxv1.TaskInProgress
-	if err := k8sClient.Update(ctx, task); err != nil {
+	edit := func(change func(*cxv1.ImprovementTask)) error {
+		patch := client.MergeFrom(task.DeepCopy())
+		change(task)
+		return k8sClient.Patch(ctx, task, patch)
+	}
+	if err := edit(func(t *cxv1.ImprovementTask) { t.Spec.State = cxv1.TaskInProgress }); err != nil {
 		t.Fatal(err)
 	}
-	task.Spec.State = cxv1.TaskOpen
-	if err := k8sClient.Update(ctx, task); err == nil || !strings.Contains(err.Error(), "cannot be moved back to Open") {
+	if err := edit(func(t *cxv1.ImprovementTask) { t.Spec.State = cxv1.TaskOpen }); err == nil || !strings.Contains(err.Error(), "cannot be moved back to Open") {
 		t.Fatalf("InProgress -> Open: got %v", err)
 	}
-	task.Spec.State = cxv1.TaskDismissed
-	task.Spec.DismissReason = "seasonal dip, not a regression"
-	if err := k8sClient.Update(ctx, task); err != nil {
+	task.Spec.State = cxv1.TaskInProgress
+	if err := edit(func(t *cxv1.ImprovementTask) {
+		t.Spec.State = cxv1.TaskDismissed
+		t.Spec.DismissReason = "seasonal dip, not a regression"
+	}); err != nil {
 		t.Fatalf("dismiss: %v", err)
 	}
-	task.Spec.State = cxv1.TaskInProgress
-	if err := k8sClient.Update(ctx, task); err == nil || !strings.Contains(err.Error(), "a dismissed task stays dismissed") {
+	if err := edit(func(t *cxv1.ImprovementTask) { t.Spec.State = cxv1.TaskInProgress }); err == nil || !strings.Contains(err.Error(), "a dismissed task stays dismissed") {
 		t.Fatalf("Dismissed -> InProgress: got %v", err)
 	}
 }
