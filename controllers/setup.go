@@ -18,6 +18,9 @@ type Options struct {
 	Checker FreshDataChecker
 	// Deliverer sends task events to teams' tools; none are sent without one.
 	Deliverer Deliverer
+	// DataRoots are the directories file-based sources (SQLite, CSV) may
+	// read under; a path outside them is refused.
+	DataRoots []string
 }
 
 func (o *Options) defaults() {

@@ -1,0 +1,171 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/controllers"
+	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/demodata"
+)
+
+// Namespace is where the demo's objects live.
+const Namespace = "cx-demo"
+
+// Options configure a demo run.
+type Options struct {
+	// Assets is the directory holding kube-apiserver and etcd.
+	Assets string
+	// StateDir receives the warehouse and the kubeconfig.
+	StateDir string
+	// DayEvery is how much wall time one day of data takes.
+	DayEvery time.Duration
+	// Days is how long after T0 the story runs.
+	Days int
+	// Scale multiplies the warehouse's volumes (1 is the default story).
+	Scale float64
+	// Keep leaves the control plane running after the summary until the
+	// context ends, so the user can explore with kubectl.
+	Keep bool
+	// Out receives the story as it happens.
+	Out io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.StateDir == "" {
+		o.StateDir = ".demo"
+	}
+	if o.DayEvery == 0 {
+		o.DayEvery = 2 * time.Second
+	}
+	if o.Days == 0 {
+		o.Days = 45
+	}
+	if o.Scale == 0 {
+		o.Scale = 1
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+}
+
+// Result is what the demo ended with.
+type Result struct {
+	Metrics []cxv1.Metric
+	Tasks   []cxv1.ImprovementTask
+	// Kubeconfig is the path of the kubeconfig left for exploring.
+	Kubeconfig string
+}
+
+// Run plays the demo and returns its final state.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	opts.defaults()
+	say := func(format string, args ...any) { fmt.Fprintf(opts.Out, format+"\n", args...) }
+	state, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return nil, err
+	}
+
+	script := demodata.DefaultScript()
+	script.Scale = opts.Scale
+	say("==> generating the SQLite warehouse (%s of history, %s of story)", script.History, script.Future)
+	whPath := filepath.Join(state, "warehouse.db")
+	_ = os.Remove(whPath)
+	sum, err := demodata.Generate(whPath, script)
+	if err != nil {
+		return nil, fmt.Errorf("generate the warehouse: %w", err)
+	}
+	say("    %d accounts, %d survey responses, %d tickets, %d account periods in %s (%.0f MB)",
+		sum.Accounts, sum.SurveyResponses, sum.Tickets, sum.AccountPeriods, sum.Elapsed.Round(time.Millisecond), float64(sum.Bytes)/1e6)
+
+	say("==> starting an embedded control plane (kube-apiserver and etcd from %s)", opts.Assets)
+	env, cfg, err := startControlPlane(opts.Assets)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = env.Stop() }()
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(cxv1.AddToScheme(scheme))
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}); err != nil {
+		return nil, err
+	}
+
+	rate := float64(24*time.Hour) / float64(opts.DayEvery)
+	fast := clock.NewFast(script.T0, rate)
+	say("==> starting the manager with a fast clock: one day of data every %s, from %s", opts.DayEvery, script.T0.Format("2006-01-02"))
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := controllers.SetupAll(runCtx, mgr, controllers.Options{Clock: fast, DataRoots: []string{state}}); err != nil {
+		return nil, err
+	}
+	go func() { _ = mgr.Start(runCtx) }()
+
+	objs, err := sampleObjects()
+	if err != nil {
+		return nil, err
+	}
+	say("==> applying %d sample manifests from config/samples (teams, the warehouse, its metrics)", len(objs))
+	if err := apply(ctx, c, Namespace, objs); err != nil {
+		return nil, err
+	}
+
+	st := newStory(c, sum, say)
+	end := script.T0.Add(time.Duration(opts.Days) * 24 * time.Hour)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for now := fast.Now(); now.Before(end) && !st.finished(); now = fast.Now() {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		if err := st.step(ctx, fast.Now()); err != nil {
+			return nil, err
+		}
+	}
+
+	res, err := st.summary(ctx, opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	res.Kubeconfig = filepath.Join(state, "kubeconfig")
+	if err := writeKubeconfig(cfg, res.Kubeconfig, Namespace); err != nil {
+		return nil, err
+	}
+	if opts.Keep {
+		say("\nThe control plane keeps running. Explore with:\n  kubectl --kubeconfig %s get cxloop\n  kubectl cx --kubeconfig %s tasks -A\nPress Ctrl-C to stop.", res.Kubeconfig, res.Kubeconfig)
+		<-ctx.Done()
+	}
+	return res, nil
+}
