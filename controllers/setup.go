@@ -18,6 +18,10 @@ type Options struct {
 	Checker FreshDataChecker
 	// Deliverer sends task events to teams' tools; none are sent without one.
 	Deliverer Deliverer
+	// Evaluator measures Metrics; without one Metrics are only finalized.
+	Evaluator MetricEvaluator
+	// Exporter publishes results as Prometheus gauges; none when nil.
+	Exporter *Exporter
 	// DataRoots are the directories file-based sources (SQLite, CSV) may
 	// read under; a path outside them is refused.
 	DataRoots []string
@@ -41,7 +45,8 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		setup func(ctrl.Manager) error
 	}{
 		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s}).SetupWithManager},
-		{"metric", (&MetricReconciler{Client: c, Scheme: s}).SetupWithManager},
+		{"metric", (&MetricReconciler{Client: c, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
+			Exporter: opts.Exporter, Evaluator: opts.Evaluator}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Scheme: s}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s, Clock: opts.Clock,
 			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Checker: opts.Checker, Deliverer: opts.Deliverer}).SetupWithManager},

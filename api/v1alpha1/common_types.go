@@ -26,6 +26,15 @@ const (
 	ConditionEscalated = "Escalated"
 )
 
+// ReconcileRequestAnnotation asks the operator to evaluate a Metric (or
+// re-check a DataSource) at once when its value changes, as Flux's
+// reconcile.fluxcd.io/requestedAt does.
+const ReconcileRequestAnnotation = "reconcile.cxloop.dev/requestedAt"
+
+// MetricFinalizer lets the operator cancel a Metric's open tasks before the
+// Metric goes.
+const MetricFinalizer = "cxloop.dev/cancel-tasks"
+
 // LocalObjectReference names an object in the same namespace.
 type LocalObjectReference struct {
 	// name of the referenced object in the same namespace.

@@ -74,9 +74,18 @@ type MetricStatus struct {
 	// +optional
 	Episode *metav1.Time `json:"episode,omitempty"`
 
-	// lastEvaluation records how the latest result was reached.
+	// lastEvaluation records how the latest result was reached. It changes
+	// only when the result does, so an evaluation that finds nothing new
+	// writes nothing; the time of every evaluation is exported as the
+	// cxloop_metric_last_evaluation_timestamp_seconds gauge instead.
 	// +optional
 	LastEvaluation *Evaluation `json:"lastEvaluation,omitempty"`
+
+	// lastHandledReconcileAt is the value of the
+	// reconcile.cxloop.dev/requestedAt annotation last acted on: set the
+	// annotation to any new value (a timestamp) to evaluate at once.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
 	// consecutiveSourceErrors counts evaluations in a row that failed to
 	// read the source. The last good value stays meanwhile.
