@@ -96,9 +96,10 @@ func newAccounts(r *rand.Rand, n int) []*account {
 }
 
 // planRevenue writes each account's monthly periods from the month holding
-// start to the month holding end: expansion in 8 % of months, contraction
-// in 3 %, and churn at a period's end by the segment's monthly rate, after
-// which the account has no more periods.
+// start to the month holding end: expansion by 5-25 % in 12 % of months,
+// contraction by 5-20 % in 3 %, and churn at a period's end by the
+// segment's monthly rate, after which the account has no more periods. Net
+// retention comes to about 1.01 a month, some 14 % a year.
 func planRevenue(r *rand.Rand, accounts []*account, start, end time.Time) {
 	for _, a := range accounts {
 		profile := profileOf(a.segment)
@@ -108,10 +109,10 @@ func planRevenue(r *rand.Rand, accounts []*account, start, end time.Time) {
 			switch u := r.Float64(); {
 			case u < profile.monthlyChurn:
 				p.churned, p.churnedARR = true, arr
-			case u < profile.monthlyChurn+0.08:
-				p.expansion = roundMoney(arr * (0.1 + 0.3*r.Float64()))
-			case u < profile.monthlyChurn+0.11:
-				p.contraction = roundMoney(arr * (0.05 + 0.2*r.Float64()))
+			case u < profile.monthlyChurn+0.12:
+				p.expansion = roundMoney(arr * (0.05 + 0.2*r.Float64()))
+			case u < profile.monthlyChurn+0.15:
+				p.contraction = roundMoney(arr * (0.05 + 0.15*r.Float64()))
 			}
 			a.periods = append(a.periods, p)
 			if p.churned {

@@ -115,32 +115,40 @@ func satisfactionScore(r *rand.Rand, level float64) int {
 
 var unsatisfiedScores = newCategorical(make([]string, 3), []float64{25, 30, 45})
 
-// The effort answer (1-7, higher is easier) mixes a hard and an easy
-// distribution so that its mean is the level.
-var (
-	hardEffort = []float64{0.12, 0.15, 0.20, 0.20, 0.15, 0.10, 0.08}
-	easyEffort = []float64{0.00, 0.01, 0.02, 0.05, 0.10, 0.30, 0.52}
-	hardMean   = distributionMean(hardEffort)
-	easyMean   = distributionMean(easyEffort)
-	hardCES    = newCategorical(make([]string, 7), hardEffort)
-	easyCES    = newCategorical(make([]string, 7), easyEffort)
-)
-
-func distributionMean(p []float64) float64 {
-	m := 0.0
-	for i, w := range p {
-		m += float64(i+1) * w
-	}
-	return m
+// The effort answer (1-7, higher is easier) mixes two neighbouring
+// anchor distributions so that its mean is the level: hard and typical
+// below the typical mean, typical and easy above it. The typical anchor
+// (mean 5.5) is the stable history's, with a realistic but not heavy tail
+// of hard experiences.
+var effortAnchors = []categorical{
+	newCategorical(make([]string, 7), []float64{0.12, 0.15, 0.20, 0.20, 0.15, 0.10, 0.08}),
+	newCategorical(make([]string, 7), []float64{0.02, 0.03, 0.05, 0.11, 0.20, 0.30, 0.29}),
+	newCategorical(make([]string, 7), []float64{0.00, 0.01, 0.02, 0.05, 0.10, 0.30, 0.52}),
 }
+
+var effortMeans = func() []float64 {
+	means := make([]float64, len(effortAnchors))
+	for i, a := range effortAnchors {
+		prev := 0.0
+		for j, c := range a.cum {
+			means[i] += float64(j+1) * (c - prev)
+			prev = c
+		}
+	}
+	return means
+}()
 
 // effortScore draws a 1-7 answer with mean level.
 func effortScore(r *rand.Rand, level float64) int {
-	easyShare := (level - hardMean) / (easyMean - hardMean)
-	if r.Float64() < easyShare {
-		return 1 + easyCES.index(r)
+	i := 0
+	if level > effortMeans[1] {
+		i = 1
 	}
-	return 1 + hardCES.index(r)
+	upperShare := (level - effortMeans[i]) / (effortMeans[i+1] - effortMeans[i])
+	if r.Float64() < upperShare {
+		return 1 + effortAnchors[i+1].index(r)
+	}
+	return 1 + effortAnchors[i].index(r)
 }
 
 // levelRange is the range of levels the score distributions can express.
@@ -149,7 +157,7 @@ func levelRange(m Measure) (lo, hi float64) {
 	case MeasureNPS:
 		return -60, 60
 	case MeasureCES:
-		return hardMean, easyMean
+		return effortMeans[0], effortMeans[len(effortMeans)-1]
 	default:
 		return 0, 100
 	}

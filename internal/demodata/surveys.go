@@ -34,7 +34,7 @@ var surveyProfiles = []surveyProfile{
 		// Relational NPS goes to every contact now and then, executives
 		// included.
 		name: "nps", measure: MeasureNPS, volume: func(v Volumes) float64 { return v.NPS },
-		personas: newCategorical(personaLabels, []float64{25, 35, 40}),
+		personas: newCategorical(personaLabels, []float64{30, 30, 40}),
 		stages:   newCategorical(stageLabels, []float64{15, 20, 15, 50}),
 	},
 	{
