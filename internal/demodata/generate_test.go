@@ -141,6 +141,7 @@ func TestValidateRefusesBrokenScripts(t *testing.T) {
 		"restore before start":  func(s *Script) { s.SupportCSAT.Restore = s.SupportCSAT.Start },
 		"unknown column":        func(s *Script) { s.IntegrationFCR.Segment = "stage=integration" },
 		"malformed segment":     func(s *Script) { s.ExecutiveNPS.Segment = "executive" },
+		"unsorted segment":      func(s *Script) { s.ExecutiveNPS.Segment = "persona=executive,account=x" },
 		"NPS level beyond mix":  func(s *Script) { s.ExecutiveNPS.Level = -80 },
 		"effort beyond the mix": func(s *Script) { s.IntegrationEffort.Level = 7 },
 	} {

@@ -270,7 +270,8 @@ var segmentColumns = map[Measure][]string{
 
 type segmentPair struct{ column, value string }
 
-// parseSegment splits a segment key into its column=value pairs.
+// parseSegment splits a segment key into its column=value pairs, which
+// must be in the canonical form: sorted by column, each column once.
 func parseSegment(key string, m Measure) ([]segmentPair, error) {
 	allowed, ok := segmentColumns[m]
 	if !ok {
@@ -292,6 +293,9 @@ func parseSegment(key string, m Measure) ([]segmentPair, error) {
 		if !known {
 			return nil, fmt.Errorf("segment %q: measure %s has no column %q (allowed: %s)",
 				key, m, column, strings.Join(allowed, ", "))
+		}
+		if n := len(pairs); n > 0 && pairs[n-1].column >= column {
+			return nil, fmt.Errorf("segment %q: columns must be sorted and distinct", key)
 		}
 		pairs = append(pairs, segmentPair{column, value})
 	}
