@@ -90,13 +90,18 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 
 	current := statusOf(&task)
+	episodeEndedAt := task.Status.EpisodeEndedAt
+	if episodeEndedAt == nil && metric != nil && !current.Phase.Final() && episodeClosed(metric, &task) {
+		t := metav1.NewTime(now)
+		episodeEndedAt = &t
+	}
 	var measurement *cxv1.TaskMeasurement
 	if metric != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !current.Phase.Final() && current.Phase != "" && r.Checker != nil {
 		switch {
 		case current.Phase == loop.Verifying && current.ResolvedAt != nil:
 			obs.Fresh, measurement, err = r.Checker.Check(ctx, metric, &task, *current.ResolvedAt, current.ResolvedAt.Add(durations.VerifyWindow))
-		case obs.Owner.State != loop.OwnerResolved:
-			obs.SinceOpening, _, err = r.Checker.Check(ctx, metric, &task, task.CreationTimestamp.Time, time.Time{})
+		case obs.Owner.State != loop.OwnerResolved && episodeEndedAt != nil:
+			obs.SinceOpening, _, err = r.Checker.Check(ctx, metric, &task, episodeEndedAt.Time, time.Time{})
 		}
 		if err != nil {
 			log.Info("fresh data could not be read; the task waits", "error", err.Error())
@@ -106,6 +111,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	next, evs := loop.Advance(current, obs)
 	status := task.Status.DeepCopy()
 	applyStatus(status, next, task.Generation)
+	status.EpisodeEndedAt = episodeEndedAt
 	if measurement != nil {
 		status.Measurements = appendBounded(status.Measurements, *measurement, cxv1.MaxHistory)
 	}
@@ -145,6 +151,22 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		interval = 24 * time.Hour
 	}
 	return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, nextBoundary(now, interval).Sub(now))}, nil
+}
+
+// episodeClosed reports whether the Metric's detector no longer holds the
+// task's episode open. Tasks are created only after their episode is
+// recorded on the Metric, so a missing episode means it ended.
+func episodeClosed(m *cxv1.Metric, t *cxv1.ImprovementTask) bool {
+	d := m.Status.Detector
+	if d == nil {
+		return false
+	}
+	for _, s := range d.Segments {
+		if s.Segment == t.Spec.Segment && s.EpisodeStart != nil && s.EpisodeStart.Equal(&t.Spec.EpisodeStart) {
+			return false
+		}
+	}
+	return true
 }
 
 // nextBoundary is the first multiple of interval after now.

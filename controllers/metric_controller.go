@@ -178,12 +178,16 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric) 
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionReconciling)
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 
-	if err := r.openTasks(ctx, m, result, next); err != nil {
+	create, err := r.planTasks(ctx, m, result, next)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	applyEvaluation(m, next, result)
 	r.announceEpisodes(m, result)
 	if err := r.writeStatus(ctx, m, next); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.createTasks(ctx, m, create); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.markEvaluated(m.UID, key)

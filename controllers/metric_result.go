@@ -159,14 +159,18 @@ func (r *MetricReconciler) announceEpisodes(m *cxv1.Metric, res *EvaluationResul
 // urgent first within the Metric's and the Team's caps, and lists the rest
 // as held back. Creation is create-only under a deterministic name, so a
 // crash between detection and creation never duplicates a task.
-func (r *MetricReconciler) openTasks(ctx context.Context, m *cxv1.Metric, res *EvaluationResult, next *cxv1.MetricStatus) error {
+//
+// It returns the tasks to create; the caller creates them after writing the
+// Metric's status, so a task never exists before the episode it answers is
+// recorded on its Metric.
+func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, res *EvaluationResult, next *cxv1.MetricStatus) ([]*cxv1.ImprovementTask, error) {
 	next.HeldBackTasks = nil
 	if len(res.Episodes) == 0 {
-		return nil
+		return nil, nil
 	}
 	var tasks cxv1.ImprovementTaskList
 	if err := r.List(ctx, &tasks, client.InNamespace(m.Namespace), client.MatchingFields{indexTaskMetric: m.Name}); err != nil {
-		return fmt.Errorf("list tasks of metric %s: %w", m.Name, err)
+		return nil, fmt.Errorf("list tasks of metric %s: %w", m.Name, err)
 	}
 	existing := map[string]bool{}
 	metricOpen := 0
@@ -187,18 +191,19 @@ func (r *MetricReconciler) openTasks(ctx context.Context, m *cxv1.Metric, res *E
 		cands = append(cands, loop.Candidate{Segment: ep.Segment, EpisodeStart: ep.Start, Gap: ep.Gap, WeightShare: ep.WeightShare})
 	}
 	if len(cands) == 0 {
-		return nil
+		return nil, nil
 	}
 	policy := metricspec.ImprovementPolicy(m)
 	capacity := loop.Capacity{DryRun: policy.DryRun, MetricOpen: metricOpen, MetricMax: int(policy.MaxOpenTasks)}
 	if teamOpen, teamMax, err := r.teamLoad(ctx, m); err != nil {
-		return err
+		return nil, err
 	} else {
 		capacity.TeamOpen, capacity.TeamMax = teamOpen, teamMax
 	}
 	open, held := loop.Select(cands, capacity)
 	durations, _ := metricspec.ParseDurations(m)
 	now := r.Clock.Now()
+	var create []*cxv1.ImprovementTask
 	for _, c := range open {
 		name := loop.TaskName(m.Name, string(m.UID), c.Segment, c.EpisodeStart)
 		ep := byName[name]
@@ -214,10 +219,7 @@ func (r *MetricReconciler) openTasks(ctx context.Context, m *cxv1.Metric, res *E
 				State: cxv1.TaskOpen,
 			},
 		}
-		if err := r.Create(ctx, task); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create task %s: %w", name, err)
-		}
-		r.event(m, "Warning", "TaskOpened", "task %s opened for team %s: %s", name, m.Spec.Owner.Team, c)
+		create = append(create, task)
 	}
 	sort.SliceStable(held, func(i, j int) bool { return held[i].Segment < held[j].Segment })
 	for i, h := range held {
@@ -226,6 +228,21 @@ func (r *MetricReconciler) openTasks(ctx context.Context, m *cxv1.Metric, res *E
 		}
 		next.HeldBackTasks = append(next.HeldBackTasks, cxv1.HeldBackTask{Segment: h.Segment,
 			EpisodeStart: metav1.NewTime(h.EpisodeStart), Reason: string(h.Reason)})
+	}
+	return create, nil
+}
+
+// createTasks creates planned tasks; one that exists already is left as
+// it is.
+func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, tasks []*cxv1.ImprovementTask) error {
+	for _, task := range tasks {
+		if err := r.Create(ctx, task); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			return fmt.Errorf("create task %s: %w", task.Name, err)
+		}
+		r.event(m, "Warning", "TaskOpened", "task %s opened for team %s (segment %s)", task.Name, task.Spec.Team, segmentLabelOf(task.Spec.Segment))
 	}
 	return nil
 }

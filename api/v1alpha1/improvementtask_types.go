@@ -197,6 +197,13 @@ type ImprovementTaskStatus struct {
 	// resolvedAt is when the operator observed the current resolution.
 	// +optional
 	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
+	// episodeEndedAt is when the operator first saw the change detector
+	// close the task's episode. Recovery without action is judged only on
+	// data newer than this, so the bad days at the episode's start cannot
+	// hide a recovery, and a recovery is never declared while the detector
+	// still sees the drop.
+	// +optional
+	EpisodeEndedAt *metav1.Time `json:"episodeEndedAt,omitempty"`
 	// closedAt is when the task reached a final phase.
 	// +optional
 	ClosedAt *metav1.Time `json:"closedAt,omitempty"`

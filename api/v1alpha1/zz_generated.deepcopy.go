@@ -596,6 +596,10 @@ func (in *ImprovementTaskStatus) DeepCopyInto(out *ImprovementTaskStatus) {
 		in, out := &in.ResolvedAt, &out.ResolvedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.EpisodeEndedAt != nil {
+		in, out := &in.EpisodeEndedAt, &out.EpisodeEndedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.ClosedAt != nil {
 		in, out := &in.ClosedAt, &out.ClosedAt
 		*out = (*in).DeepCopy()

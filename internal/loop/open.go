@@ -17,9 +17,10 @@ const maxNameLength = 63
 // TaskName is the deterministic name of the task for one episode: the
 // metric's name and a short hash of (metric UID, segment key, episode
 // start). Creating a task under this name twice is a no-op, so a crash
-// between detection and creation never duplicates a task.
+// between detection and creation never duplicates a task. The start counts
+// to the second, the precision Kubernetes keeps of a time.
 func TaskName(metric, metricUID, segment string, episodeStart time.Time) string {
-	h := sha256.Sum256([]byte(metricUID + "\x00" + segment + "\x00" + episodeStart.UTC().Format(time.RFC3339Nano)))
+	h := sha256.Sum256([]byte(metricUID + "\x00" + segment + "\x00" + episodeStart.UTC().Truncate(time.Second).Format(time.RFC3339)))
 	suffix := hex.EncodeToString(h[:])[:10]
 	prefix := metric
 	if max := maxNameLength - len(suffix) - 1; len(prefix) > max {
