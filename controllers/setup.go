@@ -18,6 +18,9 @@ type Options struct {
 	Checker FreshDataChecker
 	// Deliverer sends task events to teams' tools; none are sent without one.
 	Deliverer Deliverer
+	// SourceChecker checks DataSources' connectivity; none are checked
+	// without one.
+	SourceChecker SourceChecker
 	// Evaluator measures Metrics; without one Metrics are only finalized.
 	Evaluator MetricEvaluator
 	// Exporter publishes results as Prometheus gauges; none when nil.
@@ -44,7 +47,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		name  string
 		setup func(ctrl.Manager) error
 	}{
-		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s}).SetupWithManager},
+		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
 		{"metric", (&MetricReconciler{Client: c, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
 			Exporter: opts.Exporter, Evaluator: opts.Evaluator}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Scheme: s}).SetupWithManager},
