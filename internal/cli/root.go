@@ -61,6 +61,7 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
   # check manifests before committing them
   kubectl cx validate -f config/`,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl cx"},
+		Args:          cobra.ArbitraryArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// Runnable so that an unknown subcommand is a usage error rather
