@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultAssetsDir(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	cases := []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"KUBEBUILDER_ASSETS": "/opt/k8s", "XDG_CACHE_HOME": "/c", "HOME": "/h"}, "/opt/k8s"},
+		{map[string]string{"XDG_CACHE_HOME": "/c", "HOME": "/h"}, "/c/cxloop/k8s/" + demoK8sVersion},
+		{map[string]string{"HOME": "/h"}, "/h/.cache/cxloop/k8s/" + demoK8sVersion},
+	}
+	for _, tc := range cases {
+		if got := defaultAssetsDir(env(tc.vars)); got != tc.want {
+			t.Errorf("%v: got %s, want %s", tc.vars, got, tc.want)
+		}
+	}
+}
+
+func TestKeepDefaultsToFalseWithoutATerminal(t *testing.T) {
+	if isTerminal(strings.NewReader("")) {
+		t.Fatal("a reader is not a terminal")
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Fatal("/dev/null is not a terminal")
+	}
+}
+
+// The demo through the command: a short story on its own control plane
+// reaches the summary and leaves a kubeconfig.
+func TestDemoReachesItsSummary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a second control plane")
+	}
+	state := t.TempDir()
+	code, out, errOut := runCLI(t, "demo", "--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--state-dir", state,
+		"--days", "2", "--day-every", "250ms")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"==> metrics", "==> improvement tasks", "kubeconfig: " + filepath.Join(state, "kubeconfig")} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCLI(t, "demo", "--day-every", "0s"); code != ExitUsage {
+		t.Fatalf("--day-every 0s: exit %d, want %d", code, ExitUsage)
+	}
+}
