@@ -89,15 +89,16 @@ func runValidate(ctx context.Context, g *Globals, o *validateOptions) error {
 			continue
 		}
 		if err := validateFile(ctx, checker, g.Streams.In, path, out, notes, &t); err != nil {
+			t.objects++
 			t.invalid++
 			fmt.Fprintf(out, "%s: %v\n", path, err)
 		}
 	}
 	if t.invalid > 0 {
-		fmt.Fprintf(out, "%d of %d objects invalid in %d files\n", t.invalid, t.objects, t.files)
+		fmt.Fprintf(out, "%d of %s invalid in %s\n", t.invalid, plural(t.objects, "object"), plural(t.files, "file"))
 		return &ReportedError{Summary: fmt.Sprintf("%d invalid objects", t.invalid)}
 	}
-	fmt.Fprintf(out, "%d objects valid in %d files (%d skipped)\n", t.objects, t.files, t.skipped)
+	fmt.Fprintf(out, "%s valid in %s (%d skipped)\n", plural(t.objects, "object"), plural(t.files, "file"), t.skipped)
 	return nil
 }
 
@@ -115,6 +116,7 @@ func validateFile(ctx context.Context, checker *SchemaChecker, stdin io.Reader, 
 	docs, err := readDocs(r)
 	for _, d := range docs {
 		if d.Err != nil {
+			t.objects++
 			t.invalid++
 			fmt.Fprintf(out, "%s: document %d: %v\n", path, d.Index, d.Err)
 			continue
@@ -145,4 +147,12 @@ func validateFile(ctx context.Context, checker *SchemaChecker, stdin io.Reader, 
 		}
 	}
 	return err
+}
+
+// plural writes a count with its noun: "1 file", "3 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -24,8 +24,14 @@ var (
 // runCLI runs kubectl-cx through its Go entry point.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCLIWithInput(t, "", args...)
+}
+
+// runCLIWithInput runs kubectl-cx with stdin holding input.
+func runCLIWithInput(t *testing.T, input string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	streams := genericiooptions.IOStreams{In: strings.NewReader(input), Out: &out, ErrOut: &errOut}
 	code = Run(context.Background(), args, streams)
 	return code, out.String(), errOut.String()
 }
@@ -121,6 +127,41 @@ func TestValidateWalksDirectoriesAndSkipsOtherKinds(t *testing.T) {
 	}
 	if !strings.Contains(out, "1 of ") {
 		t.Fatalf("want exactly one invalid object counted:\n%s", out)
+	}
+}
+
+func TestValidateReportsUnknownFieldsVersionsAndBrokenYAML(t *testing.T) {
+	input := `apiVersion: cxloop.dev/v1alpha1
+kind: Team
+metadata:
+  name: Bad_Name
+spec:
+  displayNme: Support
+---
+apiVersion: cxloop.dev/v1beta1
+kind: Team
+metadata:
+  name: later
+---
+apiVersion: cxloop.dev/v1alpha1
+kind: Team
+metadata: {name: x}
+spec: [1
+`
+	code, out, _ := runCLIWithInput(t, input, "validate", "-f", "-")
+	if code != ExitError {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitError, out)
+	}
+	for _, want := range []string{
+		`-: Team/Bad_Name: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain`,
+		`-: Team/Bad_Name: unknown field "spec.displayNme"`,
+		`-: Team/later: no kind "Team" is served in version "cxloop.dev/v1beta1"`,
+		`-: document 3: yaml:`,
+		"3 of 3 objects invalid in 1 file\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
 
