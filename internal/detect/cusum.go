@@ -1,0 +1,186 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// Direction says which side of the reference is good.
+type Direction string
+
+// The directions.
+const (
+	AtLeast Direction = "AtLeast"
+	AtMost  Direction = "AtMost"
+)
+
+// DefaultBudget is the default false-task budget: one per 100 metric-months.
+const DefaultBudget = 0.01
+
+// siegmundCorrection is the overshoot correction of Siegmund's
+// approximation for a normal random walk.
+const siegmundCorrection = 1.166
+
+// DefaultShift is the smallest shift worth a task per formula, in the
+// metric's units: NPS and proportions 5 points, effort scores 0.3.
+func DefaultShift(formula string) float64 {
+	switch formula {
+	case measure.FormulaCES:
+		return 0.3
+	default:
+		return 5
+	}
+}
+
+// Config is a metric's detector, shared by all its segments.
+type Config struct {
+	Direction Direction
+	// Reference is the in-control value: the target, or a frozen baseline.
+	Reference float64
+	// Shift is δ, the smallest change worth a task.
+	Shift float64
+	// Sigma is the in-control standard deviation of one contribution.
+	Sigma float64
+	// Threshold is h, in standard units.
+	Threshold float64
+}
+
+// K is the CUSUM's reference value in standard units, δ/(2σ).
+func (c Config) K() float64 { return c.Shift / (2 * c.Sigma) }
+
+// Validate reports a configuration that cannot detect anything.
+func (c Config) Validate() error {
+	switch {
+	case c.Direction != AtLeast && c.Direction != AtMost:
+		return fmt.Errorf("detector: direction %q", c.Direction)
+	case !(c.Shift > 0), !(c.Sigma > 0), !(c.Threshold > 0):
+		return fmt.Errorf("detector: shift %v, sigma %v and threshold %v must be positive", c.Shift, c.Sigma, c.Threshold)
+	}
+	return nil
+}
+
+// ARL0 is the approximate in-control average run length, in units, of a
+// CUSUM with reference k and threshold h (Siegmund).
+func ARL0(k, h float64) float64 {
+	x := 2 * k * (h + siegmundCorrection)
+	return (math.Exp(x) - x - 1) / (2 * k * k)
+}
+
+// ErrNoVolume reports a calibration without data to calibrate for.
+var ErrNoVolume = errors.New("no units to calibrate the detector for")
+
+// Calibrate returns the threshold h for which the metric opens at most
+// budget false tasks a month, when its segments together (the whole
+// population counted as one of them) receive unitsPerMonth units a month.
+func Calibrate(k, unitsPerMonth, budget float64) (float64, error) {
+	if !(unitsPerMonth > 0) {
+		return 0, ErrNoVolume
+	}
+	if !(k > 0) || !(budget > 0) {
+		return 0, fmt.Errorf("calibrate: reference %v and budget %v must be positive", k, budget)
+	}
+	want := unitsPerMonth / budget
+	lo, hi := 0.0, 1.0
+	for ARL0(k, hi) < want {
+		hi *= 2
+		if hi > 1e9 {
+			return 0, fmt.Errorf("calibrate: no threshold reaches an in-control run of %g units", want)
+		}
+	}
+	for i := 0; i < 100 && hi-lo > 1e-9*hi; i++ {
+		mid := (lo + hi) / 2
+		if ARL0(k, mid) < want {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
+}
+
+// SegmentState is one segment's detector state. The zero value is a
+// segment without evidence, which needs no storing.
+type SegmentState struct {
+	// Statistic is S, in standard units.
+	Statistic float64 `json:"statistic"`
+	// Since is when S last left zero; zero while S is zero.
+	Since time.Time `json:"since,omitzero"`
+	// Samples are the effective units fed since S last left zero.
+	Samples float64 `json:"samples,omitempty"`
+	// EpisodeStart is set while an episode is open.
+	EpisodeStart time.Time `json:"episodeStart,omitzero"`
+}
+
+// Zero reports whether the state carries no evidence.
+func (s SegmentState) Zero() bool { return s == SegmentState{} }
+
+// Open reports whether an episode is open.
+func (s SegmentState) Open() bool { return !s.EpisodeStart.IsZero() }
+
+// Step feeds one batch of new contributions, observed at the start of its
+// interval (from), and returns the new state and whether an episode opened
+// with this batch. An empty batch changes nothing.
+func (c Config) Step(s SegmentState, batch measure.Contribution, from time.Time) (SegmentState, bool) {
+	n := batch.Units.EffectiveN()
+	if n <= 0 {
+		return s, false
+	}
+	diff := c.Reference - batch.Mean()
+	if c.Direction == AtMost {
+		diff = -diff
+	}
+	next := s.Statistic + n*(diff/c.Sigma-c.K())
+	if next <= 0 {
+		// A closed episode, or quiet data: no evidence left.
+		return SegmentState{}, false
+	}
+	if s.Statistic <= 0 {
+		s.Since, s.Samples = from, 0
+	}
+	s.Samples += n
+	opened := false
+	if next >= c.Threshold {
+		if !s.Open() {
+			s.EpisodeStart, opened = s.Since, true
+		}
+		next = c.Threshold
+	}
+	s.Statistic = next
+	return s, opened
+}
+
+// State is a metric's detector state: segments with evidence only.
+type State map[string]SegmentState
+
+// Cap keeps at most max segments, those with open episodes and the largest
+// statistics first, so a metric split by many accounts keeps a bounded
+// status. A dropped segment restarts without evidence.
+func (st State) Cap(max int) State {
+	if len(st) <= max {
+		return st
+	}
+	keys := make([]string, 0, len(st))
+	for k := range st {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := st[keys[i]], st[keys[j]]
+		if a.Open() != b.Open() {
+			return a.Open()
+		}
+		if a.Statistic != b.Statistic {
+			return a.Statistic > b.Statistic
+		}
+		return keys[i] < keys[j]
+	})
+	out := make(State, max)
+	for _, k := range keys[:max] {
+		out[k] = st[k]
+	}
+	return out
+}

@@ -1,0 +1,248 @@
+package detect
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"testing/quick"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+
+// batch builds the contribution of n unweighted units with the given mean
+// and standard deviation.
+func batch(n, mean, sd float64) measure.Contribution {
+	return measure.Contribution{
+		Units:  measure.Cell{N: int64(n), W: n, W2: n},
+		SumWX:  n * mean,
+		SumWX2: n * (sd*sd + mean*mean),
+	}
+}
+
+func TestARL0MatchesSiegmundByHand(t *testing.T) {
+	// k = 0.5, h = 4: b = 5.166, x = 5.166, (e^x − x − 1)/(2·0.25).
+	want := (math.Exp(5.166) - 5.166 - 1) / 0.5
+	if got := ARL0(0.5, 4); math.Abs(got-want) > 1e-9 {
+		t.Fatalf("ARL0 = %v, want %v", got, want)
+	}
+}
+
+func TestCalibrateSolvesTheBudget(t *testing.T) {
+	h, err := Calibrate(0.035, 2000, 0.01)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ARL0(0.035, h); math.Abs(got-200000)/200000 > 1e-6 {
+		t.Fatalf("ARL0(h) = %v, want 200000 units (2,000 a month at 0.01 false tasks a month)", got)
+	}
+	// More segments, more units: a higher threshold for the same budget.
+	h1000, _ := Calibrate(0.035, 2000*2, 0.01)
+	if !(h1000 > h) {
+		t.Fatalf("threshold for twice the volume %v not above %v", h1000, h)
+	}
+	if _, err := Calibrate(0.035, 0, 0.01); err == nil {
+		t.Fatal("calibrating without volume must fail")
+	}
+}
+
+func TestStepByHand(t *testing.T) {
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 3}
+	// k = 0.05. A batch of 100 at mean 20: 100·((30−20)/50 − 0.05) = 15 → capped at 3, episode.
+	s, opened := c.Step(SegmentState{}, batch(100, 20, 50), day0)
+	if !opened || s.Statistic != 3 || !s.EpisodeStart.Equal(day0) || s.Samples != 100 {
+		t.Fatalf("drop: %+v opened=%v", s, opened)
+	}
+	// At the target: 100·(0 − 0.05) = −5 → back to zero, episode closed.
+	s2, opened := c.Step(s, batch(100, 30, 50), day0.Add(24*time.Hour))
+	if opened || !s2.Zero() {
+		t.Fatalf("recovery: %+v", s2)
+	}
+	// A small dip: 100·((30−29)/50 − 0.05) = −3 → nothing.
+	if s3, _ := c.Step(SegmentState{}, batch(100, 29, 50), day0); !s3.Zero() {
+		t.Fatalf("noise within δ/2 left evidence: %+v", s3)
+	}
+	// AtMost mirrors: a rise of 10 on a time metric.
+	up := Config{Direction: AtMost, Reference: 100, Shift: 5, Sigma: 50, Threshold: 3}
+	if s4, opened := up.Step(SegmentState{}, batch(100, 110, 50), day0); !opened || s4.Statistic != 3 {
+		t.Fatalf("AtMost rise: %+v", s4)
+	}
+	// Evidence keeps its start across batches.
+	half := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 30}
+	a, _ := half.Step(SegmentState{}, batch(100, 20, 50), day0)
+	b, _ := half.Step(a, batch(100, 20, 50), day0.Add(24*time.Hour))
+	if !b.Since.Equal(day0) || b.Statistic != 30 || !b.EpisodeStart.Equal(day0) {
+		t.Fatalf("two batches: %+v", b)
+	}
+}
+
+func TestStateRoundTripsThroughJSON(t *testing.T) {
+	f := func(stat float64, secs int64, samples float64, open bool) bool {
+		s := SegmentState{Statistic: math.Abs(stat), Since: time.Unix(secs%4e9, 0).UTC(), Samples: math.Abs(samples)}
+		if open {
+			s.EpisodeStart = s.Since
+		}
+		st := State{"account=a": s}
+		raw, err := json.Marshal(st)
+		if err != nil {
+			return false
+		}
+		var back State
+		if err := json.Unmarshal(raw, &back); err != nil {
+			return false
+		}
+		return back["account=a"] == s
+	}
+	if err := quick.Check(f, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(State{"": {}})
+	if string(raw) != `{"":{"statistic":0}}` {
+		t.Fatalf("a zero state serialises as %s", raw)
+	}
+}
+
+func TestFeedKeepsOnlyEvidenceAndCaps(t *testing.T) {
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 100}
+	st, opened := c.Feed(nil, Batch{From: day0, Segments: map[string]measure.Contribution{
+		"":          batch(300, 29, 50),
+		"persona=a": batch(100, 20, 50),
+		"persona=b": batch(100, 35, 50),
+	}})
+	if len(opened) != 0 || len(st) != 1 || math.Abs(st["persona=a"].Statistic-15) > 1e-9 {
+		t.Fatalf("state %+v opened %v", st, opened)
+	}
+	big := State{}
+	for i := 0; i < 10; i++ {
+		big[string(rune('a'+i))] = SegmentState{Statistic: float64(i)}
+	}
+	capped := big.Cap(3)
+	if len(capped) != 3 || capped["j"].Statistic != 9 || capped["h"].Statistic != 7 {
+		t.Fatalf("cap kept %+v", capped)
+	}
+}
+
+func TestDetectability(t *testing.T) {
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 71}
+	c.Threshold, _ = Calibrate(c.K(), 10000, 0.01)
+	fast, ok := c.DetectableShift(10000.0/30, 14*24*time.Hour, 100)
+	if !ok {
+		t.Fatal("nothing detectable at 10,000 a month")
+	}
+	slow, ok := c.DetectableShift(400.0/30, 14*24*time.Hour, 100)
+	if !ok || !(slow > fast) {
+		t.Fatalf("400 a month: %v (ok=%v), 10,000 a month: %v", slow, ok, fast)
+	}
+	d5, ok := c.ExpectedDelay(5, 10000.0/30)
+	d10, _ := c.ExpectedDelay(10, 10000.0/30)
+	if !ok || !(d10 < d5) {
+		t.Fatalf("delays: δ %v, 2δ %v", d5, d10)
+	}
+	if _, ok := c.ExpectedDelay(2, 100); ok {
+		t.Fatal("a shift below δ/2 has no drift and is never detected")
+	}
+}
+
+// A fix that did nothing leaves the mean at the bad level: repeated looks
+// must verify it at most at the stated level.
+func TestVerifyRepeatedLooksKeepTheLevel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const trials, looks, perLook = 2000, 30, 60
+	verified := 0
+	for i := 0; i < trials; i++ {
+		var fresh measure.Contribution
+		for l := 0; l < looks; l++ {
+			fresh.Merge(npsBatch(rng, perLook, 0.43, 0.18)) // NPS 25: the drop persists
+			v := Verify(VerifyInput{Fresh: fresh, Direction: AtLeast, Reference: 30, Shift: 5, From: 25,
+				MinSamples: 30, PlannedSamples: looks * perLook, Final: l == looks-1})
+			if v.Verdict == Proven {
+				verified++
+				break
+			}
+			if v.Verdict != Pending {
+				break
+			}
+		}
+	}
+	if rate := float64(verified) / trials; rate > 0.05 {
+		t.Fatalf("a fix that did nothing was verified %.1f %% of the time", 100*rate)
+	}
+}
+
+func TestVerifyProvesARealFix(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const trials, looks, perLook = 500, 30, 67
+	verified := 0
+	for i := 0; i < trials; i++ {
+		var fresh measure.Contribution
+		for l := 0; l < looks; l++ {
+			fresh.Merge(npsBatch(rng, perLook, 0.45, 0.15)) // back at NPS 30
+			v := Verify(VerifyInput{Fresh: fresh, Direction: AtLeast, Reference: 30, Shift: 5, From: 25,
+				MinSamples: 30, PlannedSamples: 2000, Final: l == looks-1})
+			if v.Verdict == Proven {
+				verified++
+				if !(v.Improvement > 0) || v.ImprovementLower > v.Improvement || v.ImprovementUpper < v.Improvement {
+					t.Fatalf("improvement %+v", v)
+				}
+				break
+			}
+			if v.Verdict != Pending {
+				break
+			}
+		}
+	}
+	if rate := float64(verified) / trials; rate < 0.8 {
+		t.Fatalf("a fix that restored the target was verified only %.1f %% of the time", 100*rate)
+	}
+}
+
+func TestVerifyNeverDecidesOnTooLittleData(t *testing.T) {
+	v := Verify(VerifyInput{Fresh: batch(10, 60, 10), Direction: AtLeast, Reference: 30, Shift: 5, MinSamples: 30})
+	if v.Verdict != Pending {
+		t.Fatalf("10 units decided %s", v.Verdict)
+	}
+	v = Verify(VerifyInput{Fresh: batch(10, 60, 10), Direction: AtLeast, Reference: 30, Shift: 5, MinSamples: 30, Final: true})
+	if v.Verdict != NotProven {
+		t.Fatalf("window ended on 10 units: %s", v.Verdict)
+	}
+	v = Verify(VerifyInput{Fresh: batch(5000, 10, 70), Direction: AtLeast, Reference: 30, Shift: 5, MinSamples: 30})
+	if v.Verdict != Persists {
+		t.Fatalf("NPS 10 on 5,000 fresh answers: %s", v.Verdict)
+	}
+}
+
+func npsBatch(rng *rand.Rand, n int, promoters, detractors float64) measure.Contribution {
+	var c measure.Contribution
+	for i := 0; i < n; i++ {
+		u := rng.Float64()
+		x := 0.0
+		switch {
+		case u < promoters:
+			x = 100
+		case u < promoters+detractors:
+			x = -100
+		}
+		c.Units.Add(1)
+		c.SumWX += x
+		c.SumWX2 += x * x
+	}
+	return c
+}
+
+func TestConfigure(t *testing.T) {
+	c, perMonth, err := Configure(Setup{Direction: AtLeast, Reference: 30, Formula: "nps",
+		Window:       map[string]measure.Contribution{"": batch(2000, 30, 71), "persona=a": batch(1000, 30, 71), "persona=b": batch(1000, 30, 71)},
+		WindowLength: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Shift != 5 || math.Abs(c.Sigma-71) > 0.1 || math.Abs(perMonth-4000) > 1e-6 {
+		t.Fatalf("config %+v per month %v", c, perMonth)
+	}
+	if got := ARL0(c.K(), c.Threshold); math.Abs(got-400000)/400000 > 1e-6 {
+		t.Fatalf("ARL0 %v, want 4,000 units a month / 0.01", got)
+	}
+}

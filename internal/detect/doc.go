@@ -1,0 +1,60 @@
+// Package detect holds the decisions that open, verify and reopen
+// improvement tasks: a one-sided CUSUM change detector on per-unit
+// contributions, its calibration to a false-task budget shared by all of a
+// metric's segments, detectability at the observed volume, and
+// verification of a fix on fresh data with repeated looks controlled.
+//
+// # Change detection
+//
+// Each segment's detector is fed the contributions (measure.Contribution)
+// of every evaluation's new data exactly once. For a metric that should
+// stay AtLeast its reference μ0 (the target, or a frozen baseline), with
+// in-control standard deviation σ of one contribution and δ the smallest
+// shift worth a task, a batch of n effective units (Kish) with mean x̄
+// moves the standardised statistic by
+//
+//	S ← max(0, S + n·((μ0 − x̄)/σ − k)),  k = δ/(2σ)
+//
+// (mirrored for AtMost), which is the per-unit CUSUM with the reference
+// value μ0 − δ/2, evaluated at batch ends. An episode opens when S crosses
+// the threshold h; its start is the time S last left zero, the detector's
+// estimate of when the change began. While an episode is open S is capped
+// at h, so after the drop ends S returns to zero within about h/k units and
+// the episode closes there.
+//
+// # False-task budget
+//
+// Siegmund's approximation gives the in-control average run length, in
+// units, of a CUSUM with threshold h and reference k:
+//
+//	ARL0(h) = (exp(2k·b) − 2k·b − 1)/(2k²),  b = h + 1.166
+//
+// A metric with a budget of B false tasks per month whose segments
+// (including the whole population) receive V units a month in total opens
+// false tasks at V/ARL0(h) a month when every segment sits at its
+// reference, so h is solved from ARL0(h) = V/B. One threshold serves every
+// segment, and a metric split by 1,000 accounts gets the same budget as an
+// unsegmented one. Evaluating at batch ends only makes the rate lower. The
+// solve is a bisection over closed forms: microseconds per reconcile.
+//
+// # Detectability
+//
+// Under a shift Δ the statistic drifts upwards at μ = Δ/σ − k per unit, and
+// its first passage over b takes about b/μ units with variance b/μ³. The
+// smallest shift found within a horizon with 80 % probability solves
+// b/μ + 0.84·sqrt(b/μ³) = horizon volume.
+//
+// # Verification
+//
+// A fix is judged only on data newer than the owner's resolution. The
+// question is whether the drop that opened the task persists: H0 "the mean
+// is at or beyond the bad level" (μ0 − δ for AtLeast), rejected at level α.
+// Early looks use an asymptotic always-valid confidence sequence
+// (Waudby-Smith et al.) at α/2, so looking at every evaluation cannot
+// verify by luck; at the end of the verify window one fixed-horizon test
+// spends the remaining α/2. The same sequence says Persists when it puts
+// the mean wholly on the bad side. Fewer fresh units than the minimum never
+// decide anything.
+//
+// The package must not import Kubernetes packages.
+package detect
