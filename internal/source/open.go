@@ -1,0 +1,143 @@
+package source
+
+import (
+	"database/sql"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// PostgresConfig holds a PostgreSQL DataSource's settings.
+type PostgresConfig struct {
+	Host     string
+	Port     int
+	Database string
+	SSLMode  string
+	// Username and Password come from the DataSource's Secret.
+	Username, Password string
+	Timeout            time.Duration
+	MaxConnections     int
+}
+
+// OpenPostgres opens a pool to a PostgreSQL server. Nothing connects until
+// the first query or Check.
+func OpenPostgres(c PostgresConfig) (Source, error) {
+	if c.Port == 0 {
+		c.Port = 5432
+	}
+	if c.SSLMode == "" {
+		c.SSLMode = "prefer"
+	}
+	dsn := (&url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(c.Username, c.Password),
+		Host:     net.JoinHostPort(c.Host, strconv.Itoa(c.Port)),
+		Path:     "/" + c.Database,
+		RawQuery: url.Values{"sslmode": {c.SSLMode}, "application_name": {"cxloop"}}.Encode(),
+	}).String()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, wrap(ErrBadQuery, "postgres settings: %v", redact(err, c.Password))
+	}
+	cfg.ConnectTimeout = timeoutOr(c.Timeout)
+	db := stdlib.OpenDB(*cfg)
+	setPool(db, c.MaxConnections)
+	return &sqlSource{db: db, dialect: postgresDialect, timeout: timeoutOr(c.Timeout), readOnlyTx: true}, nil
+}
+
+// SQLiteConfig holds an SQLite DataSource's settings.
+type SQLiteConfig struct {
+	// Path is relative to one of Roots.
+	Path           string
+	Roots          []string
+	Timeout        time.Duration
+	MaxConnections int
+}
+
+// OpenSQLite opens an SQLite file read-only, with query_only set, after
+// checking that its path stays inside the allowed roots.
+func OpenSQLite(c SQLiteConfig) (Source, error) {
+	path, err := ResolvePath(c.Path, c.Roots)
+	if err != nil {
+		return nil, err
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_pragma=query_only(1)&_pragma=busy_timeout(5000)&_time_format=datetime"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, wrap(ErrUnreachable, "open %s: %v", c.Path, err)
+	}
+	setPool(db, c.MaxConnections)
+	return &sqlSource{db: db, dialect: sqliteDialect, timeout: timeoutOr(c.Timeout)}, nil
+}
+
+// ResolvePath resolves a relative path under the first root that holds it,
+// refusing absolute paths, paths that climb out with "..", and symbolic
+// links that lead outside the root.
+func ResolvePath(p string, roots []string) (string, error) {
+	if p == "" || filepath.IsAbs(p) {
+		return "", wrap(ErrPathNotAllowed, "%q: give a path relative to a data root", p)
+	}
+	clean := filepath.Clean(p)
+	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return "", wrap(ErrPathNotAllowed, "%q leaves the data roots", p)
+	}
+	if len(roots) == 0 {
+		return "", wrap(ErrPathNotAllowed, "%q: the manager was started without data roots", p)
+	}
+	var lastErr error
+	for _, root := range roots {
+		realRoot, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		full, err := filepath.EvalSymlinks(filepath.Join(realRoot, clean))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if rel, err := filepath.Rel(realRoot, full); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return "", wrap(ErrPathNotAllowed, "%q leads outside the data root", p)
+		}
+		if _, err := os.Stat(full); err != nil {
+			lastErr = err
+			continue
+		}
+		return full, nil
+	}
+	return "", wrap(ErrUnreachable, "%q not found under the data roots: %v", p, lastErr)
+}
+
+func setPool(db *sql.DB, max int) {
+	if max <= 0 {
+		max = 4
+	}
+	db.SetMaxOpenConns(max)
+	db.SetMaxIdleConns(max)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+}
+
+func timeoutOr(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 30 * time.Second
+	}
+	return d
+}
+
+// redact removes a secret from an error's text.
+func redact(err error, secret string) string {
+	msg := err.Error()
+	if secret != "" {
+		msg = strings.ReplaceAll(msg, secret, "[redacted]")
+	}
+	return fmt.Sprint(msg)
+}

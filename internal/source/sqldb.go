@@ -1,0 +1,200 @@
+package source
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// sqlSource is a SQL database read through database/sql with one shared
+// builder; the dialect holds the differences.
+type sqlSource struct {
+	db      *sql.DB
+	dialect dialect
+	timeout time.Duration
+	// readOnlyTx opens each query in a read-only transaction with a
+	// statement timeout (PostgreSQL); SQLite connections are read-only.
+	readOnlyTx bool
+}
+
+// Query runs the pushed-down aggregation.
+func (s *sqlSource) Query(ctx context.Context, def measure.Definition, q Query, from, to time.Time) (*Result, error) {
+	st, err := aggregate(s.dialect, def, q, from, to)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res := newResult(st.text.String())
+	err = s.withQuery(ctx, st, func(rows *sql.Rows) error { return scanAggregate(rows, def, q, res) })
+	if err != nil {
+		return nil, s.classify(ctx, err)
+	}
+	if len(q.Segments) == 0 {
+		res.Segments = map[string]*Segment{}
+	}
+	return res, nil
+}
+
+func (s *sqlSource) withQuery(ctx context.Context, st *statement, scan func(*sql.Rows) error) error {
+	if !s.readOnlyTx {
+		rows, err := s.db.QueryContext(ctx, st.text.String(), st.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if err := scan(rows); err != nil {
+			return err
+		}
+		return rows.Err()
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	ms := s.timeout.Milliseconds()
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", ms)); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, st.text.String(), st.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := scan(rows); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// scanAggregate folds the aggregate rows into per-segment statistics.
+func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result) error {
+	nseg := len(q.Segments)
+	segVals := make([]sql.NullString, nseg)
+	var grp, sw, sw2, swx, swx2, mn, mx, snum, sden, snum2, sden2, snumden sql.NullFloat64
+	var over, n, rated int64
+	dest := make([]any, 0, nseg+16)
+	for i := range segVals {
+		dest = append(dest, &segVals[i])
+	}
+	dest = append(dest, &grp, &over, &n, &sw, &sw2, &swx, &swx2, &mn, &mx, &snum, &sden, &snum2, &sden2, &snumden, &rated)
+	fam := def.Family()
+	lo, hi := scaleOf(def)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return wrap(ErrBadQuery, "scan: %v", err)
+		}
+		values := make(map[string]string, nseg)
+		for i, c := range q.Segments {
+			values[c] = segVals[i].String
+		}
+		cell := measure.Cell{N: n, W: sw.Float64, W2: sw2.Float64}
+		targets := []*measure.Stats{res.Overall}
+		if nseg > 0 {
+			targets = append(targets, res.segment(values).Stats)
+		}
+		for _, t := range targets {
+			foldAggregate(t, fam, def, cell, rated == 1, grp, over, lo, hi,
+				swx.Float64, swx2.Float64, mn, mx, measure.RatioSums{SumNum: snum.Float64, SumDen: sden.Float64,
+					SumNum2: snum2.Float64, SumDen2: sden2.Float64, SumNumDen: snumden.Float64})
+		}
+	}
+	return nil
+}
+
+func foldAggregate(s *measure.Stats, fam measure.Family, def measure.Definition, cell measure.Cell, rated bool,
+	grp sql.NullFloat64, over int64, lo, hi int64, swx, swx2 float64, mn, mx sql.NullFloat64, ratio measure.RatioSums) {
+	if !rated {
+		s.Unrated.Merge(cell)
+		return
+	}
+	switch fam {
+	case measure.Categorical:
+		k := int64(grp.Float64)
+		if !grp.Valid || float64(k) != grp.Float64 || k < lo || k > hi {
+			s.Rejected.Merge(cell)
+			return
+		}
+		s.MergeScore(k, cell)
+	case measure.MomentsFamily, measure.Gauge:
+		if s.Total.N == 0 {
+			s.Moments.Min, s.Moments.Max = mn.Float64, mx.Float64
+		} else {
+			s.Moments.Min, s.Moments.Max = math.Min(s.Moments.Min, mn.Float64), math.Max(s.Moments.Max, mx.Float64)
+		}
+		s.Moments.SumWX += swx
+		s.Moments.SumWX2 += swx2
+	case measure.Quantile:
+		if grp.Valid {
+			s.Sketch.MergeBucket(int32(grp.Float64), cell)
+		} else {
+			s.Sketch.Zero.Merge(cell)
+		}
+		if def.ShareOver != nil {
+			s.MergeScore(over, cell)
+		}
+	case measure.RatioOfSums:
+		s.Ratio.Merge(ratio)
+	}
+	s.Total.Merge(cell)
+}
+
+func scaleOf(def measure.Definition) (int64, int64) {
+	d := def.WithDefaults()
+	return d.ScaleMin, d.ScaleMax
+}
+
+// Check pings the database.
+func (s *sqlSource) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.classify(ctx, err)
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *sqlSource) Close() error { return s.db.Close() }
+
+// classify maps a driver error to a typed error.
+func (s *sqlSource) classify(ctx context.Context, err error) error {
+	if errors.Is(err, ErrBadQuery) || errors.Is(err, ErrPathNotAllowed) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "28P01" || pgErr.Code == "28000":
+			return wrap(ErrUnauthorized, "%s", pgErr.Message)
+		case pgErr.Code == "57014":
+			return wrap(ErrTimeout, "the query ran longer than %s", s.timeout)
+		case pgErr.Code == "3D000":
+			return wrap(ErrUnreachable, "%s", pgErr.Message)
+		default:
+			return wrap(ErrBadQuery, "%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return wrap(ErrTimeout, "no answer within %s", s.timeout)
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &opErr) || errors.As(err, &netErr) || errors.As(err, &connErr) {
+		return wrap(ErrUnreachable, "%v", err)
+	}
+	if s.dialect.name == "sqlite" {
+		return wrap(ErrBadQuery, "%v", err)
+	}
+	return wrap(ErrUnreachable, "%v", err)
+}
