@@ -44,7 +44,7 @@ envtest-assets: ## Build kube-apiserver and etcd from the Go module proxy (cache
 
 .PHONY: test
 test: manifests generate envtest-assets ## Run every test against real components.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS_DIR) $(GO) test ./... -count=1
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS_DIR) bash hack/with-services.sh $(GO) test ./... -count=1
 
 .PHONY: demo
 demo: ## Show the whole loop on an embedded control plane and SQLite warehouse.

@@ -1,0 +1,220 @@
+package source
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// postgresDSN returns the test server's address, started by
+// hack/with-services.sh. In CI a missing server fails the test.
+func postgresDSN(t *testing.T) *url.URL {
+	t.Helper()
+	dsn := os.Getenv("CXLOOP_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CXLOOP_TEST_POSTGRES_DSN is not set: run the tests through `make test` (hack/with-services.sh starts PostgreSQL)")
+		}
+		t.Skip("no PostgreSQL: run `make test` to start one")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func openPostgres(t *testing.T, u *url.URL, password string, timeout time.Duration) Source {
+	t.Helper()
+	port, _ := strconv.Atoi(u.Port())
+	src, err := OpenPostgres(PostgresConfig{Host: u.Hostname(), Port: port, Database: u.Path[1:], SSLMode: "disable",
+		Username: u.User.Username(), Password: password, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
+}
+
+var loadOnce sync.Once
+
+// loadWarehouse copies the demo warehouse's survey responses and tickets
+// from SQLite into PostgreSQL, once.
+func loadWarehouse(t *testing.T, u *url.URL) {
+	t.Helper()
+	var loadErr error
+	loadOnce.Do(func() { loadErr = copyWarehouse(u.String()) })
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+}
+
+func copyWarehouse(dsn string) error {
+	ctx := context.Background()
+	pg, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pg.Close(ctx)
+	lite, err := sql.Open("sqlite", "file:"+filepath.Join(warehouseDir, "warehouse.db")+"?mode=ro&_time_format=datetime")
+	if err != nil {
+		return err
+	}
+	defer lite.Close()
+	for _, ddl := range []string{
+		`DROP TABLE IF EXISTS survey_responses, tickets, audit`,
+		`CREATE TABLE survey_responses (responded_at timestamp, survey text, score integer, persona text, stage text, revenue_weight double precision)`,
+		`CREATE TABLE tickets (created_at timestamp, resolved_at timestamp, category text, first_response_seconds double precision, first_contact_resolved integer)`,
+		`CREATE TABLE audit (n integer)`,
+		`CREATE OR REPLACE FUNCTION sneaky_write() RETURNS integer LANGUAGE sql AS 'DELETE FROM survey_responses RETURNING 1'`,
+	} {
+		if _, err := pg.Exec(ctx, ddl); err != nil {
+			return err
+		}
+	}
+	copyTable := func(table string, cols []string, query string, scan func(*sql.Rows) ([]any, error)) error {
+		rows, err := lite.Query(query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var all [][]any
+		for rows.Next() {
+			r, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			all = append(all, r)
+		}
+		_, err = pg.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(all))
+		return err
+	}
+	if err := copyTable("survey_responses", []string{"responded_at", "survey", "score", "persona", "stage", "revenue_weight"},
+		`SELECT responded_at, survey, score, persona, stage, revenue_weight FROM survey_responses`,
+		func(r *sql.Rows) ([]any, error) {
+			var at time.Time
+			var survey, persona, stage string
+			var score sql.NullInt64
+			var w float64
+			err := r.Scan(&at, &survey, &score, &persona, &stage, &w)
+			var s any
+			if score.Valid {
+				s = int32(score.Int64)
+			}
+			return []any{at.UTC(), survey, s, persona, stage, w}, err
+		}); err != nil {
+		return err
+	}
+	return copyTable("tickets", []string{"created_at", "resolved_at", "category", "first_response_seconds", "first_contact_resolved"},
+		`SELECT created_at, resolved_at, category, first_response_seconds, first_contact_resolved FROM tickets`,
+		func(r *sql.Rows) ([]any, error) {
+			var c, res time.Time
+			var cat string
+			var frt float64
+			var fcr int64
+			err := r.Scan(&c, &res, &cat, &frt, &fcr)
+			return []any{c.UTC(), res.UTC(), cat, frt, int32(fcr)}, err
+		})
+}
+
+// The same metric on the same data gives the same statistics from
+// PostgreSQL and SQLite: counts exactly, sums within 1e-12.
+func TestPostgresAndSQLiteAgree(t *testing.T) {
+	u := postgresDSN(t)
+	loadWarehouse(t, u)
+	pw, _ := u.User.Password()
+	pg := openPostgres(t, u, pw, 10*time.Second)
+	lite := openWarehouse(t)
+	over := 14400.0
+	cases := []struct {
+		def measure.Definition
+		q   Query
+	}{
+		{measure.Definition{Formula: measure.FormulaNPS}, Query{Table: "survey_responses", Value: "score", Time: "responded_at",
+			Weight: "revenue_weight", Segments: []string{"persona"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}},
+		{measure.Definition{Formula: measure.FormulaCSAT}, Query{Table: "survey_responses", Value: "score", Time: "responded_at",
+			Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"csat"}}}}},
+		{measure.Definition{Formula: measure.FormulaCES}, Query{Table: "survey_responses", Value: "score", Time: "responded_at",
+			Segments: []string{"stage"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"ces"}}}}},
+		{measure.Definition{Formula: measure.FormulaRate}, Query{Table: "tickets", Value: "first_contact_resolved", Time: "resolved_at",
+			Segments: []string{"category"}}},
+		{measure.Definition{Formula: measure.FormulaPercentile, Percentile: 90, ShareOver: &over}, Query{Table: "tickets",
+			Value: "first_response_seconds", Time: "created_at", Segments: []string{"category"}}},
+	}
+	for _, tc := range cases {
+		a, err := pg.Query(context.Background(), tc.def, tc.q, from, t0)
+		if err != nil {
+			t.Fatalf("%s on PostgreSQL: %v", tc.def.Formula, err)
+		}
+		b, err := lite.Query(context.Background(), tc.def, tc.q, from, t0)
+		if err != nil {
+			t.Fatalf("%s on SQLite: %v", tc.def.Formula, err)
+		}
+		if a.Overall.Total.N == 0 {
+			t.Fatalf("%s: no data", tc.def.Formula)
+		}
+		sameStats(t, tc.def.Formula+" overall", a.Overall, b.Overall)
+		if len(a.Segments) != len(b.Segments) {
+			t.Fatalf("%s: %d segments vs %d", tc.def.Formula, len(a.Segments), len(b.Segments))
+		}
+		for k, s := range b.Segments {
+			sameStats(t, tc.def.Formula+" "+k, a.Segments[k].Stats, s.Stats)
+		}
+	}
+}
+
+func TestPostgresFailuresAreTyped(t *testing.T) {
+	u := postgresDSN(t)
+	loadWarehouse(t, u)
+	pw, _ := u.User.Password()
+	ctx := context.Background()
+	def := measure.Definition{Formula: measure.FormulaNPS}
+	q := Query{Table: "survey_responses", Value: "score", Time: "responded_at"}
+
+	if err := openPostgres(t, u, "wrong-password", 5*time.Second).Check(ctx); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if err := openPostgres(t, u, "wrong-password", 5*time.Second).Check(ctx); err != nil && strings.Contains(err.Error(), "wrong-password") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+	closed := *u
+	closed.Host = "127.0.0.1:1"
+	if err := openPostgres(t, &closed, pw, 5*time.Second).Check(ctx); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("closed port: %v", err)
+	}
+	slow := q
+	slow.Table, slow.SQL = "", "SELECT responded_at, score FROM survey_responses, pg_sleep(5)"
+	start := time.Now()
+	if _, err := openPostgres(t, u, pw, 500*time.Millisecond).Query(ctx, def, slow, from, t0); !errors.Is(err, ErrTimeout) {
+		t.Errorf("slow query: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the slow query was stopped after %s, want about the 500ms timeout", d)
+	}
+	src := openPostgres(t, u, pw, 5*time.Second)
+	before, err := src.Query(ctx, def, q, from, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := Query{SQL: "SELECT responded_at, score FROM survey_responses WHERE sneaky_write() = 1", Value: "score", Time: "responded_at"}
+	if _, err := src.Query(ctx, def, writer, from, t0); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("a writing query: %v, want it refused by the read-only transaction", err)
+	}
+	after, err := src.Query(ctx, def, q, from, t0)
+	if err != nil || after.Overall.Total.N != before.Overall.Total.N {
+		t.Fatalf("data changed: %d rows before, %d after (%v)", before.Overall.Total.N, after.Overall.Total.N, err)
+	}
+}
+
