@@ -217,4 +217,3 @@ func TestPostgresFailuresAreTyped(t *testing.T) {
 		t.Fatalf("data changed: %d rows before, %d after (%v)", before.Overall.Total.N, after.Overall.Total.N, err)
 	}
 }
-
