@@ -30,8 +30,9 @@ func newStartCommand(g *Globals) *cobra.Command {
 		Short: "Tell the loop you are working on a task",
 		Long: `Move a task to InProgress (spec.state). Nothing else changes; the operator
 moves the task's phase when it observes the new state.`,
-		Example: `  kubectl cx start account-nps-7f3a9c -n cx`,
-		Args:    exactArgs(1, "TASK"),
+		Example:           `  kubectl cx start account-nps-7f3a9c -n cx`,
+		Args:              exactArgs(1, "TASK"),
+		ValidArgsFunction: completeOpenTasks(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return ownerAction(cmd, g, args[0], "started", func(*cxv1.ImprovementTask) map[string]any {
 				return map[string]any{"spec": map[string]any{"state": cxv1.TaskInProgress}}
@@ -55,8 +56,9 @@ fix, or reopens it.
 The patch carries the resourceVersion that was read: if the task changed in
 between (a reopening raises the attempt), the API server refuses it and the
 command can simply be run again.`,
-		Example: `  kubectl cx resolve account-nps-7f3a9c --note "rewrote the onboarding email for admins"`,
-		Args:    exactArgs(1, "TASK"),
+		Example:           `  kubectl cx resolve account-nps-7f3a9c --note "rewrote the onboarding email for admins"`,
+		Args:              exactArgs(1, "TASK"),
+		ValidArgsFunction: completeOpenTasks(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(note) == "" {
 				return usageErrorf("resolve needs --note saying what changed")
@@ -93,8 +95,9 @@ func newDismissCommand(g *Globals) *cobra.Command {
 		Long: `Move a task to Dismissed with a reason (spec.state and spec.dismissReason).
 A dismissed task stays dismissed. Dismissals are how the real false-task
 rate is measured, so say why the drop was not real or not actionable.`,
-		Example: `  kubectl cx dismiss account-nps-7f3a9c --reason "survey sent twice to the same accounts"`,
-		Args:    exactArgs(1, "TASK"),
+		Example:           `  kubectl cx dismiss account-nps-7f3a9c --reason "survey sent twice to the same accounts"`,
+		Args:              exactArgs(1, "TASK"),
+		ValidArgsFunction: completeOpenTasks(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return usageErrorf("dismiss needs --reason saying why the task is a false alarm")

@@ -248,6 +248,11 @@ func TestOwnerActionsPatchOnlyOwnerFields(t *testing.T) {
 	if code != ExitError || !strings.Contains(errOut, `no improvement task "missing"`) {
 		t.Fatalf("missing task: exit %d, stderr %q", code, errOut)
 	}
+	// Completion offers the tasks still open: not the dismissed one.
+	code, out, _ = cli("__complete", "resolve", "")
+	if code != ExitOK || !strings.Contains(out, "fresh\n") || !strings.Contains(out, "reopened\n") || strings.Contains(out, "noise") {
+		t.Fatalf("completion: exit %d\n%s", code, out)
+	}
 	if code, _, _ = cli("start"); code != ExitUsage {
 		t.Fatalf("start without TASK: exit %d, want %d", code, ExitUsage)
 	}
