@@ -14,14 +14,15 @@ type Options struct {
 	// Clock drives evaluation, windows and verification; the wall clock
 	// when nil.
 	Clock clock.Clock
-	// Checker verifies tasks on fresh data; tasks wait without one.
+	// Checker verifies tasks on fresh data; the engine unless set.
 	Checker FreshDataChecker
 	// Deliverer sends task events to teams' tools; none are sent without one.
 	Deliverer Deliverer
-	// SourceChecker checks DataSources' connectivity; none are checked
-	// without one.
+	// SourceChecker checks DataSources' connectivity; the drivers' own
+	// checks unless set.
 	SourceChecker SourceChecker
-	// Evaluator measures Metrics; without one Metrics are only finalized.
+	// Evaluator measures Metrics; the engine over the DataSources' drivers
+	// unless set.
 	Evaluator MetricEvaluator
 	// Exporter publishes results as Prometheus gauges; none when nil.
 	Exporter *Exporter
@@ -39,6 +40,17 @@ func (o *Options) defaults() {
 // SetupAll registers every cxloop reconciler with the manager.
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
+	sources := &Sources{Client: mgr.GetClient(), Roots: opts.DataRoots}
+	engine := &Engine{Sources: sources, Clock: opts.Clock}
+	if opts.Evaluator == nil {
+		opts.Evaluator = engine
+	}
+	if opts.Checker == nil {
+		opts.Checker = engine
+	}
+	if opts.SourceChecker == nil {
+		opts.SourceChecker = sources
+	}
 	if err := registerIndexes(ctx, mgr); err != nil {
 		return fmt.Errorf("register field indexes: %w", err)
 	}

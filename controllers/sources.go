@@ -1,0 +1,122 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/source"
+)
+
+// Sources keeps one connected source (and its connection pool) per
+// DataSource, rebuilt when the DataSource or its Secret changes.
+type Sources struct {
+	Client client.Reader
+	// Roots are the directories file-based sources may read under.
+	Roots []string
+
+	mu      sync.Mutex
+	entries map[types.UID]sourceEntry
+}
+
+type sourceEntry struct {
+	fingerprint string
+	src         source.Source
+}
+
+// Get returns the connected source of a DataSource.
+func (s *Sources) Get(ctx context.Context, ds *cxv1.DataSource) (source.Source, error) {
+	var secret map[string][]byte
+	fingerprint := fmt.Sprintf("%d", ds.Generation)
+	if ds.Spec.SecretRef != nil {
+		data, rv, err := readSecretVersion(ctx, s.Client, ds.Namespace, ds.Spec.SecretRef.Name)
+		if err != nil {
+			return nil, &CheckError{Reason: "SecretNotFound", Err: err}
+		}
+		secret, fingerprint = data, fingerprint+"/"+rv
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.entries[ds.UID]; ok && e.fingerprint == fingerprint {
+		return e.src, nil
+	}
+	src, err := s.open(ds, secret)
+	if err != nil {
+		return nil, err
+	}
+	if s.entries == nil {
+		s.entries = map[types.UID]sourceEntry{}
+	}
+	if old, ok := s.entries[ds.UID]; ok {
+		_ = old.src.Close()
+	}
+	s.entries[ds.UID] = sourceEntry{fingerprint: fingerprint, src: src}
+	return src, nil
+}
+
+func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.Source, error) {
+	timeout := 30 * time.Second
+	if ds.Spec.QueryTimeout != "" {
+		d, err := time.ParseDuration(ds.Spec.QueryTimeout)
+		if err != nil {
+			return nil, &CheckError{Reason: "BadSettings", Err: fmt.Errorf("spec.queryTimeout: %w", err)}
+		}
+		timeout = d
+	}
+	maxConns := int(ds.Spec.MaxConnections)
+	var src source.Source
+	var err error
+	switch {
+	case ds.Spec.Type == cxv1.DataSourceSQLite && ds.Spec.SQLite != nil:
+		src, err = source.OpenSQLite(source.SQLiteConfig{Path: ds.Spec.SQLite.Path, Roots: s.Roots, Timeout: timeout, MaxConnections: maxConns})
+	case ds.Spec.Type == cxv1.DataSourcePostgres && ds.Spec.Postgres != nil:
+		p := ds.Spec.Postgres
+		src, err = source.OpenPostgres(source.PostgresConfig{Host: p.Host, Port: int(p.Port), Database: p.Database, SSLMode: p.SSLMode,
+			Username: string(secret["username"]), Password: string(secret["password"]), Timeout: timeout, MaxConnections: maxConns})
+	default:
+		return nil, &CheckError{Reason: "Unsupported", Err: fmt.Errorf("the %s driver is not available in this build of the operator", ds.Spec.Type)}
+	}
+	if err != nil {
+		return nil, &CheckError{Reason: reasonOf(err), Err: err}
+	}
+	return src, nil
+}
+
+// CheckSource runs the driver's connectivity check.
+func (s *Sources) CheckSource(ctx context.Context, ds *cxv1.DataSource) error {
+	src, err := s.Get(ctx, ds)
+	if err != nil {
+		return err
+	}
+	if err := src.Check(ctx); err != nil {
+		return &CheckError{Reason: reasonOf(err), Err: err}
+	}
+	return nil
+}
+
+// reasonOf maps a source error to a condition reason.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, source.ErrUnauthorized):
+		return "AuthFailed"
+	case errors.Is(err, source.ErrUnreachable):
+		return "Unreachable"
+	case errors.Is(err, source.ErrPathNotAllowed):
+		return "PathNotAllowed"
+	case errors.Is(err, source.ErrTimeout):
+		return "Timeout"
+	case errors.Is(err, source.ErrBadQuery):
+		return "BadQuery"
+	}
+	return "CheckFailed"
+}
+
+func clientKey(ns, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
