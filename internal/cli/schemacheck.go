@@ -111,12 +111,6 @@ func compileVersion(crd *apiextensionsv1.CustomResourceDefinition, v *apiextensi
 	}, nil
 }
 
-// Knows reports whether the checker has a schema for the kind.
-func (c *SchemaChecker) Knows(gvk schema.GroupVersionKind) bool {
-	_, ok := c.kinds[gvk]
-	return ok
-}
-
 // KnowsGroup reports whether any CRD of the checker serves the group.
 func (c *SchemaChecker) KnowsGroup(group string) bool {
 	for gvk := range c.kinds {

@@ -60,23 +60,40 @@ func newTasksCommand(g *Globals) *cobra.Command {
 	return cmd
 }
 
-// TaskRow is one line of the inbox; JSON and YAML print the same rows.
+// TaskRow is one line of the inbox; JSON and YAML print the same rows, so
+// scripts read the fields below.
 type TaskRow struct {
-	Namespace string         `json:"namespace"`
-	Name      string         `json:"name"`
-	Priority  int32          `json:"priority"`
-	Team      string         `json:"team"`
-	Metric    string         `json:"metric"`
-	Segment   string         `json:"segment"`
-	Phase     cxv1.TaskPhase `json:"phase"`
-	Attempt   int32          `json:"attempt"`
-	Baseline  *float64       `json:"baseline,omitempty"`
-	Target    float64        `json:"target"`
+	// Namespace of the task.
+	Namespace string `json:"namespace"`
+	// Name of the task.
+	Name string `json:"name"`
+	// Priority from 1 (most urgent) to 4: the first sort key.
+	Priority int32 `json:"priority"`
+	// Team that owns the task.
+	Team string `json:"team"`
+	// Metric whose episode opened the task.
+	Metric string `json:"metric"`
+	// Segment key, empty for the whole population.
+	Segment string `json:"segment"`
+	// Phase in the loop; Open until the operator first writes status.
+	Phase cxv1.TaskPhase `json:"phase"`
+	// Attempt is the owner's try, 0 before the operator counts it.
+	Attempt int32 `json:"attempt"`
+	// Baseline value before the episode, when recorded.
+	Baseline *float64 `json:"baseline,omitempty"`
+	// Target the metric must hold again.
+	Target float64 `json:"target"`
+	// Direction says which side of the target is good.
 	Direction cxv1.Direction `json:"direction"`
-	Current   *float64       `json:"current,omitempty"`
-	Due       *time.Time     `json:"due,omitempty"`
-	Created   time.Time      `json:"created"`
-	State     cxv1.TaskState `json:"state,omitempty"`
+	// Current is the latest value measured on fresh data since the
+	// resolution, if any.
+	Current *float64 `json:"current,omitempty"`
+	// Due is when the fix is expected, if set.
+	Due *time.Time `json:"due,omitempty"`
+	// Created is when the task opened: the last sort key, oldest first.
+	Created time.Time `json:"created"`
+	// State is the owner's word on the task (spec.state).
+	State cxv1.TaskState `json:"state,omitempty"`
 }
 
 // allPhases lists the phases --phase accepts.
