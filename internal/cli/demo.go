@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/cxloop/cxloop/internal/demo"
 )
@@ -41,6 +44,7 @@ type demoOptions struct {
 	days     int
 	scale    float64
 	keep     bool
+	logs     bool
 }
 
 func newDemoCommand(g *Globals) *cobra.Command {
@@ -58,6 +62,14 @@ func newDemoCommand(g *Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.dayEvery <= 0 || o.days <= 0 || o.scale <= 0 {
 				return usageErrorf("--day-every, --days and --scale must be positive")
+			}
+			// The story is the demo's output; the manager's own logs are
+			// for debugging it. Setting a logger either way also keeps
+			// controller-runtime from complaining that none was set.
+			if o.logs {
+				ctrllog.SetLogger(zap.New(zap.WriteTo(g.Streams.ErrOut)))
+			} else {
+				ctrllog.SetLogger(logr.Discard())
 			}
 			res, err := demo.Run(cmd.Context(), demo.Options{
 				Assets:   o.assets,
@@ -81,6 +93,7 @@ func newDemoCommand(g *Globals) *cobra.Command {
 	f.DurationVar(&o.dayEvery, "day-every", 2*time.Second, "wall time one day of data takes")
 	f.IntVar(&o.days, "days", 45, "days of story to play after the start")
 	f.Float64Var(&o.scale, "scale", 1, "multiplier of the warehouse's volumes")
+	f.BoolVar(&o.logs, "manager-logs", false, "write the manager's logs to stderr")
 	f.BoolVar(&o.keep, "keep", isTerminal(g.Streams.In), "keep the control plane running after the summary (default: true when stdin is a terminal)")
 	return cmd
 }

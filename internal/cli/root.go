@@ -11,6 +11,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
@@ -131,6 +132,8 @@ func (g *Globals) Client() (client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the kubeconfig: %w", err)
 	}
+	// The API server's warnings reach the user as kubectl shows them.
+	cfg.WarningHandler = rest.NewWarningWriter(g.Streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
 	scheme := runtime.NewScheme()
 	utilruntime.Must(cxv1.AddToScheme(scheme))
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
