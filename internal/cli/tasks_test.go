@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
@@ -273,5 +275,32 @@ func TestSortTaskRowsPutsUndatedTasksLast(t *testing.T) {
 	}
 	if want := []string{"dated", "undated", "a", "b"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
+	}
+}
+
+func TestResolvePatchIsRefusedOnAStaleRead(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := context.Background()
+	stale := createTask(t, ns, taskFixture{name: "raced", team: "success", priority: 2, phase: cxv1.PhaseOpen, attempt: 1})
+	// The operator reopens the task between the owner's read and patch.
+	fresh := getTask(t, ns, "raced")
+	fresh.Status.Phase, fresh.Status.Attempt = cxv1.PhaseReopened, 2
+	if err := k8sClient.Status().Update(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(resolvePatch(stale, "fix for attempt 1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = k8sClient.Patch(ctx, stale.DeepCopy(), client.RawPatch(types.MergePatchType, body))
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("a resolution of a stale attempt must conflict, got %v", err)
+	}
+	if got := getTask(t, ns, "raced"); got.Spec.Resolution != nil {
+		t.Fatalf("stale resolution written: %+v", got.Spec.Resolution)
+	}
+	patch := resolvePatch(&cxv1.ImprovementTask{}, "n")
+	if a := patch["spec"].(map[string]any)["resolution"].(map[string]any)["attempt"]; a != int32(1) {
+		t.Fatalf("attempt without status: %v, want 1", a)
 	}
 }

@@ -231,6 +231,9 @@ func TestValidateAgreesWithTheAPIServer(t *testing.T) {
 				if !slices.Equal(offline, server) {
 					t.Fatalf("offline and API server disagree\noffline: %q\n server: %q\nserver message: %v", offline, server, serverErr)
 				}
+				if len(res.UnknownFields) > 0 {
+					t.Errorf("unknown fields %v: the API server prunes them silently without strict field validation", res.UnknownFields)
+				}
 				for _, msg := range res.Messages() {
 					// Every offline line appears in the server's message,
 					// which joins the same field errors.
@@ -240,5 +243,54 @@ func TestValidateAgreesWithTheAPIServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestValidateAndTheAPIServerBothAcceptTheSamples(t *testing.T) {
+	crds, err := crd.Definitions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := NewSchemaChecker(crds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(samplesDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := newNamespace(t)
+	ctx := context.Background()
+	count := 0
+	for _, file := range files {
+		if isKustomization(file) {
+			continue
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := readDocs(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			if !checker.KnowsGroup(d.Object.GroupVersionKind().Group) {
+				continue
+			}
+			d.Object.SetNamespace(ns)
+			res, err := checker.Check(ctx, d.Object)
+			if err != nil || !res.Valid() {
+				t.Errorf("%s: %s: offline: %v %v", file, objectLabel(d.Object), err, res.Messages())
+			}
+			if err := k8sClient.Create(ctx, d.Object); err != nil {
+				t.Errorf("%s: %s: API server: %v", file, objectLabel(d.Object), err)
+			}
+			count++
+		}
+	}
+	if count < 10 {
+		t.Fatalf("want at least 10 sample objects, found %d", count)
 	}
 }
