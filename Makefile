@@ -37,6 +37,11 @@ vet:
 .PHONY: build
 build: generate ## Build the manager and the kubectl plugin.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
+	$(GO) build -o $(LOCALBIN)/kubectl-cx ./cmd/kubectl-cx
+
+.PHONY: kubectl-cx
+kubectl-cx: ## Build the kubectl plugin into bin/kubectl-cx.
+	$(GO) build -o $(LOCALBIN)/kubectl-cx ./cmd/kubectl-cx
 
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver and etcd from the Go module proxy (cached).
@@ -47,8 +52,8 @@ test: manifests generate envtest-assets ## Run every test against real component
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS_DIR) bash hack/with-services.sh $(GO) test ./... -count=1
 
 .PHONY: demo
-demo: ## Show the whole loop on an embedded control plane and SQLite warehouse.
-	@echo "make demo: the demo is not built yet; see README.md."
+demo: envtest-assets kubectl-cx ## Show the whole loop on an embedded control plane and SQLite warehouse.
+	$(LOCALBIN)/kubectl-cx demo --assets $(ENVTEST_ASSETS_DIR) $(DEMO_FLAGS)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)

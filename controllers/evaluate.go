@@ -233,14 +233,22 @@ func (e *Engine) detect(ctx context.Context, m *cxv1.Metric, src source.Source, 
 	totalWeight := win.Overall.Total.W
 	for _, k := range keys {
 		s := state[k]
-		ds := cxv1.DetectorSegment{Segment: k, Statistic: round(s.Statistic), Samples: round(s.Samples), Since: timeRef(s.Since)}
+		ds := cxv1.DetectorSegment{Segment: k, Statistic: round(s.Statistic), Samples: round(s.Samples), Since: timeRef(s.Since),
+			Recovery: round(s.Recovery), RecoverySince: timeRef(s.RecoverySince)}
 		if s.Open() {
 			ds.EpisodeStart = timeRef(s.EpisodeStart)
 			ep := Episode{Segment: k, Values: values[k], Start: s.EpisodeStart.Truncate(time.Second), WeightShare: 1,
 				Evidence:  cxv1.TaskEvidence{Statistic: round(s.Statistic), Threshold: round(cfg.Threshold), Samples: round(s.Samples)},
 				Objective: cxv1.TaskObjective{Direction: obj.Direction, Target: target, MinShift: cfg.Shift}}
+			// The evidence's value is the mean of the episode's own data.
+			r, err := src.Query(ctx, def, metricspec.ForSegment(q, values[k]), s.Since, windowEnd)
+			if err != nil {
+				return fmt.Errorf("%w: episode data: %v", errSourceUnavailable, err)
+			}
+			if c, err := measure.Contributions(def, r.Overall); err == nil && c.Units.N > 0 {
+				ep.Evidence.ObservedValue = ptrTo(round(c.Mean()))
+			}
 			if o, ok := estimates[k]; ok && o.Value != nil {
-				ep.Evidence.ObservedValue = o.Value
 				gap := (target - *o.Value) / cfg.Shift
 				if obj.Direction == cxv1.AtMost {
 					gap = -gap
@@ -291,6 +299,10 @@ func stateFrom(d *cxv1.DetectorStatus) (detect.State, time.Time) {
 		}
 		if s.EpisodeStart != nil {
 			seg.EpisodeStart = s.EpisodeStart.Time
+		}
+		seg.Recovery = s.Recovery
+		if s.RecoverySince != nil {
+			seg.RecoverySince = s.RecoverySince.Time
 		}
 		st[s.Segment] = seg
 	}

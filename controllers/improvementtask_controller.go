@@ -100,8 +100,10 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		switch {
 		case current.Phase == loop.Verifying && current.ResolvedAt != nil:
 			obs.Fresh, measurement, err = r.Checker.Check(ctx, metric, &task, *current.ResolvedAt, current.ResolvedAt.Add(durations.VerifyWindow))
-		case obs.Owner.State != loop.OwnerResolved && episodeEndedAt != nil:
-			obs.SinceOpening, _, err = r.Checker.Check(ctx, metric, &task, episodeEndedAt.Time, time.Time{})
+		case obs.Owner.State != loop.OwnerResolved:
+			if since, ok := recoverySince(metric, &task, episodeEndedAt); ok {
+				obs.SinceOpening, _, err = r.Checker.Check(ctx, metric, &task, since, time.Time{})
+			}
 		}
 		if err != nil {
 			log.Info("fresh data could not be read; the task waits", "error", err.Error())
@@ -167,6 +169,23 @@ func episodeClosed(m *cxv1.Metric, t *cxv1.ImprovementTask) bool {
 		}
 	}
 	return true
+}
+
+// recoverySince is where data for judging recovery without action starts:
+// when the detector estimates the metric came back while its episode is
+// open, or when the episode ended.
+func recoverySince(m *cxv1.Metric, t *cxv1.ImprovementTask, ended *metav1.Time) (time.Time, bool) {
+	if ended != nil {
+		return ended.Time, true
+	}
+	if d := m.Status.Detector; d != nil {
+		for _, s := range d.Segments {
+			if s.Segment == t.Spec.Segment && s.EpisodeStart != nil && s.EpisodeStart.Equal(&t.Spec.EpisodeStart) && s.RecoverySince != nil {
+				return s.RecoverySince.Time, true
+			}
+		}
+	}
+	return time.Time{}, false
 }
 
 // nextBoundary is the first multiple of interval after now.

@@ -245,6 +245,15 @@ type DetectorSegment struct {
 	// episodeStart is set while an episode is open.
 	// +optional
 	EpisodeStart *metav1.Time `json:"episodeStart,omitempty"`
+	// recovery is a statistic run towards the target while an episode is
+	// open: it rises once the metric is back.
+	// +optional
+	Recovery float64 `json:"recovery,omitempty"`
+	// recoverySince is when recovery last left zero, the detector's
+	// estimate of when the metric came back; recovery without action is
+	// judged on data newer than it.
+	// +optional
+	RecoverySince *metav1.Time `json:"recoverySince,omitempty"`
 }
 
 // HeldBackTask is a task that would open but was not created.

@@ -53,7 +53,7 @@ func newDemoCommand(g *Globals) *cobra.Command {
 		Use:   "demo",
 		Short: "Play the closed loop on an embedded control plane and warehouse",
 		Long:  demoLong,
-		Example: `  # the default story: 45 days, one day every 2 seconds
+		Example: `  # the default story: 60 days, one day every 2 seconds
   kubectl cx demo
 
   # faster, and stop after the summary
@@ -91,7 +91,7 @@ func newDemoCommand(g *Globals) *cobra.Command {
 	f.StringVar(&o.assets, "assets", defaultAssetsDir(os.Getenv), "directory holding kube-apiserver and etcd")
 	f.StringVar(&o.stateDir, "state-dir", ".demo", "directory for the warehouse and the kubeconfig")
 	f.DurationVar(&o.dayEvery, "day-every", 2*time.Second, "wall time one day of data takes")
-	f.IntVar(&o.days, "days", 45, "days of story to play after the start")
+	f.IntVar(&o.days, "days", 60, "days of story to play after the start")
 	f.Float64Var(&o.scale, "scale", 1, "multiplier of the warehouse's volumes")
 	f.BoolVar(&o.logs, "manager-logs", false, "write the manager's logs to stderr")
 	f.BoolVar(&o.keep, "keep", isTerminal(g.Streams.In), "keep the control plane running after the summary (default: true when stdin is a terminal)")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,6 +16,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
@@ -53,7 +55,7 @@ func (o *Options) defaults() {
 		o.DayEvery = 2 * time.Second
 	}
 	if o.Days == 0 {
-		o.Days = 45
+		o.Days = 60
 	}
 	if o.Scale == 0 {
 		o.Scale = 1
@@ -113,6 +115,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
+	// The manager logs only errors here; the story below narrates the loop.
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel), zap.WriteTo(io.Discard)))
 	rate := float64(24*time.Hour) / float64(opts.DayEvery)
 	fast := clock.NewFast(script.T0, rate)
 	say("==> starting the manager with a fast clock: one day of data every %s, from %s", opts.DayEvery, script.T0.Format("2006-01-02"))

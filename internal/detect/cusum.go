@@ -114,6 +114,14 @@ type SegmentState struct {
 	Samples float64 `json:"samples,omitempty"`
 	// EpisodeStart is set while an episode is open.
 	EpisodeStart time.Time `json:"episodeStart,omitzero"`
+	// Recovery is a CUSUM towards the reference, run while an episode is
+	// open: it drifts up once the metric is back and stays near zero while
+	// the change persists.
+	Recovery float64 `json:"recovery,omitempty"`
+	// RecoverySince is when Recovery last left zero, the detector's
+	// estimate of when the metric came back. Recovery without action is
+	// judged on data newer than it.
+	RecoverySince time.Time `json:"recoverySince,omitzero"`
 }
 
 // Zero reports whether the state carries no evidence.
@@ -122,10 +130,10 @@ func (s SegmentState) Zero() bool { return s == SegmentState{} }
 // Open reports whether an episode is open.
 func (s SegmentState) Open() bool { return !s.EpisodeStart.IsZero() }
 
-// Step feeds one batch of new contributions, observed at the start of its
-// interval (from), and returns the new state and whether an episode opened
+// Step feeds one batch of new contributions, observed over [from, to), and
+// returns the new state and whether an episode opened
 // with this batch. An empty batch changes nothing.
-func (c Config) Step(s SegmentState, batch measure.Contribution, from time.Time) (SegmentState, bool) {
+func (c Config) Step(s SegmentState, batch measure.Contribution, from, to time.Time) (SegmentState, bool) {
 	n := batch.Units.EffectiveN()
 	if n <= 0 {
 		return s, false
@@ -143,6 +151,19 @@ func (c Config) Step(s SegmentState, batch measure.Contribution, from time.Time)
 		s.Since, s.Samples = from, 0
 	}
 	s.Samples += n
+	if s.Open() {
+		// Centred between the reference and the bad level: drift +k per
+		// unit once recovered, −k while the change persists.
+		r := s.Recovery + n*(-diff/c.Sigma+c.K())
+		switch {
+		case r <= 0:
+			s.Recovery, s.RecoverySince = 0, time.Time{}
+		case s.Recovery <= 0:
+			s.Recovery, s.RecoverySince = r, from
+		default:
+			s.Recovery = r
+		}
+	}
 	opened := false
 	if next >= c.Threshold {
 		if !s.Open() {

@@ -52,30 +52,53 @@ func TestCalibrateSolvesTheBudget(t *testing.T) {
 func TestStepByHand(t *testing.T) {
 	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 3}
 	// k = 0.05. A batch of 100 at mean 20: 100·((30−20)/50 − 0.05) = 15 → capped at 3, episode.
-	s, opened := c.Step(SegmentState{}, batch(100, 20, 50), day0)
+	s, opened := c.Step(SegmentState{}, batch(100, 20, 50), day0, day0.Add(24*time.Hour))
 	if !opened || s.Statistic != 3 || !s.EpisodeStart.Equal(day0) || s.Samples != 100 {
 		t.Fatalf("drop: %+v opened=%v", s, opened)
 	}
 	// At the target: 100·(0 − 0.05) = −5 → back to zero, episode closed.
-	s2, opened := c.Step(s, batch(100, 30, 50), day0.Add(24*time.Hour))
+	s2, opened := c.Step(s, batch(100, 30, 50), day0.Add(24*time.Hour), day0.Add(48*time.Hour))
 	if opened || !s2.Zero() {
 		t.Fatalf("recovery: %+v", s2)
 	}
 	// A small dip: 100·((30−29)/50 − 0.05) = −3 → nothing.
-	if s3, _ := c.Step(SegmentState{}, batch(100, 29, 50), day0); !s3.Zero() {
+	if s3, _ := c.Step(SegmentState{}, batch(100, 29, 50), day0, day0.Add(24*time.Hour)); !s3.Zero() {
 		t.Fatalf("noise within δ/2 left evidence: %+v", s3)
 	}
 	// AtMost mirrors: a rise of 10 on a time metric.
 	up := Config{Direction: AtMost, Reference: 100, Shift: 5, Sigma: 50, Threshold: 3}
-	if s4, opened := up.Step(SegmentState{}, batch(100, 110, 50), day0); !opened || s4.Statistic != 3 {
+	if s4, opened := up.Step(SegmentState{}, batch(100, 110, 50), day0, day0.Add(24*time.Hour)); !opened || s4.Statistic != 3 {
 		t.Fatalf("AtMost rise: %+v", s4)
 	}
 	// Evidence keeps its start across batches.
 	half := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 30}
-	a, _ := half.Step(SegmentState{}, batch(100, 20, 50), day0)
-	b, _ := half.Step(a, batch(100, 20, 50), day0.Add(24*time.Hour))
+	a, _ := half.Step(SegmentState{}, batch(100, 20, 50), day0, day0.Add(24*time.Hour))
+	b, _ := half.Step(a, batch(100, 20, 50), day0.Add(24*time.Hour), day0.Add(48*time.Hour))
 	if !b.Since.Equal(day0) || b.Statistic != 30 || !b.EpisodeStart.Equal(day0) {
 		t.Fatalf("two batches: %+v", b)
+	}
+}
+
+func TestRecoveryIsTrackedWhileAnEpisodeIsOpen(t *testing.T) {
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 100}
+	day := func(i int) time.Time { return day0.Add(time.Duration(i) * 24 * time.Hour) }
+	s, _ := c.Step(SegmentState{}, batch(1000, 20, 50), day(0), day(1)) // 1000·(0.2−0.05) = 150 → episode
+	if !s.Open() || s.Recovery != 0 {
+		t.Fatalf("drop: %+v", s)
+	}
+	// Still low: the recovery statistic stays at zero.
+	s, _ = c.Step(s, batch(100, 24, 50), day(1), day(2))
+	if s.Recovery != 0 || !s.RecoverySince.IsZero() {
+		t.Fatalf("persisting: %+v", s)
+	}
+	// Back at the target: 100·((30−27.5)/50) = 5, since day 2.
+	s, _ = c.Step(s, batch(100, 30, 50), day(2), day(3))
+	if math.Abs(s.Recovery-5) > 1e-9 || !s.RecoverySince.Equal(day(2)) || !s.Open() {
+		t.Fatalf("recovering: %+v", s)
+	}
+	s, _ = c.Step(s, batch(100, 30, 50), day(3), day(4))
+	if !s.RecoverySince.Equal(day(2)) {
+		t.Fatalf("recovery start moved: %+v", s)
 	}
 }
 

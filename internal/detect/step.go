@@ -38,7 +38,7 @@ func (c Config) Feed(st State, b Batch) (State, []Opened) {
 	sort.Strings(keys)
 	var opened []Opened
 	for _, seg := range keys {
-		s, isNew := c.Step(next[seg], b.Segments[seg], b.From)
+		s, isNew := c.Step(next[seg], b.Segments[seg], b.From, b.To)
 		if s.Zero() {
 			delete(next, seg)
 		} else {
