@@ -76,7 +76,7 @@ func runSuite(m *testing.M) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := SetupAll(ctx, mgr, Options{Clock: testClock}); err != nil {
+	if err := SetupAll(ctx, mgr, Options{Clock: testClock, DataRoots: []string{testDataRoot}}); err != nil {
 		fmt.Fprintf(os.Stderr, "set up reconcilers: %v\n", err)
 		return 1
 	}
@@ -85,7 +85,9 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "manager stopped: %v\n", err)
 		}
 	}()
-	return m.Run()
+	code := m.Run()
+	os.RemoveAll(testDataRoot)
+	return code
 }
 
 // eventually polls cond until it holds or the timeout passes.
