@@ -28,16 +28,3 @@ func readSecretVersion(ctx context.Context, c client.Reader, ns, name string) (m
 	return s.Data, s.ResourceVersion, nil
 }
 
-// readSecret returns the data of a Secret in namespace ns. Secrets are only
-// ever read from the namespace of the object that names them, so a user of
-// one namespace can never point the operator at another's credentials.
-func readSecret(ctx context.Context, c client.Reader, ns, name string) (map[string][]byte, error) {
-	var s corev1.Secret
-	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("secret %s/%s: %w", ns, name, errSecretNotFound)
-		}
-		return nil, fmt.Errorf("read secret %s/%s: %w", ns, name, err)
-	}
-	return s.Data, nil
-}

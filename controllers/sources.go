@@ -14,15 +14,28 @@ import (
 	"github.com/cxloop/cxloop/internal/source"
 )
 
+// SecretReader returns the data and version of a Secret in a namespace.
+type SecretReader func(ctx context.Context, namespace, name string) (map[string][]byte, string, error)
+
+// ClusterSecrets reads Secrets from the API server through c.
+func ClusterSecrets(c client.Reader) SecretReader {
+	return func(ctx context.Context, ns, name string) (map[string][]byte, string, error) {
+		return readSecretVersion(ctx, c, ns, name)
+	}
+}
+
 // Sources keeps one connected source (and its connection pool) per
 // DataSource, rebuilt when the DataSource or its Secret changes.
 type Sources struct {
+	// Client reads DataSources.
 	Client client.Reader
+	// Secrets reads credentials; from Client when nil.
+	Secrets SecretReader
 	// Roots are the directories file-based sources may read under.
 	Roots []string
 
 	mu      sync.Mutex
-	entries map[types.UID]sourceEntry
+	entries map[string]sourceEntry
 }
 
 type sourceEntry struct {
@@ -35,15 +48,20 @@ func (s *Sources) Get(ctx context.Context, ds *cxv1.DataSource) (source.Source, 
 	var secret map[string][]byte
 	fingerprint := fmt.Sprintf("%d", ds.Generation)
 	if ds.Spec.SecretRef != nil {
-		data, rv, err := readSecretVersion(ctx, s.Client, ds.Namespace, ds.Spec.SecretRef.Name)
+		read := s.Secrets
+		if read == nil {
+			read = ClusterSecrets(s.Client)
+		}
+		data, rv, err := read(ctx, ds.Namespace, ds.Spec.SecretRef.Name)
 		if err != nil {
 			return nil, &CheckError{Reason: "SecretNotFound", Err: err}
 		}
 		secret, fingerprint = data, fingerprint+"/"+rv
 	}
+	key := ds.Namespace + "/" + ds.Name + "/" + string(ds.UID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.entries[ds.UID]; ok && e.fingerprint == fingerprint {
+	if e, ok := s.entries[key]; ok && e.fingerprint == fingerprint {
 		return e.src, nil
 	}
 	src, err := s.open(ds, secret)
@@ -51,12 +69,12 @@ func (s *Sources) Get(ctx context.Context, ds *cxv1.DataSource) (source.Source, 
 		return nil, err
 	}
 	if s.entries == nil {
-		s.entries = map[types.UID]sourceEntry{}
+		s.entries = map[string]sourceEntry{}
 	}
-	if old, ok := s.entries[ds.UID]; ok {
+	if old, ok := s.entries[key]; ok {
 		_ = old.src.Close()
 	}
-	s.entries[ds.UID] = sourceEntry{fingerprint: fingerprint, src: src}
+	s.entries[key] = sourceEntry{fingerprint: fingerprint, src: src}
 	return src, nil
 }
 

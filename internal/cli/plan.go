@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/config/crd"
+	"github.com/cxloop/cxloop/controllers"
+	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/metricspec"
+)
+
+func init() { Register(newPlanCommand) }
+
+type planOptions struct {
+	files        []string
+	dataRoots    []string
+	at           string
+	namespace    string
+	failOnBreach bool
+	output       string
+}
+
+const planLong = `Measure every Metric of a directory of manifests against its source now,
+offline, as the operator would: the same definitions, queries, statistics
+and change detector. It prints each Metric's window state (Met, Warning,
+Breached, Inconclusive, InsufficientData) per segment and the tasks the
+change detector would open, warmed on the window's history.
+
+Credentials come from Secret manifests in the same files or from
+environment variables CXLOOP_SECRET_<SECRET>_<KEY> (upper case, dashes as
+underscores), for example CXLOOP_SECRET_WAREHOUSE_CREDENTIALS_PASSWORD.
+File-based sources read under --data-root.
+
+-o json prints {"metrics":[{"namespace","name","formula","value","lower",
+"upper","samples","state","target","segments":[{"segment","value","lower",
+"upper","samples","state"}]}],"tasks":[{"metric","segment","episodeStart",
+"reason"}]}; a value below minSamples is null, never a number.`
+
+func newPlanCommand(g *Globals) *cobra.Command {
+	o := &planOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan -f DIR|FILE [-f ...]",
+		Short: "Measure manifests' Metrics offline and show what would open",
+		Long:  planLong,
+		Example: `  # in a pull request of a GitOps repository
+  kubectl cx plan -f deploy/cxloop/ --data-root /data -o json
+
+  # fail the build when a metric is breached
+  kubectl cx plan -f deploy/cxloop/ --fail-on-breach`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(o.files) == 0 {
+				return usageErrorf("plan needs at least one -f DIR|FILE")
+			}
+			format, err := parseOutputFormat(o.output)
+			if err != nil {
+				return err
+			}
+			report, err := runPlan(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if format == "table" {
+				printPlanTable(g, report)
+			} else if err := printStructured(g.Streams.Out, format, report); err != nil {
+				return err
+			}
+			if o.failOnBreach && report.breached() {
+				fmt.Fprintln(g.Streams.ErrOut, "plan: a metric is Breached")
+				return &ReportedError{}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&o.files, "filename", "f", nil, "file or directory of manifests (repeatable)")
+	cmd.Flags().StringArrayVar(&o.dataRoots, "data-root", []string{"."}, "directory SQLite and CSV sources read under (repeatable)")
+	cmd.Flags().StringVar(&o.at, "at", "", "measure as of this RFC 3339 time instead of now")
+	cmd.Flags().StringVar(&o.namespace, "default-namespace", "default", "namespace of manifests that name none")
+	cmd.Flags().BoolVar(&o.failOnBreach, "fail-on-breach", false, "exit 1 when any Metric is Breached")
+	addOutputFlag(cmd, &o.output)
+	return cmd
+}
+
+// PlanReport is plan's JSON contract.
+type PlanReport struct {
+	Metrics []PlanMetric `json:"metrics"`
+	Tasks   []PlanTask   `json:"tasks"`
+}
+
+// PlanMetric is one Metric's measurement.
+type PlanMetric struct {
+	Namespace string        `json:"namespace"`
+	Name      string        `json:"name"`
+	Formula   string        `json:"formula"`
+	Value     *float64      `json:"value"`
+	Lower     *float64      `json:"lower"`
+	Upper     *float64      `json:"upper"`
+	Samples   int64         `json:"samples"`
+	State     string        `json:"state"`
+	Target    *float64      `json:"target"`
+	Segments  []PlanSegment `json:"segments"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// PlanSegment is one segment's measurement.
+type PlanSegment struct {
+	Segment string   `json:"segment"`
+	Value   *float64 `json:"value"`
+	Lower   *float64 `json:"lower"`
+	Upper   *float64 `json:"upper"`
+	Samples int64    `json:"samples"`
+	State   string   `json:"state"`
+}
+
+// PlanTask is a task the change detector would open.
+type PlanTask struct {
+	Metric       string    `json:"metric"`
+	Segment      string    `json:"segment"`
+	EpisodeStart time.Time `json:"episodeStart"`
+	Reason       string    `json:"reason"`
+}
+
+func (r *PlanReport) breached() bool {
+	for _, m := range r.Metrics {
+		if m.State == string(cxv1.StateBreached) {
+			return true
+		}
+	}
+	return false
+}
+
+func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
+	paths, err := expandPaths(o.files)
+	if err != nil {
+		return nil, err
+	}
+	crds, err := crd.Definitions()
+	if err != nil {
+		return nil, err
+	}
+	checker, err := NewSchemaChecker(crds)
+	if err != nil {
+		return nil, err
+	}
+	sources := map[string]*cxv1.DataSource{}
+	secrets := map[string]map[string][]byte{}
+	var metrics []*cxv1.Metric
+	for _, p := range paths {
+		if isKustomization(p) {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		docs, err := readDocs(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		for _, d := range docs {
+			if d.Err != nil {
+				return nil, fmt.Errorf("%s: document %d: %w", p, d.Index, d.Err)
+			}
+			u := d.Object
+			if u.GetNamespace() == "" {
+				u.SetNamespace(o.namespace)
+			}
+			key := u.GetNamespace() + "/" + u.GetName()
+			if u.GetKind() == "Secret" && u.GetAPIVersion() == "v1" {
+				secrets[key] = secretData(u)
+				continue
+			}
+			if !checker.KnowsGroup(u.GroupVersionKind().Group) {
+				continue
+			}
+			res, err := checker.Check(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			if !res.Valid() {
+				return nil, usageErrorf("%s: %s is invalid: %s (run kubectl cx validate)", p, objectLabel(u), strings.Join(res.Messages(), "; "))
+			}
+			switch u.GetKind() {
+			case "DataSource":
+				var ds cxv1.DataSource
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &ds); err != nil {
+					return nil, err
+				}
+				sources[key] = &ds
+			case "Metric":
+				var m cxv1.Metric
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &m); err != nil {
+					return nil, err
+				}
+				metrics = append(metrics, &m)
+			}
+		}
+	}
+	now := time.Now()
+	if o.at != "" {
+		if now, err = time.Parse(time.RFC3339, o.at); err != nil {
+			return nil, usageErrorf("--at: %v", err)
+		}
+	}
+	readSecret := func(_ context.Context, ns, name string) (map[string][]byte, string, error) {
+		data := map[string][]byte{}
+		for k, v := range secrets[ns+"/"+name] {
+			data[k] = v
+		}
+		prefix := "CXLOOP_SECRET_" + envName(name) + "_"
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, prefix) {
+				data[strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(k, prefix), "_", "-"))] = []byte(v)
+				data[strings.ToLower(strings.TrimPrefix(k, prefix))] = []byte(v)
+			}
+		}
+		if len(data) == 0 {
+			return nil, "", fmt.Errorf("secret %s/%s: not in the manifests and no %s* environment variables", ns, name, prefix)
+		}
+		return data, "", nil
+	}
+	engine := &controllers.Engine{Sources: &controllers.Sources{Secrets: readSecret, Roots: o.dataRoots}, Clock: clock.NewManual(now)}
+	sort.Slice(metrics, func(i, j int) bool {
+		return metrics[i].Namespace+"/"+metrics[i].Name < metrics[j].Namespace+"/"+metrics[j].Name
+	})
+	report := &PlanReport{Metrics: []PlanMetric{}, Tasks: []PlanTask{}}
+	for _, m := range metrics {
+		pm := PlanMetric{Namespace: m.Namespace, Name: m.Name, Formula: string(m.Spec.Formula), Segments: []PlanSegment{}}
+		res, err := planMetric(ctx, engine, sources, m, now)
+		if err != nil {
+			pm.Error, pm.State = err.Error(), "Error"
+			report.Metrics = append(report.Metrics, pm)
+			continue
+		}
+		o := res.Overall
+		pm.Value, pm.Lower, pm.Upper, pm.Samples, pm.State, pm.Target = o.Value, o.Lower, o.Upper, o.Samples, string(o.State), res.Target
+		segs := append([]controllers.SegmentOutcome(nil), res.Segments...)
+		sort.Slice(segs, func(i, j int) bool { return segs[i].Segment < segs[j].Segment })
+		for _, s := range segs {
+			pm.Segments = append(pm.Segments, PlanSegment{Segment: s.Segment, Value: s.Value, Lower: s.Lower, Upper: s.Upper,
+				Samples: s.Samples, State: string(s.State)})
+		}
+		report.Metrics = append(report.Metrics, pm)
+		for _, ep := range res.Episodes {
+			reason := fmt.Sprintf("change detected: statistic %.3g reached threshold %.3g", ep.Evidence.Statistic, ep.Evidence.Threshold)
+			if p := metricspec.ImprovementPolicy(m); p.DryRun {
+				reason += " (dry run: the operator would not create it)"
+			}
+			report.Tasks = append(report.Tasks, PlanTask{Metric: m.Name, Segment: ep.Segment, EpisodeStart: ep.Start.UTC(), Reason: reason})
+		}
+	}
+	return report, nil
+}
+
+func planMetric(ctx context.Context, e *controllers.Engine, sources map[string]*cxv1.DataSource, m *cxv1.Metric, now time.Time) (*controllers.EvaluationResult, error) {
+	if m.Spec.Source == nil {
+		return nil, fmt.Errorf("formula %s is computed from other metrics by the operator, not by plan", m.Spec.Formula)
+	}
+	ds, ok := sources[m.Namespace+"/"+m.Spec.Source.Name]
+	if !ok {
+		return nil, fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
+	}
+	d, err := metricspec.ParseDurations(m)
+	if err != nil {
+		return nil, err
+	}
+	return e.Evaluate(ctx, m, ds, now.Add(-d.SettleDelay).Truncate(d.Interval))
+}
+
+// secretData reads a Secret manifest's data (base64) and stringData.
+func secretData(u *unstructured.Unstructured) map[string][]byte {
+	out := map[string][]byte{}
+	var s corev1.Secret
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &s); err == nil {
+		for k, v := range s.Data {
+			out[k] = v
+		}
+		for k, v := range s.StringData {
+			out[k] = []byte(v)
+		}
+		return out
+	}
+	if data, ok, _ := unstructured.NestedStringMap(u.Object, "data"); ok {
+		for k, v := range data {
+			if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+				out[k] = b
+			}
+		}
+	}
+	return out
+}
+
+func envName(s string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(s))
+}
+
+func printPlanTable(g *Globals, r *PlanReport) {
+	rows := [][]string{}
+	for _, m := range r.Metrics {
+		state := m.State
+		if m.Error != "" {
+			state = "Error: " + m.Error
+		}
+		rows = append(rows, []string{m.Namespace, m.Name, m.Formula, formatNumber(m.Value), interval(m.Lower, m.Upper),
+			formatNumber(m.Target), fmt.Sprint(m.Samples), state})
+		for _, s := range m.Segments {
+			rows = append(rows, []string{"", "  " + s.Segment, "", formatNumber(s.Value), interval(s.Lower, s.Upper), "",
+				fmt.Sprint(s.Samples), s.State})
+		}
+	}
+	_ = printTable(g.Streams.Out, []string{"NAMESPACE", "METRIC", "FORMULA", "VALUE", "INTERVAL", "TARGET", "SAMPLES", "STATE"}, rows)
+	if len(r.Tasks) > 0 {
+		fmt.Fprintln(g.Streams.Out, "\nTasks that would open:")
+		trows := [][]string{}
+		for _, t := range r.Tasks {
+			seg := t.Segment
+			if seg == "" {
+				seg = "(all)"
+			}
+			trows = append(trows, []string{t.Metric, seg, t.EpisodeStart.Format(time.RFC3339), t.Reason})
+		}
+		_ = printTable(g.Streams.Out, []string{"METRIC", "SEGMENT", "EPISODE START", "REASON"}, trows)
+	}
+}
+
+func interval(lo, hi *float64) string {
+	if lo == nil || hi == nil {
+		return "-"
+	}
+	return "[" + formatNumber(lo) + ", " + formatNumber(hi) + "]"
+}

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"database/sql"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/cxloop/cxloop/internal/demodata"
+)
+
+// plan on the samples over a generated warehouse gives the values a plain
+// SQL computation of the same windows gives.
+func TestPlanMatchesAnIndependentComputation(t *testing.T) {
+	dir := t.TempDir()
+	sc := demodata.DefaultScript()
+	sc.Scale = 0.2
+	if _, err := demodata.Generate(filepath.Join(dir, "warehouse.db"), sc); err != nil {
+		t.Fatal(err)
+	}
+	at := sc.T0.Add(12 * 24 * 3600e9)
+	code, out, errOut := runCLI(t, "plan", "-f", filepath.Join("..", "..", "config", "samples"), "--data-root", dir,
+		"--at", at.Format("2006-01-02T15:04:05Z"), "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("plan exited %d: %s", code, errOut)
+	}
+	var report PlanReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("plan -o json: %v\n%s", err, out)
+	}
+	byName := map[string]PlanMetric{}
+	for _, m := range report.Metrics {
+		byName[m.Name] = m
+	}
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "warehouse.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	from, to := at.Add(-720*3600e9).Format(demodata.TimeLayout), at.Format(demodata.TimeLayout)
+
+	// CSAT top-2 box over rated answers, by the answer's time.
+	var satisfied, rated float64
+	if err := db.QueryRow(`SELECT SUM(score >= 4), COUNT(score) FROM survey_responses
+		WHERE survey = 'csat' AND responded_at >= ? AND responded_at < ?`, from, to).Scan(&satisfied, &rated); err != nil {
+		t.Fatal(err)
+	}
+	csat := byName["support-csat"]
+	if csat.Value == nil || math.Abs(*csat.Value-100*satisfied/rated) > 1e-9 || csat.Samples != int64(rated) {
+		t.Fatalf("support-csat: plan %v on %d, SQL %v on %v", csat.Value, csat.Samples, 100*satisfied/rated, rated)
+	}
+
+	// Weighted NPS by interaction time: Σw·(promoter − detractor)/Σw.
+	var sw, swp, swd float64
+	if err := db.QueryRow(`SELECT SUM(revenue_weight), SUM(revenue_weight * (score >= 9)), SUM(revenue_weight * (score <= 6))
+		FROM survey_responses WHERE survey = 'nps' AND score IS NOT NULL AND interaction_at >= ? AND interaction_at < ?`,
+		from, to).Scan(&sw, &swp, &swd); err != nil {
+		t.Fatal(err)
+	}
+	nps := byName["account-nps"]
+	if want := 100 * (swp - swd) / sw; nps.Value == nil || math.Abs(*nps.Value-want) > 1e-9 {
+		t.Fatalf("account-nps: plan %v, SQL %v", nps.Value, want)
+	}
+	if len(nps.Segments) != 3 {
+		t.Fatalf("account-nps segments: %+v", nps.Segments)
+	}
+
+	// Below minSamples a value is null, never a number.
+	for _, m := range report.Metrics {
+		for _, s := range m.Segments {
+			if s.State == "InsufficientData" && s.Value != nil {
+				t.Fatalf("%s %s: InsufficientData with value %v", m.Name, s.Segment, *s.Value)
+			}
+		}
+	}
+	// The planted drops of the first days open tasks, nothing else does.
+	if len(report.Tasks) == 0 {
+		t.Fatal("no task would open 7 days after a 15-point CSAT drop")
+	}
+	want := map[string]bool{"support-csat/": true, "journey-ces/stage=integration": true, "first-contact-resolution/category=integration": true}
+	for _, task := range report.Tasks {
+		if !want[task.Metric+"/"+task.Segment] {
+			t.Errorf("unexpected task %+v", task)
+		}
+		if task.EpisodeStart.Before(sc.T0) {
+			t.Errorf("task %+v starts before any drop", task)
+		}
+	}
+}
