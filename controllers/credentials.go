@@ -27,4 +27,3 @@ func readSecretVersion(ctx context.Context, c client.Reader, ns, name string) (m
 	}
 	return s.Data, s.ResourceVersion, nil
 }
-
