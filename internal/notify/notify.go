@@ -1,0 +1,227 @@
+// Package notify delivers improvement-task events to the tools owners
+// already use: a signed generic webhook, a Slack incoming webhook, GitHub
+// issues and Jira issues. Delivery is at least once: the caller retries a
+// failed delivery on a later reconcile, and every channel makes a repeat
+// harmless (an idempotency key for webhooks; a marker looked up before
+// creating for GitHub and Jira, which have no idempotency key).
+//
+// Credentials arrive resolved in the channel settings and never appear in
+// an Outcome or an error. The package must not import Kubernetes packages.
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Kind is what happened to a task.
+type Kind string
+
+// The event kinds.
+const (
+	Opened    Kind = "Opened"
+	Reopened  Kind = "Reopened"
+	Escalated Kind = "Escalated"
+	Verified  Kind = "Verified"
+	Recovered Kind = "Recovered"
+	Dismissed Kind = "Dismissed"
+	Cancelled Kind = "Cancelled"
+)
+
+// Closes reports whether the event ends the task.
+func (k Kind) Closes() bool {
+	switch k {
+	case Verified, Recovered, Dismissed, Cancelled:
+		return true
+	}
+	return false
+}
+
+// Event is a task transition as owners' tools receive it.
+type Event struct {
+	Kind      Kind   `json:"kind"`
+	Namespace string `json:"namespace"`
+	Task      string `json:"task"`
+	TaskUID   string `json:"taskUID"`
+	Metric    string `json:"metric"`
+	Segment   string `json:"segment"`
+	Team      string `json:"team"`
+	Phase     string `json:"phase"`
+	Attempt   int32  `json:"attempt"`
+	// Direction, Target and Shift state what the task must restore.
+	Direction string  `json:"direction"`
+	Target    float64 `json:"target"`
+	Shift     float64 `json:"shift"`
+	// Baseline is the value the episode was opened on; Current the latest.
+	Baseline *float64 `json:"baseline,omitempty"`
+	Current  *float64 `json:"current,omitempty"`
+	DueDate  string   `json:"dueDate,omitempty"`
+	Playbook string   `json:"playbook,omitempty"`
+	// Improvement is the proven change with its interval, when verified.
+	Improvement *Interval `json:"improvement,omitempty"`
+	// EscalatedTo names the escalation team.
+	EscalatedTo string `json:"escalatedTo,omitempty"`
+	// Summary is one human-readable line.
+	Summary string `json:"summary"`
+}
+
+// Interval is a value with its bounds.
+type Interval struct {
+	Value float64 `json:"value"`
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+}
+
+// Key identifies one delivery of one event: the same task, event and
+// attempt always give the same key.
+func (e Event) Key() string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", e.TaskUID, e.Kind, e.Attempt)))
+	return hex.EncodeToString(h[:16])
+}
+
+// Title is the issue or message title.
+func (e Event) Title() string {
+	seg := e.Segment
+	if seg == "" {
+		seg = "all customers"
+	}
+	return fmt.Sprintf("[cxloop] %s dropped for %s", e.Metric, seg)
+}
+
+// Outcome is the result of one delivery attempt.
+type Outcome struct {
+	Succeeded bool
+	// Retryable is true when a later attempt may succeed (network errors,
+	// 5xx and 429 answers).
+	Retryable bool
+	Message   string
+	// ExternalRef is the tool's identifier, such as an issue URL.
+	ExternalRef string
+}
+
+// Deliverer delivers events to one channel.
+type Deliverer interface {
+	Deliver(ctx context.Context, e Event) Outcome
+}
+
+// RetryAfter is the delay before the next attempt after failures failed
+// attempts: exponential from 10 seconds, capped at 30 minutes, with up to
+// 20 % jitter so many tasks do not retry in step.
+func RetryAfter(failures int) time.Duration {
+	d := 10 * time.Second * time.Duration(math.Pow(2, float64(min(failures, 20))))
+	d = min(d, 30*time.Minute)
+	return d + time.Duration(rand.Float64()*0.2*float64(d))
+}
+
+// MaxTries bounds the attempts at one delivery; the record on the task
+// shows the failures.
+const MaxTries = 12
+
+// httpClient is shared; redirects are not followed, so a channel cannot be
+// bounced to another host with its credentials.
+var httpClient = &http.Client{
+	Timeout:       20 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// send performs a request and classifies the answer. body may be nil.
+func send(ctx context.Context, method, url string, body any, header http.Header, secrets ...string) (int, []byte, Outcome) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, Outcome{Message: "encode: " + err.Error()}
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, nil, Outcome{Message: redact(err.Error(), secrets)}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, Outcome{Retryable: true, Message: redact(err.Error(), secrets)}
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, data, classify(resp.StatusCode, data)
+}
+
+func classify(code int, body []byte) Outcome {
+	switch {
+	case code >= 200 && code < 300:
+		return Outcome{Succeeded: true, Message: http.StatusText(code)}
+	case code == http.StatusTooManyRequests || code >= 500:
+		return Outcome{Retryable: true, Message: fmt.Sprintf("%d %s", code, snippet(body))}
+	}
+	return Outcome{Message: fmt.Sprintf("%d %s", code, snippet(body))}
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
+
+// marker is the hidden text that identifies a task in a tool without an
+// idempotency key.
+func marker(e Event) string {
+	return fmt.Sprintf("cxloop-task: %s/%s uid=%s", e.Namespace, e.Task, e.TaskUID)
+}
+
+// eventMarker identifies one event of a task in a comment.
+func eventMarker(e Event) string {
+	return fmt.Sprintf("cxloop-event: %s attempt=%d key=%s", e.Kind, e.Attempt, e.Key())
+}
+
+// describe is the body text shared by the channels.
+func describe(e Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", e.Summary)
+	fmt.Fprintf(&b, "- Metric: %s (segment %q), owned by %s\n", e.Metric, e.Segment, e.Team)
+	fmt.Fprintf(&b, "- Objective: %s %g; a shift of %g counts\n", e.Direction, e.Target, e.Shift)
+	if e.Baseline != nil {
+		fmt.Fprintf(&b, "- Value when the task opened: %.4g\n", *e.Baseline)
+	}
+	if e.Improvement != nil {
+		fmt.Fprintf(&b, "- Proven improvement: %+.3g (%+.3g to %+.3g)\n", e.Improvement.Value, e.Improvement.Lower, e.Improvement.Upper)
+	}
+	if e.DueDate != "" {
+		fmt.Fprintf(&b, "- Due: %s\n", e.DueDate)
+	}
+	if e.EscalatedTo != "" {
+		fmt.Fprintf(&b, "- Escalated to: %s\n", e.EscalatedTo)
+	}
+	if e.Playbook != "" {
+		fmt.Fprintf(&b, "\nPlaybook: %s\n", e.Playbook)
+	}
+	fmt.Fprintf(&b, "\nResolve with `kubectl cx resolve %s -n %s --note \"what changed\"`; cxloop then verifies the fix on fresh data.\n", e.Task, e.Namespace)
+	return b.String()
+}

@@ -1,0 +1,145 @@
+package notify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func event(kind Kind, attempt int32) Event {
+	b := 72.5
+	return Event{Kind: kind, Namespace: "cx", Task: "support-csat-1a2b3c4d5e", TaskUID: "uid-1", Metric: "support-csat",
+		Team: "support-operations", Phase: "Open", Attempt: attempt, Direction: "AtLeast", Target: 80, Shift: 5, Baseline: &b,
+		Summary: "CSAT after support dropped to 72.5 (target 80)", Playbook: "Fix the macro"}
+}
+
+// sink is a webhook receiver that is down for its first failures requests
+// and drops duplicates by idempotency key, as a receiver should.
+type sink struct {
+	mu       sync.Mutex
+	failures int
+	tries    int
+	accepted map[string]int
+	key      []byte
+	t        *testing.T
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tries++
+	body, _ := io.ReadAll(r.Body)
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+		s.t.Errorf("request %s %s", r.Method, r.Header.Get("Content-Type"))
+	}
+	mac := hmac.New(sha256New(), s.key)
+	mac.Write(body)
+	if want := fmt.Sprintf("sha256=%x", mac.Sum(nil)); r.Header.Get("X-Cxloop-Signature") != want {
+		s.t.Errorf("signature %q, want %q", r.Header.Get("X-Cxloop-Signature"), want)
+	}
+	var p WebhookPayload
+	if err := json.Unmarshal(body, &p); err != nil || p.APIVersion != WebhookPayloadVersion || p.Event.Task == "" {
+		s.t.Errorf("payload %s: %v", body, err)
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" || key != p.IdempotencyKey {
+		s.t.Errorf("idempotency key %q / %q", key, p.IdempotencyKey)
+	}
+	if s.tries <= s.failures {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	s.accepted[key]++
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func TestWebhookDownForAWhileReceivesEachEventOnce(t *testing.T) {
+	s := &sink{failures: 3, accepted: map[string]int{}, key: []byte("hmac-secret"), t: t}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	w := Webhook{URL: srv.URL, SigningKey: []byte("hmac-secret")}
+	var outcomes []Outcome
+	for _, e := range []Event{event(Opened, 1), event(Reopened, 2)} {
+		for try := 0; try < MaxTries; try++ {
+			out := w.Deliver(context.Background(), e)
+			outcomes = append(outcomes, out)
+			if out.Succeeded {
+				// An at-least-once sender may repeat after a crash before recording.
+				if try == 0 {
+					w.Deliver(context.Background(), e)
+				}
+				break
+			}
+			if !out.Retryable {
+				t.Fatalf("a 503 must be retryable: %+v", out)
+			}
+		}
+	}
+	if len(s.accepted) != 2 {
+		t.Fatalf("distinct events accepted: %d, want 2", len(s.accepted))
+	}
+	failed := 0
+	for _, o := range outcomes {
+		if !o.Succeeded {
+			failed++
+		}
+	}
+	if failed != 3 || len(outcomes) != 5 {
+		t.Fatalf("attempts: %d failed of %d, want 3 of 5", failed, len(outcomes))
+	}
+	if RetryAfter(0) < 10e9 || RetryAfter(3) <= RetryAfter(0) || RetryAfter(30) > 36*60e9 {
+		t.Fatalf("backoff: %v %v %v", RetryAfter(0), RetryAfter(3), RetryAfter(30))
+	}
+}
+
+func TestWebhookPermanentFailureIsNotRetried(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no such hook", 404) }))
+	defer srv.Close()
+	out := Webhook{URL: srv.URL}.Deliver(context.Background(), event(Opened, 1))
+	if out.Succeeded || out.Retryable || !strings.Contains(out.Message, "404") {
+		t.Fatalf("outcome %+v", out)
+	}
+}
+
+func TestSlackIncomingWebhookShape(t *testing.T) {
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/services/T000/B000/XXXX" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("request %s %s %s", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+		}
+		if err := json.NewDecoder(r.Body).Decode(&got); err != nil {
+			http.Error(w, "invalid_payload", 400)
+			return
+		}
+		if got["text"] == "" || got["text"] == nil {
+			http.Error(w, "no_text", 400)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	out := Slack{WebhookURL: srv.URL + "/services/T000/B000/XXXX"}.Deliver(context.Background(), event(Escalated, 3))
+	if !out.Succeeded {
+		t.Fatalf("outcome %+v", out)
+	}
+	blocks, _ := got["blocks"].([]any)
+	if len(blocks) != 2 || !strings.Contains(got["text"].(string), "support-csat") {
+		t.Fatalf("message %v", got)
+	}
+	// An error never shows the webhook URL, which is a credential.
+	bad := Slack{WebhookURL: "http://127.0.0.1:1/services/T000/B000/SECRET"}.Deliver(context.Background(), event(Opened, 1))
+	if bad.Succeeded || !bad.Retryable || strings.Contains(bad.Message, "SECRET") {
+		t.Fatalf("unreachable Slack: %+v", bad)
+	}
+}
+
+func sha256New() func() hash.Hash { return sha256.New }
