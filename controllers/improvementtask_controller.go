@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -21,6 +22,7 @@ import (
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/notify"
 )
 
 // FreshDataChecker answers the loop's statistical question for a task: is
@@ -130,6 +132,8 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 	}
 
+	retryAt := r.retryDeliveries(ctx, &task, status, now)
+
 	if !equality.Semantic.DeepEqual(&task.Status, status) {
 		patch := client.MergeFrom(task.DeepCopy())
 		task.Status = *status
@@ -152,7 +156,70 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if interval == 0 {
 		interval = 24 * time.Hour
 	}
-	return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, nextBoundary(now, interval).Sub(now))}, nil
+	wake := nextBoundary(now, interval)
+	if !retryAt.IsZero() && retryAt.Before(wake) {
+		wake = retryAt
+	}
+	return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, wake.Sub(now))}, nil
+}
+
+// Retrier re-delivers an event to one channel after a failed attempt.
+type Retrier interface {
+	Retry(ctx context.Context, team *cxv1.Team, channel string, task *cxv1.ImprovementTask, ev loop.Event, tries int32) (cxv1.DeliveryRecord, bool)
+}
+
+// retryDeliveries retries each event whose latest delivery to a channel
+// failed with a retryable error, once its backoff has passed, and returns
+// when the next retry is due (zero when none is pending).
+func (r *ImprovementTaskReconciler) retryDeliveries(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus, now time.Time) time.Time {
+	retrier, ok := r.Deliverer.(Retrier)
+	if !ok {
+		return time.Time{}
+	}
+	type key struct {
+		channel, event string
+		attempt        int32
+	}
+	latest := map[key]cxv1.DeliveryRecord{}
+	var order []key
+	for _, d := range status.Deliveries {
+		k := key{d.Channel, d.Event, d.Attempt}
+		if _, seen := latest[k]; !seen {
+			order = append(order, k)
+		}
+		latest[k] = d
+	}
+	var due time.Time
+	for _, k := range order {
+		d := latest[k]
+		if d.Succeeded || !d.Retryable || d.Tries >= notify.MaxTries {
+			continue
+		}
+		at := d.Time.Add(notify.RetryAfter(int(d.Tries) - 1))
+		if now.Before(at) {
+			if due.IsZero() || at.Before(due) {
+				due = at
+			}
+			continue
+		}
+		teamName, _, _ := strings.Cut(d.Channel, "/")
+		var team cxv1.Team
+		if err := r.Get(ctx, types.NamespacedName{Namespace: task.Namespace, Name: teamName}, &team); err != nil {
+			continue
+		}
+		view := task.DeepCopy()
+		view.Status = *status
+		if rec, ok := retrier.Retry(ctx, &team, d.Channel, view, loop.Event(d.Event), d.Tries+1); ok {
+			status.Deliveries = appendBounded(status.Deliveries, rec, 50)
+			if !rec.Succeeded && rec.Retryable {
+				at := now.Add(notify.RetryAfter(int(rec.Tries) - 1))
+				if due.IsZero() || at.Before(due) {
+					due = at
+				}
+			}
+		}
+	}
+	return due
 }
 
 // episodeClosed reports whether the Metric's detector no longer holds the

@@ -16,7 +16,7 @@ type Options struct {
 	Clock clock.Clock
 	// Checker verifies tasks on fresh data; the engine unless set.
 	Checker FreshDataChecker
-	// Deliverer sends task events to teams' tools; none are sent without one.
+	// Deliverer sends task events to teams' tools; their channels unless set.
 	Deliverer Deliverer
 	// SourceChecker checks DataSources' connectivity; the drivers' own
 	// checks unless set.
@@ -47,6 +47,9 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if opts.Checker == nil {
 		opts.Checker = engine
+	}
+	if opts.Deliverer == nil {
+		opts.Deliverer = &Channels{Secrets: ClusterSecrets(mgr.GetClient()), Clock: opts.Clock}
 	}
 	if opts.SourceChecker == nil {
 		opts.SourceChecker = sources

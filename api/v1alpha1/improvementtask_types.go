@@ -278,6 +278,9 @@ type DeliveryRecord struct {
 	Succeeded bool `json:"succeeded"`
 	// tries counts delivery attempts of this event.
 	Tries int32 `json:"tries"`
+	// retryable is true when a failed delivery will be tried again.
+	// +optional
+	Retryable bool `json:"retryable,omitempty"`
 	// message from the tool, or the error.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional

@@ -1,0 +1,114 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/notify"
+)
+
+// Channels delivers task events to a Team's channels with credentials from
+// Secrets in the Team's namespace.
+type Channels struct {
+	Secrets SecretReader
+	Clock   clock.Clock
+}
+
+// Deliver implements Deliverer: one record per channel.
+func (c *Channels) Deliver(ctx context.Context, team *cxv1.Team, task *cxv1.ImprovementTask, ev loop.Event) []cxv1.DeliveryRecord {
+	var records []cxv1.DeliveryRecord
+	for _, ch := range team.Spec.Channels {
+		records = append(records, c.deliverOne(ctx, team, ch, task, ev, 1))
+	}
+	return records
+}
+
+func (c *Channels) deliverOne(ctx context.Context, team *cxv1.Team, ch cxv1.DeliveryChannel, task *cxv1.ImprovementTask, ev loop.Event, tries int32) cxv1.DeliveryRecord {
+	rec := cxv1.DeliveryRecord{Channel: team.Name + "/" + ch.Name, Event: string(ev), Attempt: task.Status.Attempt,
+		Time: metav1.NewTime(c.Clock.Now()), Tries: tries}
+	d, err := c.deliverer(ctx, team.Namespace, ch)
+	if err != nil {
+		rec.Message, rec.Retryable = truncate(err.Error(), 512), true
+		return rec
+	}
+	out := d.Deliver(ctx, eventOf(task, ev))
+	rec.Succeeded, rec.Retryable = out.Succeeded, !out.Succeeded && out.Retryable
+	rec.Message, rec.ExternalRef = truncate(out.Message, 512), out.ExternalRef
+	return rec
+}
+
+// Retry re-delivers an event whose last delivery to a channel failed.
+func (c *Channels) Retry(ctx context.Context, team *cxv1.Team, channel string, task *cxv1.ImprovementTask, ev loop.Event, tries int32) (cxv1.DeliveryRecord, bool) {
+	for _, ch := range team.Spec.Channels {
+		if team.Name+"/"+ch.Name == channel {
+			return c.deliverOne(ctx, team, ch, task, ev, tries), true
+		}
+	}
+	return cxv1.DeliveryRecord{}, false
+}
+
+func (c *Channels) secret(ctx context.Context, ns string, ref *cxv1.SecretKeyReference) (string, error) {
+	if ref == nil {
+		return "", nil
+	}
+	data, _, err := c.Secrets(ctx, ns, ref.Name)
+	if err != nil {
+		return "", err
+	}
+	v, ok := data[ref.Key]
+	if !ok {
+		return "", fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
+	}
+	return string(v), nil
+}
+
+func (c *Channels) deliverer(ctx context.Context, ns string, ch cxv1.DeliveryChannel) (notify.Deliverer, error) {
+	switch {
+	case ch.Webhook != nil:
+		key, err := c.secret(ctx, ns, ch.Webhook.SigningKey)
+		return notify.Webhook{URL: ch.Webhook.URL, SigningKey: []byte(key)}, err
+	case ch.Slack != nil:
+		url, err := c.secret(ctx, ns, &ch.Slack.WebhookURL)
+		return notify.Slack{WebhookURL: url}, err
+	case ch.GitHub != nil:
+		token, err := c.secret(ctx, ns, &ch.GitHub.Token)
+		return notify.GitHub{APIURL: ch.GitHub.APIURL, Repository: ch.GitHub.Repository, Labels: ch.GitHub.Labels, Token: token}, err
+	case ch.Jira != nil:
+		user, err := c.secret(ctx, ns, &ch.Jira.User)
+		if err != nil {
+			return nil, err
+		}
+		token, err := c.secret(ctx, ns, &ch.Jira.Token)
+		return notify.Jira{URL: ch.Jira.URL, Project: ch.Jira.Project, IssueType: ch.Jira.IssueType,
+			DoneTransition: ch.Jira.DoneTransition, User: user, Token: token}, err
+	}
+	return nil, fmt.Errorf("channel %s has no settings", ch.Name)
+}
+
+// eventOf renders a task transition for owners' tools.
+func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
+	e := notify.Event{Kind: notify.Kind(ev), Namespace: t.Namespace, Task: t.Name, TaskUID: string(t.UID),
+		Metric: t.Spec.Metric, Segment: t.Spec.Segment, Team: t.Spec.Team, Phase: string(t.Status.Phase),
+		Attempt: t.Status.Attempt, Direction: string(t.Spec.Objective.Direction), Target: t.Spec.Objective.Target,
+		Shift: t.Spec.Objective.MinShift, Playbook: t.Spec.Playbook, EscalatedTo: t.Status.EscalatedTo}
+	if t.Spec.Evidence != nil {
+		e.Baseline = t.Spec.Evidence.ObservedValue
+	}
+	if n := len(t.Status.Measurements); n > 0 {
+		e.Current = t.Status.Measurements[n-1].Value
+	}
+	if t.Spec.DueDate != nil {
+		e.DueDate = t.Spec.DueDate.UTC().Format(time.RFC3339)
+	}
+	if v := t.Status.Verification; v != nil {
+		e.Improvement = &notify.Interval{Value: v.Improvement, Lower: v.Lower, Upper: v.Upper}
+	}
+	e.Summary = fmt.Sprintf("%s: %s (%s)", ev, t.Status.Message, t.Spec.Metric)
+	return e
+}
