@@ -167,7 +167,7 @@ func (e *Engine) detect(ctx context.Context, m *cxv1.Metric, src source.Source, 
 		return err
 	}
 	cfg, perMonth, err := detect.Configure(detect.Setup{Direction: detect.Direction(obj.Direction), Reference: target,
-		Shift: obj.MinShift, Formula: def.Formula, Budget: obj.Budget, Window: windowContrib, WindowLength: d.Window})
+		Shift: obj.MinShift, Formula: def.Formula, Budget: obj.Budget, Window: windowContrib, WindowLength: d.Window, Interval: d.Interval})
 	if errors.Is(err, detect.ErrNoVolume) {
 		res.Detector = prior.Detector
 		return nil

@@ -65,9 +65,16 @@ func (c Config) Validate() error {
 }
 
 // ARL0 is the approximate in-control average run length, in units, of a
-// CUSUM with reference k and threshold h (Siegmund).
-func ARL0(k, h float64) float64 {
-	x := 2 * k * (h + siegmundCorrection)
+// CUSUM with reference k and threshold h checked after every unit
+// (Siegmund).
+func ARL0(k, h float64) float64 { return ARL0Batched(k, h, 1) }
+
+// ARL0Batched is ARL0 for a CUSUM checked after batches of about batch
+// units: the statistic overshoots the threshold by about 0.583 standard
+// deviations of one step, so the correction grows with the batch's square
+// root.
+func ARL0Batched(k, h, batch float64) float64 {
+	x := 2 * k * (h + siegmundCorrection*math.Sqrt(math.Max(batch, 1)))
 	return (math.Exp(x) - x - 1) / (2 * k * k)
 }
 
@@ -76,8 +83,15 @@ var ErrNoVolume = errors.New("no units to calibrate the detector for")
 
 // Calibrate returns the threshold h for which the metric opens at most
 // budget false tasks a month, when its segments together (the whole
-// population counted as one of them) receive unitsPerMonth units a month.
+// population counted as one of them) receive unitsPerMonth units a month,
+// checked after every unit.
 func Calibrate(k, unitsPerMonth, budget float64) (float64, error) {
+	return CalibrateBatched(k, unitsPerMonth, budget, 1)
+}
+
+// CalibrateBatched is Calibrate for a detector fed batches of about batch
+// units per segment and evaluation.
+func CalibrateBatched(k, unitsPerMonth, budget, batch float64) (float64, error) {
 	if !(unitsPerMonth > 0) {
 		return 0, ErrNoVolume
 	}
@@ -86,7 +100,7 @@ func Calibrate(k, unitsPerMonth, budget float64) (float64, error) {
 	}
 	want := unitsPerMonth / budget
 	lo, hi := 0.0, 1.0
-	for ARL0(k, hi) < want {
+	for ARL0Batched(k, hi, batch) < want {
 		hi *= 2
 		if hi > 1e9 {
 			return 0, fmt.Errorf("calibrate: no threshold reaches an in-control run of %g units", want)
@@ -94,7 +108,7 @@ func Calibrate(k, unitsPerMonth, budget float64) (float64, error) {
 	}
 	for i := 0; i < 100 && hi-lo > 1e-9*hi; i++ {
 		mid := (lo + hi) / 2
-		if ARL0(k, mid) < want {
+		if ARL0Batched(k, mid, batch) < want {
 			lo = mid
 		} else {
 			hi = mid

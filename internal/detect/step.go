@@ -66,6 +66,8 @@ type Setup struct {
 	Window map[string]measure.Contribution
 	// WindowLength is the window's duration.
 	WindowLength time.Duration
+	// Interval is the time between evaluations: each feeds one batch.
+	Interval time.Duration
 }
 
 // Configure estimates σ from the window (pooled over the whole
@@ -93,7 +95,11 @@ func Configure(s Setup) (Config, float64, error) {
 	}
 	perMonth := units / days * 30
 	c := Config{Direction: s.Direction, Reference: s.Reference, Shift: s.Shift, Sigma: sigma}
-	h, err := Calibrate(c.K(), perMonth, s.Budget)
+	batch := 1.0
+	if s.Interval > 0 && len(s.Window) > 0 {
+		batch = units / float64(len(s.Window)) * s.Interval.Hours() / s.WindowLength.Hours()
+	}
+	h, err := CalibrateBatched(c.K(), perMonth, s.Budget, batch)
 	if err != nil {
 		return c, perMonth, err
 	}
