@@ -169,6 +169,20 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 		!(*task.Spec.Evidence.ObservedValue < 80) || task.Spec.DefinitionHash != def.Hash() {
 		t.Fatalf("task content: %+v", task.Spec)
 	}
+	// Replaying the same history through the backtest gives the same episode.
+	engine := &Engine{Sources: &Sources{Client: k8sClient, Roots: []string{testDataRoot}}, Clock: testClock}
+	var ds cxv1.DataSource
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "warehouse"}, &ds); err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := Replay(ctx, engine, csatMetric(ns), &ds, t0, testClock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Event != "TaskOpened" || !events[0].EpisodeStart.Equal(task.Spec.EpisodeStart.Time) ||
+		!events[0].At.Equal(testClock.Now()) {
+		t.Fatalf("backtest %+v, live episode from %s opened at %s", events, task.Spec.EpisodeStart.Time, testClock.Now())
+	}
 	episode := metricAt(t, m, "ChangeDetected", func(m *cxv1.Metric) bool {
 		return meta.IsStatusConditionTrue(m.Status.Conditions, cxv1.ConditionChangeDetected)
 	})

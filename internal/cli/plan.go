@@ -141,7 +141,15 @@ func (r *PlanReport) breached() bool {
 	return false
 }
 
-func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
+// manifestSet is what plan and backtest read from manifests.
+type manifestSet struct {
+	sources map[string]*cxv1.DataSource
+	metrics []*cxv1.Metric
+	secrets controllers.SecretReader
+}
+
+// loadManifests reads, validates and decodes the manifests of -f.
+func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 	paths, err := expandPaths(o.files)
 	if err != nil {
 		return nil, err
@@ -209,12 +217,6 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 			}
 		}
 	}
-	now := time.Now()
-	if o.at != "" {
-		if now, err = time.Parse(time.RFC3339, o.at); err != nil {
-			return nil, usageErrorf("--at: %v", err)
-		}
-	}
 	readSecret := func(_ context.Context, ns, name string) (map[string][]byte, string, error) {
 		data := map[string][]byte{}
 		for k, v := range secrets[ns+"/"+name] {
@@ -232,10 +234,25 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 		}
 		return data, "", nil
 	}
-	engine := &controllers.Engine{Sources: &controllers.Sources{Secrets: readSecret, Roots: o.dataRoots}, Clock: clock.NewManual(now)}
 	sort.Slice(metrics, func(i, j int) bool {
 		return metrics[i].Namespace+"/"+metrics[i].Name < metrics[j].Namespace+"/"+metrics[j].Name
 	})
+	return &manifestSet{sources: sources, metrics: metrics, secrets: readSecret}, nil
+}
+
+func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
+	set, err := loadManifests(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	sources, metrics := set.sources, set.metrics
+	now := time.Now()
+	if o.at != "" {
+		if now, err = time.Parse(time.RFC3339, o.at); err != nil {
+			return nil, usageErrorf("--at: %v", err)
+		}
+	}
+	engine := &controllers.Engine{Sources: &controllers.Sources{Secrets: set.secrets, Roots: o.dataRoots}, Clock: clock.NewManual(now)}
 	report := &PlanReport{Metrics: []PlanMetric{}, Tasks: []PlanTask{}}
 	for _, m := range metrics {
 		pm := PlanMetric{Namespace: m.Namespace, Name: m.Name, Formula: string(m.Spec.Formula), Segments: []PlanSegment{}}

@@ -1,0 +1,60 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/metricspec"
+)
+
+// ReplayEvent is an episode that would have opened or ended.
+type ReplayEvent struct {
+	Metric  string    `json:"metric"`
+	Segment string    `json:"segment"`
+	Event   string    `json:"event"`
+	At      time.Time `json:"at"`
+	// EpisodeStart is the episode's start, the detector's estimate of when
+	// the change began.
+	EpisodeStart time.Time `json:"episodeStart"`
+	Value        *float64  `json:"value,omitempty"`
+}
+
+// Replay evaluates a Metric at every interval-aligned window end in
+// (from, to] with the same Engine and status handling the manager uses,
+// carrying the Metric's status from one evaluation to the next, and
+// returns the episodes that would have opened (one task each) and ended.
+func Replay(ctx context.Context, e *Engine, m *cxv1.Metric, ds *cxv1.DataSource, from, to time.Time) ([]ReplayEvent, *cxv1.Metric, error) {
+	d, err := metricspec.ParseDurations(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur := m.DeepCopy()
+	cur.Status = cxv1.MetricStatus{}
+	var events []ReplayEvent
+	open := map[string]time.Time{}
+	for end := alignedEnd(from, d.Interval, 0).Add(d.Interval); !end.After(to); end = end.Add(d.Interval) {
+		res, err := e.Evaluate(ctx, cur, ds, end)
+		if err != nil {
+			return events, cur, err
+		}
+		now := map[string]time.Time{}
+		for _, ep := range res.Episodes {
+			now[ep.Segment] = ep.Start
+			if start, ok := open[ep.Segment]; !ok || !start.Equal(ep.Start) {
+				events = append(events, ReplayEvent{Metric: m.Name, Segment: ep.Segment, Event: "TaskOpened", At: end,
+					EpisodeStart: ep.Start, Value: ep.Evidence.ObservedValue})
+			}
+		}
+		for seg, start := range open {
+			if _, ok := now[seg]; !ok {
+				events = append(events, ReplayEvent{Metric: m.Name, Segment: seg, Event: "EpisodeEnded", At: end, EpisodeStart: start})
+			}
+		}
+		open = now
+		next := cur.Status.DeepCopy()
+		applyEvaluation(cur, next, res)
+		cur.Status = *next
+	}
+	return events, cur, nil
+}
