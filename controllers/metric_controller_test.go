@@ -190,6 +190,20 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 		t.Fatal("a customer-experience drop made the Metric unready")
 	}
 
+	// A restarted manager (a new reconciler with nothing in memory) keeps
+	// the evidence from status: the same episode, no second task.
+	restarted := &MetricReconciler{Client: k8sClient, Scheme: testScheme, Clock: testClock, Evaluator: engine}
+	if _, err := restarted.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)}); err != nil {
+		t.Fatal(err)
+	}
+	after := metricAt(t, m, "episode kept", func(m *cxv1.Metric) bool { return m.Status.Episode != nil })
+	if !after.Status.Episode.Equal(&task.Spec.EpisodeStart) {
+		t.Fatalf("episode after restart %v, want %v", after.Status.Episode, task.Spec.EpisodeStart)
+	}
+	if err := k8sClient.List(ctx, &tasks, client.InNamespace(ns)); err != nil || len(tasks.Items) != 1 {
+		t.Fatalf("tasks after restart: %d (%v)", len(tasks.Items), err)
+	}
+
 	// The owner resolves on day 12; fresh data after it is back at target.
 	open := taskPhase(t, task, cxv1.PhaseOpen)
 	resolveAt := t0.Add(12 * 24 * time.Hour)
