@@ -192,7 +192,7 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 
 	// A restarted manager (a new reconciler with nothing in memory) keeps
 	// the evidence from status: the same episode, no second task.
-	restarted := &MetricReconciler{Client: k8sClient, Scheme: testScheme, Clock: testClock, Evaluator: engine}
+	restarted := &MetricReconciler{Client: mgrClient, Scheme: testScheme, Clock: testClock, Evaluator: engine}
 	if _, err := restarted.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)}); err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,8 @@ var (
 	k8sClient  client.Client
 	testScheme = runtime.NewScheme()
 	testClock  *clock.Manual
+	// mgrClient reads through the manager's cache, with its field indexes.
+	mgrClient client.Client
 )
 
 func TestMain(m *testing.M) {
@@ -74,6 +76,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		return 1
 	}
+	mgrClient = mgr.GetClient()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := SetupAll(ctx, mgr, Options{Clock: testClock, DataRoots: []string{testDataRoot}}); err != nil {
