@@ -20,15 +20,6 @@ type Channels struct {
 	Clock   clock.Clock
 }
 
-// Deliver implements Deliverer: one record per channel.
-func (c *Channels) Deliver(ctx context.Context, team *cxv1.Team, task *cxv1.ImprovementTask, ev loop.Event) []cxv1.DeliveryRecord {
-	var records []cxv1.DeliveryRecord
-	for _, ch := range team.Spec.Channels {
-		records = append(records, c.deliverOne(ctx, team, ch, task, ev, 1))
-	}
-	return records
-}
-
 func (c *Channels) deliverOne(ctx context.Context, team *cxv1.Team, ch cxv1.DeliveryChannel, task *cxv1.ImprovementTask, ev loop.Event, tries int32) cxv1.DeliveryRecord {
 	rec := cxv1.DeliveryRecord{Channel: team.Name + "/" + ch.Name, Event: string(ev), Attempt: task.Status.Attempt,
 		Time: metav1.NewTime(c.Clock.Now()), Tries: tries}
@@ -43,7 +34,8 @@ func (c *Channels) deliverOne(ctx context.Context, team *cxv1.Team, ch cxv1.Deli
 	return rec
 }
 
-// Retry re-delivers an event whose last delivery to a channel failed.
+// Retry delivers an event to one channel: a pending delivery, or another
+// try after a failed one.
 func (c *Channels) Retry(ctx context.Context, team *cxv1.Team, channel string, task *cxv1.ImprovementTask, ev loop.Event, tries int32) (cxv1.DeliveryRecord, bool) {
 	for _, ch := range team.Spec.Channels {
 		if team.Name+"/"+ch.Name == channel {

@@ -54,10 +54,13 @@ func TestDeliveryRetriesUntilTheSinkIsBack(t *testing.T) {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &got); err != nil {
 			return false, err.Error()
 		}
-		return len(got.Status.Deliveries) == 1, fmt.Sprintf("%+v", got.Status.Deliveries)
+		return len(got.Status.Deliveries) == 2, fmt.Sprintf("%+v", got.Status.Deliveries)
 	})
-	if d := got.Status.Deliveries[0]; d.Succeeded || !d.Retryable || d.Event != "Opened" {
-		t.Fatalf("first delivery %+v", d)
+	if d := got.Status.Deliveries[0]; d.Tries != 0 || d.Message != "pending" || d.Event != "Opened" {
+		t.Fatalf("the pending delivery %+v", d)
+	}
+	if d := got.Status.Deliveries[1]; d.Succeeded || !d.Retryable || d.Tries != 1 {
+		t.Fatalf("first attempt %+v", d)
 	}
 	testClock.Advance(notify.RetryAfter(0) * 2)
 	patch := client.MergeFrom(got.DeepCopy())
@@ -70,7 +73,7 @@ func TestDeliveryRetriesUntilTheSinkIsBack(t *testing.T) {
 			return false, err.Error()
 		}
 		n := len(got.Status.Deliveries)
-		return n == 2 && got.Status.Deliveries[1].Succeeded, fmt.Sprintf("%+v", got.Status.Deliveries)
+		return n == 3 && got.Status.Deliveries[2].Succeeded, fmt.Sprintf("%+v", got.Status.Deliveries)
 	})
 	time.Sleep(300 * time.Millisecond)
 	mu.Lock()
@@ -83,7 +86,7 @@ func TestDeliveryRetriesUntilTheSinkIsBack(t *testing.T) {
 			t.Fatalf("an event was accepted %d times", n)
 		}
 	}
-	if got.Status.Deliveries[1].Tries != 2 {
-		t.Fatalf("second record %+v", got.Status.Deliveries[1])
+	if got.Status.Deliveries[2].Tries != 2 {
+		t.Fatalf("second attempt %+v", got.Status.Deliveries[2])
 	}
 }

@@ -33,10 +33,11 @@ type FreshDataChecker interface {
 	Check(ctx context.Context, m *cxv1.Metric, t *cxv1.ImprovementTask, since, deadline time.Time) (*loop.Check, *cxv1.TaskMeasurement, error)
 }
 
-// Deliverer delivers a task event to a team's channels and returns one
-// record per channel.
+// Deliverer delivers a task event to one of a team's channels (named
+// team/channel) and returns the attempt's record; ok is false when the
+// team has no such channel.
 type Deliverer interface {
-	Deliver(ctx context.Context, team *cxv1.Team, task *cxv1.ImprovementTask, event loop.Event) []cxv1.DeliveryRecord
+	Retry(ctx context.Context, team *cxv1.Team, channel string, task *cxv1.ImprovementTask, ev loop.Event, tries int32) (cxv1.DeliveryRecord, bool)
 }
 
 // ImprovementTaskReconciler is the only writer of task status: it applies
@@ -125,21 +126,25 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			Reason: "MaxAttemptsReached", ObservedGeneration: task.Generation,
 			Message: fmt.Sprintf("reopened %d times; escalated to team %s", next.Attempt-1, status.EscalatedTo)})
 	}
+	// The transition and its pending deliveries are written first, with
+	// optimistic locking, so a reconcile that read a stale task conflicts
+	// instead of repeating the transition; the deliveries follow, and a
+	// crash between the two leaves them pending for the next reconcile.
 	for _, ev := range evs {
-		r.deliver(ctx, &task, status, ev)
+		r.planDeliveries(ctx, &task, status, ev, now)
+	}
+	if err := r.writeStatus(ctx, &task, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, ev := range evs {
 		if r.Recorder != nil {
 			r.Recorder.Eventf(&task, nil, eventType(ev), string(ev), "Transition", "%s: %s", next.Reason, next.Message)
 		}
 	}
-
+	status = task.Status.DeepCopy()
 	retryAt := r.retryDeliveries(ctx, &task, status, now)
-
-	if !equality.Semantic.DeepEqual(&task.Status, status) {
-		patch := client.MergeFrom(task.DeepCopy())
-		task.Status = *status
-		if err := r.Status().Patch(ctx, &task, patch); err != nil {
-			return ctrl.Result{}, fmt.Errorf("write status of task %s: %w", task.Name, err)
-		}
+	if err := r.writeStatus(ctx, &task, status); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	if next.Phase.Final() {
@@ -163,17 +168,11 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, wake.Sub(now))}, nil
 }
 
-// Retrier re-delivers an event to one channel after a failed attempt.
-type Retrier interface {
-	Retry(ctx context.Context, team *cxv1.Team, channel string, task *cxv1.ImprovementTask, ev loop.Event, tries int32) (cxv1.DeliveryRecord, bool)
-}
-
-// retryDeliveries retries each event whose latest delivery to a channel
-// failed with a retryable error, once its backoff has passed, and returns
-// when the next retry is due (zero when none is pending).
+// retryDeliveries makes each pending delivery, and retries each one whose
+// latest attempt failed with a retryable error once its backoff has
+// passed; it returns when the next retry is due (zero when none is).
 func (r *ImprovementTaskReconciler) retryDeliveries(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus, now time.Time) time.Time {
-	retrier, ok := r.Deliverer.(Retrier)
-	if !ok {
+	if r.Deliverer == nil {
 		return time.Time{}
 	}
 	type key struct {
@@ -195,7 +194,10 @@ func (r *ImprovementTaskReconciler) retryDeliveries(ctx context.Context, task *c
 		if d.Succeeded || !d.Retryable || d.Tries >= notify.MaxTries {
 			continue
 		}
-		at := d.Time.Add(notify.RetryAfter(int(d.Tries) - 1))
+		at := d.Time.Time // a pending delivery is due at once
+		if d.Tries > 0 {
+			at = at.Add(notify.RetryAfter(int(d.Tries) - 1))
+		}
 		if now.Before(at) {
 			if due.IsZero() || at.Before(due) {
 				due = at
@@ -209,7 +211,7 @@ func (r *ImprovementTaskReconciler) retryDeliveries(ctx context.Context, task *c
 		}
 		view := task.DeepCopy()
 		view.Status = *status
-		if rec, ok := retrier.Retry(ctx, &team, d.Channel, view, loop.Event(d.Event), d.Tries+1); ok {
+		if rec, ok := r.Deliverer.Retry(ctx, &team, d.Channel, view, loop.Event(d.Event), d.Tries+1); ok {
 			status.Deliveries = appendBounded(status.Deliveries, rec, 50)
 			if !rec.Succeeded && rec.Retryable {
 				at := now.Add(notify.RetryAfter(int(rec.Tries) - 1))
@@ -271,9 +273,9 @@ func (r *ImprovementTaskReconciler) escalationTeam(ctx context.Context, m *cxv1.
 	return m.Spec.Owner.Team
 }
 
-// deliver sends an event to the owning team, and an escalation to the
-// escalation team too, recording each attempt on the task.
-func (r *ImprovementTaskReconciler) deliver(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus, ev loop.Event) {
+// planDeliveries records a pending delivery of an event to each channel of
+// the owning team, and of the escalation team for an escalation.
+func (r *ImprovementTaskReconciler) planDeliveries(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus, ev loop.Event, now time.Time) {
 	if r.Deliverer == nil {
 		return
 	}
@@ -281,17 +283,30 @@ func (r *ImprovementTaskReconciler) deliver(ctx context.Context, task *cxv1.Impr
 	if ev == loop.EventEscalated && status.EscalatedTo != "" && status.EscalatedTo != task.Spec.Team {
 		teams = append(teams, status.EscalatedTo)
 	}
-	view := task.DeepCopy()
-	view.Status = *status
 	for _, name := range teams {
 		var team cxv1.Team
 		if err := r.Get(ctx, types.NamespacedName{Namespace: task.Namespace, Name: name}, &team); err != nil {
 			continue
 		}
-		for _, rec := range r.Deliverer.Deliver(ctx, &team, view, ev) {
-			status.Deliveries = appendBounded(status.Deliveries, rec, 50)
+		for _, ch := range team.Spec.Channels {
+			status.Deliveries = appendBounded(status.Deliveries, cxv1.DeliveryRecord{Channel: team.Name + "/" + ch.Name,
+				Event: string(ev), Attempt: status.Attempt, Time: metav1.NewTime(now), Retryable: true, Message: "pending"}, 50)
 		}
 	}
+}
+
+// writeStatus patches the task's status when it changed, with optimistic
+// locking.
+func (r *ImprovementTaskReconciler) writeStatus(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus) error {
+	if equality.Semantic.DeepEqual(&task.Status, status) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(task.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	task.Status = *status
+	if err := r.Status().Patch(ctx, task, patch); err != nil {
+		return fmt.Errorf("write status of task %s: %w", task.Name, err)
+	}
+	return nil
 }
 
 func eventType(ev loop.Event) string {

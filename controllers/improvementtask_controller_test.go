@@ -62,7 +62,7 @@ func TestTaskOpensAndFollowsTheOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifying := taskPhase(t, task, cxv1.PhaseVerifying)
-	if verifying.Status.ResolvedAt == nil || !verifying.Status.ResolvedAt.Time.Equal(testClock.Now()) {
+	if verifying.Status.ResolvedAt == nil || !verifying.Status.ResolvedAt.Time.Equal(testClock.Now().Truncate(time.Second)) {
 		t.Fatalf("resolvedAt = %v, want the operator's clock %v", verifying.Status.ResolvedAt, testClock.Now())
 	}
 }
