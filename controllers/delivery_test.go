@@ -54,7 +54,8 @@ func TestDeliveryRetriesUntilTheSinkIsBack(t *testing.T) {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &got); err != nil {
 			return false, err.Error()
 		}
-		return len(got.Status.Deliveries) == 2, fmt.Sprintf("%+v", got.Status.Deliveries)
+		n := len(got.Status.Deliveries)
+		return n == 2 && got.Status.Deliveries[1].Message != "sending", fmt.Sprintf("%+v", got.Status.Deliveries)
 	})
 	if d := got.Status.Deliveries[0]; d.Tries != 0 || d.Message != "pending" || d.Event != "Opened" {
 		t.Fatalf("the pending delivery %+v", d)

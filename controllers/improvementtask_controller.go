@@ -141,9 +141,8 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			r.Recorder.Eventf(&task, nil, eventType(ev), string(ev), "Transition", "%s: %s", next.Reason, next.Message)
 		}
 	}
-	status = task.Status.DeepCopy()
-	retryAt := r.retryDeliveries(ctx, &task, status, now)
-	if err := r.writeStatus(ctx, &task, status); err != nil {
+	retryAt, err := r.sendDeliveries(ctx, &task, now)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -168,17 +167,21 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, wake.Sub(now))}, nil
 }
 
-// retryDeliveries makes each pending delivery, and retries each one whose
+// sendDeliveries makes each pending delivery, and retries each one whose
 // latest attempt failed with a retryable error once its backoff has
-// passed; it returns when the next retry is due (zero when none is).
-func (r *ImprovementTaskReconciler) retryDeliveries(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus, now time.Time) time.Time {
+// passed. Each attempt is first claimed in status with optimistic locking,
+// so a reconcile that read a stale task conflicts before it sends a
+// duplicate; the outcomes are written afterwards. It returns when the next
+// retry is due (zero when none is).
+func (r *ImprovementTaskReconciler) sendDeliveries(ctx context.Context, task *cxv1.ImprovementTask, now time.Time) (time.Time, error) {
 	if r.Deliverer == nil {
-		return time.Time{}
+		return time.Time{}, nil
 	}
 	type key struct {
 		channel, event string
 		attempt        int32
 	}
+	status := task.Status.DeepCopy()
 	latest := map[key]cxv1.DeliveryRecord{}
 	var order []key
 	for _, d := range status.Deliveries {
@@ -189,6 +192,12 @@ func (r *ImprovementTaskReconciler) retryDeliveries(ctx context.Context, task *c
 		latest[k] = d
 	}
 	var due time.Time
+	later := func(at time.Time) {
+		if due.IsZero() || at.Before(due) {
+			due = at
+		}
+	}
+	var claims []cxv1.DeliveryRecord
 	for _, k := range order {
 		d := latest[k]
 		if d.Succeeded || !d.Retryable || d.Tries >= notify.MaxTries {
@@ -199,29 +208,43 @@ func (r *ImprovementTaskReconciler) retryDeliveries(ctx context.Context, task *c
 			at = at.Add(notify.RetryAfter(int(d.Tries) - 1))
 		}
 		if now.Before(at) {
-			if due.IsZero() || at.Before(due) {
-				due = at
-			}
+			later(at)
 			continue
 		}
-		teamName, _, _ := strings.Cut(d.Channel, "/")
+		claim := d
+		claim.Tries, claim.Time, claim.Message, claim.Retryable = d.Tries+1, metav1.NewTime(now), "sending", true
+		claims = append(claims, claim)
+		status.Deliveries = appendBounded(status.Deliveries, claim, 50)
+	}
+	if len(claims) == 0 {
+		return due, nil
+	}
+	if err := r.writeStatus(ctx, task, status); err != nil {
+		return due, err
+	}
+	status = task.Status.DeepCopy()
+	for _, claim := range claims {
+		teamName, _, _ := strings.Cut(claim.Channel, "/")
 		var team cxv1.Team
 		if err := r.Get(ctx, types.NamespacedName{Namespace: task.Namespace, Name: teamName}, &team); err != nil {
 			continue
 		}
-		view := task.DeepCopy()
-		view.Status = *status
-		if rec, ok := r.Deliverer.Retry(ctx, &team, d.Channel, view, loop.Event(d.Event), d.Tries+1); ok {
-			status.Deliveries = appendBounded(status.Deliveries, rec, 50)
-			if !rec.Succeeded && rec.Retryable {
-				at := now.Add(notify.RetryAfter(int(rec.Tries) - 1))
-				if due.IsZero() || at.Before(due) {
-					due = at
-				}
+		rec, ok := r.Deliverer.Retry(ctx, &team, claim.Channel, task, loop.Event(claim.Event), claim.Tries)
+		if !ok {
+			continue
+		}
+		for i := len(status.Deliveries) - 1; i >= 0; i-- {
+			d := &status.Deliveries[i]
+			if d.Channel == claim.Channel && d.Event == claim.Event && d.Attempt == claim.Attempt && d.Tries == claim.Tries {
+				*d = rec
+				break
 			}
 		}
+		if !rec.Succeeded && rec.Retryable {
+			later(now.Add(notify.RetryAfter(int(rec.Tries) - 1)))
+		}
 	}
-	return due
+	return due, r.writeStatus(ctx, task, status)
 }
 
 // episodeClosed reports whether the Metric's detector no longer holds the
