@@ -23,8 +23,9 @@ type ReplayEvent struct {
 // Replay evaluates a Metric at every interval-aligned window end in
 // (from, to] with the same Engine and status handling the manager uses,
 // carrying the Metric's status from one evaluation to the next, and
-// returns the episodes that would have opened (one task each) and ended.
-func Replay(ctx context.Context, e *Engine, m *cxv1.Metric, ds *cxv1.DataSource, from, to time.Time) ([]ReplayEvent, *cxv1.Metric, error) {
+// returns the episodes that would have opened (one task each) and ended,
+// and the last evaluation.
+func Replay(ctx context.Context, e *Engine, m *cxv1.Metric, ds *cxv1.DataSource, from, to time.Time) ([]ReplayEvent, *EvaluationResult, error) {
 	d, err := metricspec.ParseDurations(m)
 	if err != nil {
 		return nil, nil, err
@@ -32,12 +33,14 @@ func Replay(ctx context.Context, e *Engine, m *cxv1.Metric, ds *cxv1.DataSource,
 	cur := m.DeepCopy()
 	cur.Status = cxv1.MetricStatus{}
 	var events []ReplayEvent
+	var last *EvaluationResult
 	open := map[string]time.Time{}
 	for end := alignedEnd(from, d.Interval, 0).Add(d.Interval); !end.After(to); end = end.Add(d.Interval) {
 		res, err := e.Evaluate(ctx, cur, ds, end)
 		if err != nil {
-			return events, cur, err
+			return events, last, err
 		}
+		last = res
 		now := map[string]time.Time{}
 		for _, ep := range res.Episodes {
 			now[ep.Segment] = ep.Start
@@ -56,5 +59,5 @@ func Replay(ctx context.Context, e *Engine, m *cxv1.Metric, ds *cxv1.DataSource,
 		applyEvaluation(cur, next, res)
 		cur.Status = *next
 	}
-	return events, cur, nil
+	return events, last, nil
 }

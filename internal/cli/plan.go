@@ -30,6 +30,7 @@ type planOptions struct {
 	namespace    string
 	failOnBreach bool
 	output       string
+	since        time.Duration
 }
 
 const planLong = `Measure every Metric of a directory of manifests against its source now,
@@ -89,6 +90,7 @@ func newPlanCommand(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.at, "at", "", "measure as of this RFC 3339 time instead of now")
 	cmd.Flags().StringVar(&o.namespace, "default-namespace", "default", "namespace of manifests that name none")
 	cmd.Flags().BoolVar(&o.failOnBreach, "fail-on-breach", false, "exit 1 when any Metric is Breached")
+	cmd.Flags().DurationVar(&o.since, "since", 0, "history to replay through the change detector before now (default: each Metric's window)")
 	addOutputFlag(cmd, &o.output)
 	return cmd
 }
@@ -256,7 +258,7 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 	report := &PlanReport{Metrics: []PlanMetric{}, Tasks: []PlanTask{}}
 	for _, m := range metrics {
 		pm := PlanMetric{Namespace: m.Namespace, Name: m.Name, Formula: string(m.Spec.Formula), Segments: []PlanSegment{}}
-		res, err := planMetric(ctx, engine, sources, m, now)
+		res, err := planMetric(ctx, engine, sources, m, now, o.since)
 		if err != nil {
 			pm.Error, pm.State = err.Error(), "Error"
 			report.Metrics = append(report.Metrics, pm)
@@ -282,7 +284,7 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 	return report, nil
 }
 
-func planMetric(ctx context.Context, e *controllers.Engine, sources map[string]*cxv1.DataSource, m *cxv1.Metric, now time.Time) (*controllers.EvaluationResult, error) {
+func planMetric(ctx context.Context, e *controllers.Engine, sources map[string]*cxv1.DataSource, m *cxv1.Metric, now time.Time, since time.Duration) (*controllers.EvaluationResult, error) {
 	if m.Spec.Source == nil {
 		return nil, fmt.Errorf("formula %s is computed from other metrics by the operator, not by plan", m.Spec.Formula)
 	}
@@ -294,7 +296,13 @@ func planMetric(ctx context.Context, e *controllers.Engine, sources map[string]*
 	if err != nil {
 		return nil, err
 	}
-	return e.Evaluate(ctx, m, ds, now.Add(-d.SettleDelay).Truncate(d.Interval))
+	end := now.Add(-d.SettleDelay).Truncate(d.Interval)
+	if since <= d.Interval {
+		// One evaluation, its detector warmed on the window's history.
+		return e.Evaluate(ctx, m, ds, end)
+	}
+	_, last, err := controllers.Replay(ctx, e, m, ds, end.Add(-since), end)
+	return last, err
 }
 
 // secretData reads a Secret manifest's data (base64) and stringData.

@@ -75,6 +75,23 @@ func TestPlanMatchesAnIndependentComputation(t *testing.T) {
 			}
 		}
 	}
+	// A longer replay through the detector finds the same CSAT episode.
+	code, out, errOut = runCLI(t, "plan", "-f", filepath.Join("..", "..", "config", "samples", "metric-csat.yaml"),
+		"-f", filepath.Join("..", "..", "config", "samples", "datasource-warehouse.yaml"), "--data-root", dir,
+		"--at", at.Format("2006-01-02T15:04:05Z"), "--since", "1440h", "-o", "json")
+	var longer PlanReport
+	if code != ExitOK || json.Unmarshal([]byte(out), &longer) != nil {
+		t.Fatalf("plan --since exited %d: %s", code, errOut)
+	}
+	for _, task := range report.Tasks {
+		if task.Metric != "support-csat" {
+			continue
+		}
+		if len(longer.Tasks) != 1 || !longer.Tasks[0].EpisodeStart.Equal(task.EpisodeStart) {
+			t.Fatalf("--since 1440h tasks %+v, want the episode from %s", longer.Tasks, task.EpisodeStart)
+		}
+	}
+
 	// The planted drops of the first days open tasks, nothing else does.
 	if len(report.Tasks) == 0 {
 		t.Fatal("no task would open 7 days after a 15-point CSAT drop")
