@@ -1,0 +1,70 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/demodata"
+)
+
+// Executives' NPS falls at T0+8d and comes back at T0+20d with nobody
+// resolving anything: the task closes as Recovered, not Verified, with
+// the improvement recorded.
+func TestRecoveryWithoutActionClosesTheTaskAsRecovered(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	createWarehouse(t, ns)
+	target := 30.0
+	m := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "account-nps", Namespace: ns}, Spec: cxv1.MetricSpec{
+		Owner: cxv1.MetricOwner{Team: "support-operations"}, Source: &cxv1.LocalObjectReference{Name: "warehouse"},
+		Formula: cxv1.FormulaNPS,
+		Query: &cxv1.MetricQuery{Table: "survey_responses",
+			Columns: &cxv1.QueryColumns{Value: "score", Time: "responded_at", InteractionTime: "interaction_at"},
+			Filters: []cxv1.QueryFilter{{Column: "survey", Operator: "Equals", Values: []string{"nps"}}}},
+		Objective:   cxv1.Objective{Target: &target, MinSamples: 50},
+		Improvement: &cxv1.ImprovementPolicy{MinFreshSamples: 50},
+	}}
+	if err := k8sClient.Create(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	t0 := demodata.DefaultT0
+	var task cxv1.ImprovementTask
+	for day := 0; day <= 50; day++ {
+		now := t0.Add(time.Duration(day) * 24 * time.Hour)
+		testClock.Set(now)
+		requestEvaluation(t, m, now)
+		metricAt(t, m, fmt.Sprintf("evaluated day %d", day), func(m *cxv1.Metric) bool {
+			return m.Status.LastHandledReconcileAt == now.Format(time.RFC3339)
+		})
+		time.Sleep(200 * time.Millisecond)
+		var tasks cxv1.ImprovementTaskList
+		if err := k8sClient.List(ctx, &tasks, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		if len(tasks.Items) == 0 {
+			continue
+		}
+		if len(tasks.Items) > 1 {
+			t.Fatalf("day %d: %d tasks", day, len(tasks.Items))
+		}
+		task = tasks.Items[0]
+		if task.Status.Phase == cxv1.PhaseRecovered {
+			if day < 20 {
+				t.Fatalf("recovered on day %d, before the metric came back", day)
+			}
+			break
+		}
+		if task.Status.Phase != cxv1.PhaseOpen {
+			t.Fatalf("day %d: task %s (%s)", day, task.Status.Phase, task.Status.Message)
+		}
+	}
+	if task.Status.Phase != cxv1.PhaseRecovered || task.Status.Verification == nil || !(task.Status.Verification.Improvement > 0) {
+		t.Fatalf("task %s (%s), verification %+v", task.Status.Phase, task.Status.Message, task.Status.Verification)
+	}
+}
