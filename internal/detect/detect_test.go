@@ -36,8 +36,8 @@ func TestCalibrateSolvesTheBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ARL0(0.035, h); math.Abs(got-200000)/200000 > 1e-6 {
-		t.Fatalf("ARL0(h) = %v, want 200000 units (2,000 a month at 0.01 false tasks a month)", got)
+	if got := ARL0(0.035, h); math.Abs(got-250000)/250000 > 1e-6 {
+		t.Fatalf("ARL0(h) = %v, want 250000 units (2,000 a month at 0.8 × 0.01 false tasks a month)", got)
 	}
 	// More segments, more units: a higher threshold for the same budget.
 	h1000, _ := Calibrate(0.035, 2000*2, 0.01)
@@ -265,7 +265,7 @@ func TestConfigure(t *testing.T) {
 	if c.Shift != 5 || math.Abs(c.Sigma-71) > 0.1 || math.Abs(perMonth-4000) > 1e-6 {
 		t.Fatalf("config %+v per month %v", c, perMonth)
 	}
-	if got := ARL0(c.K(), c.Threshold); math.Abs(got-400000)/400000 > 1e-6 {
-		t.Fatalf("ARL0 %v, want 4,000 units a month / 0.01", got)
+	if got := ARL0(c.K(), c.Threshold); math.Abs(got-500000)/500000 > 1e-6 {
+		t.Fatalf("ARL0 %v, want 4,000 units a month / (0.8 × 0.01)", got)
 	}
 }
