@@ -36,8 +36,11 @@ type Engine struct {
 
 // Evaluate implements MetricEvaluator.
 func (e *Engine) Evaluate(ctx context.Context, m *cxv1.Metric, ds *cxv1.DataSource, windowEnd time.Time) (*EvaluationResult, error) {
+	if m.Spec.Formula == cxv1.FormulaDerived {
+		return e.evaluateDerived(ctx, m, windowEnd)
+	}
 	if ds == nil {
-		return nil, fmt.Errorf("%w: formula %s needs its inputs' values, which this build does not evaluate yet", errSourceUnavailable, m.Spec.Formula)
+		return nil, fmt.Errorf("%w: no DataSource", errSourceUnavailable)
 	}
 	def := metricspec.Definition(m)
 	if err := def.Validate(); err != nil {
@@ -118,6 +121,56 @@ func (e *Engine) Evaluate(ctx context.Context, m *cxv1.Metric, ds *cxv1.DataSour
 	}
 	if err := e.detect(ctx, m, src, def, q, obj, *target, win, prior, windowEnd, durations, res); err != nil {
 		return nil, err
+	}
+	return res, nil
+}
+
+// evaluateDerived computes a derived Metric from its inputs' latest values
+// with its CEL expression. An input without a value leaves the derived
+// Metric InsufficientData; derived values have no per-unit contributions,
+// so they open no tasks.
+func (e *Engine) evaluateDerived(ctx context.Context, m *cxv1.Metric, windowEnd time.Time) (*EvaluationResult, error) {
+	if e.Sources == nil || e.Sources.Client == nil {
+		return nil, fmt.Errorf("%w: a derived metric reads its inputs from the cluster", errSourceUnavailable)
+	}
+	names := make([]string, 0, len(m.Spec.Inputs))
+	for _, in := range m.Spec.Inputs {
+		names = append(names, in.Name)
+	}
+	expr, err := measure.CompileDerived(m.Spec.Expression, names)
+	if err != nil {
+		return nil, err
+	}
+	obj := metricspec.ObjectiveOf(m)
+	inputs := map[string]measure.Estimate{}
+	for _, in := range m.Spec.Inputs {
+		var src cxv1.Metric
+		if err := e.Sources.Client.Get(ctx, clientKey(m.Namespace, in.Metric), &src); err != nil {
+			return nil, fmt.Errorf("%w: input %s: %v", errSourceUnavailable, in.Metric, err)
+		}
+		est := measure.Estimate{Hash: src.Status.DefinitionHash, N: src.Status.Samples, NEff: float64(src.Status.Samples),
+			Confidence: obj.Confidence, Sufficient: src.Status.Value != nil}
+		if src.Status.Value != nil {
+			est.Value, est.Lower, est.Upper = *src.Status.Value, *src.Status.Value, *src.Status.Value
+		}
+		inputs[in.Name] = est
+	}
+	est, err := expr.Estimate(inputs)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := metricspec.ParseDurations(m)
+	res := &EvaluationResult{WindowStart: windowEnd.Add(-d.Window), WindowEnd: windowEnd, Query: m.Spec.Expression,
+		DefinitionHash: metricspec.Definition(m).Hash(), Target: obj.Target, Reason: "Measured",
+		Message: "derived from its inputs' latest values; derived metrics open no tasks"}
+	res.Overall = SegmentOutcome{State: cxv1.StateInsufficientData}
+	if est.Sufficient && obj.Target != nil {
+		st, err := measure.Objective{Direction: measure.Direction(obj.Direction), Target: *obj.Target, WarningAt: obj.WarningAt}.Evaluate(est)
+		if err != nil {
+			return nil, err
+		}
+		res.Overall = SegmentOutcome{Value: ptrTo(est.Value), Lower: ptrTo(est.Value), Upper: ptrTo(est.Value),
+			Samples: est.N, State: cxv1.WindowState(st)}
 	}
 	return res, nil
 }

@@ -68,3 +68,30 @@ func TestRecoveryWithoutActionClosesTheTaskAsRecovered(t *testing.T) {
 		t.Fatalf("task %s (%s), verification %+v", task.Status.Phase, task.Status.Message, task.Status.Verification)
 	}
 }
+
+// A derived Metric is computed from its inputs' latest values with its CEL
+// expression.
+func TestDerivedMetricFollowsItsInputs(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	createWarehouse(t, ns)
+	at := demodata.DefaultT0.Add(-5 * 24 * time.Hour)
+	testClock.Set(at)
+	csat := csatMetric(ns)
+	if err := k8sClient.Create(ctx, csat); err != nil {
+		t.Fatal(err)
+	}
+	input := metricAt(t, csat, "input measured", func(m *cxv1.Metric) bool { return m.Status.Value != nil })
+	target := 150.0
+	derived := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "weighted-satisfaction", Namespace: ns}, Spec: cxv1.MetricSpec{
+		Owner: cxv1.MetricOwner{Team: "support-operations"}, Formula: cxv1.FormulaDerived,
+		Expression: "csat * 2.0 - 10.0", Inputs: []cxv1.DerivedInput{{Name: "csat", Metric: csat.Name}},
+		Objective: cxv1.Objective{Target: &target}}}
+	if err := k8sClient.Create(ctx, derived); err != nil {
+		t.Fatal(err)
+	}
+	got := metricAt(t, derived, "derived measured", func(m *cxv1.Metric) bool { return m.Status.Value != nil })
+	if want := *input.Status.Value*2 - 10; *got.Status.Value != want || got.Status.State != cxv1.StateMet {
+		t.Fatalf("derived %v (%s), want %v (Met)", *got.Status.Value, got.Status.State, want)
+	}
+}
