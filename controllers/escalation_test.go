@@ -45,11 +45,7 @@ func TestFixThatChangesNothingIsReopenedAndEscalated(t *testing.T) {
 	resolved := int32(0)
 	for day := 0; day <= 45; day++ {
 		now := t0.Add(time.Duration(day) * 24 * time.Hour)
-		testClock.Set(now)
-		requestEvaluation(t, m, now)
-		metricAt(t, m, fmt.Sprintf("evaluated day %d", day), func(m *cxv1.Metric) bool {
-			return m.Status.LastHandledReconcileAt == now.Format(time.RFC3339)
-		})
+		evaluateAt(t, m, now)
 		time.Sleep(200 * time.Millisecond)
 		var tasks cxv1.ImprovementTaskList
 		if err := k8sClient.List(ctx, &tasks, client.InNamespace(ns)); err != nil {

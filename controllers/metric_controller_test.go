@@ -83,6 +83,17 @@ func requestEvaluation(t *testing.T, m *cxv1.Metric, at time.Time) {
 	}
 }
 
+// evaluateAt moves the clock to now and waits until the Metric has been
+// evaluated there, as a day passing would.
+func evaluateAt(t *testing.T, m *cxv1.Metric, now time.Time) {
+	t.Helper()
+	testClock.Set(now)
+	requestEvaluation(t, m, now)
+	metricAt(t, m, "evaluated at "+now.Format(time.RFC3339), func(m *cxv1.Metric) bool {
+		return m.Status.LastHandledReconcileAt == now.Format(time.RFC3339)
+	})
+}
+
 func metricAt(t *testing.T, m *cxv1.Metric, what string, cond func(*cxv1.Metric) bool) *cxv1.Metric {
 	t.Helper()
 	var got cxv1.Metric
@@ -147,11 +158,7 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 	var task *cxv1.ImprovementTask
 	for day := 1; day <= 12 && task == nil; day++ {
 		now := t0.Add(time.Duration(day) * 24 * time.Hour)
-		testClock.Set(now)
-		requestEvaluation(t, m, now)
-		metricAt(t, m, fmt.Sprintf("evaluated day %d", day), func(m *cxv1.Metric) bool {
-			return m.Status.LastHandledReconcileAt == now.Format(time.RFC3339)
-		})
+		evaluateAt(t, m, now)
 		if err := k8sClient.List(ctx, &tasks, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)
 		}
@@ -218,11 +225,7 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 	var verified *cxv1.ImprovementTask
 	for day := 13; day <= 26 && verified == nil; day++ {
 		now := t0.Add(time.Duration(day) * 24 * time.Hour)
-		testClock.Set(now)
-		requestEvaluation(t, m, now)
-		metricAt(t, m, fmt.Sprintf("evaluated day %d", day), func(m *cxv1.Metric) bool {
-			return m.Status.LastHandledReconcileAt == now.Format(time.RFC3339)
-		})
+		evaluateAt(t, m, now)
 		time.Sleep(300 * time.Millisecond)
 		var cur cxv1.ImprovementTask
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &cur); err != nil {

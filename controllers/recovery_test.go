@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -37,11 +36,7 @@ func TestRecoveryWithoutActionClosesTheTaskAsRecovered(t *testing.T) {
 	var task cxv1.ImprovementTask
 	for day := 0; day <= 50; day++ {
 		now := t0.Add(time.Duration(day) * 24 * time.Hour)
-		testClock.Set(now)
-		requestEvaluation(t, m, now)
-		metricAt(t, m, fmt.Sprintf("evaluated day %d", day), func(m *cxv1.Metric) bool {
-			return m.Status.LastHandledReconcileAt == now.Format(time.RFC3339)
-		})
+		evaluateAt(t, m, now)
 		time.Sleep(200 * time.Millisecond)
 		var tasks cxv1.ImprovementTaskList
 		if err := k8sClient.List(ctx, &tasks, client.InNamespace(ns)); err != nil {
