@@ -1,0 +1,173 @@
+package detect
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// Bounds returns the interval-aligned end of the latest evaluation that may
+// run at now: floor(now/interval)·interval, minus settle (late-arriving
+// data's grace). A live run and a replay over the same history therefore
+// cut the same batches. A non-positive interval returns now − settle.
+func Bounds(now time.Time, interval, settle time.Duration) time.Time {
+	end := now
+	if interval > 0 {
+		end = time.Unix(0, 0).UTC().Add(time.Duration(now.UnixNano()/int64(interval)) * interval)
+	}
+	return end.Add(-settle)
+}
+
+// SegmentVerdict is one segment's standing after an evaluation.
+type SegmentVerdict struct {
+	// Segment is the segment key ("" for the whole population).
+	Segment string `json:"segment"`
+	// Statistic and Threshold are the CUSUM and its threshold h, in
+	// standard units; the same threshold serves every segment.
+	Statistic float64 `json:"statistic"`
+	Threshold float64 `json:"threshold"`
+	// Open is true while the segment's episode is open.
+	Open bool `json:"open"`
+	// EpisodeStart is when the open episode's evidence began.
+	EpisodeStart time.Time `json:"episodeStart,omitzero"`
+	// Samples are the effective units fed this evaluation.
+	Samples float64 `json:"samples"`
+}
+
+// Evaluation is the result of one evaluation of a metric.
+type Evaluation struct {
+	// State is the new detector state to persist (segments with evidence).
+	State State `json:"state"`
+	// Verdicts covers every segment with data or evidence, sorted by key.
+	Verdicts []SegmentVerdict `json:"verdicts"`
+	// Opened are the episodes that opened with this evaluation: one task
+	// each, named from (segment, start).
+	Opened []Opened `json:"opened,omitempty"`
+}
+
+// Evaluate runs one evaluation: it feeds the statistics of the data new
+// since the last evaluation, [from, to), exactly once, and reports the new
+// state, each segment's verdict and the new episodes. The Metric
+// reconciler calls it once per interval; Replay calls it over history.
+func (c Config) Evaluate(st State, from, to time.Time, fresh map[string]measure.Contribution) Evaluation {
+	next, opened := c.Feed(st, Batch{From: from, To: to, Segments: fresh})
+	keys := map[string]bool{}
+	for k := range fresh {
+		keys[k] = true
+	}
+	for k := range next {
+		keys[k] = true
+	}
+	ev := Evaluation{State: next, Opened: opened}
+	for k := range keys {
+		s := next[k]
+		ev.Verdicts = append(ev.Verdicts, SegmentVerdict{Segment: k, Statistic: s.Statistic, Threshold: c.Threshold,
+			Open: s.Open(), EpisodeStart: s.EpisodeStart, Samples: fresh[k].Units.EffectiveN()})
+	}
+	sort.Slice(ev.Verdicts, func(i, j int) bool { return ev.Verdicts[i].Segment < ev.Verdicts[j].Segment })
+	return ev
+}
+
+// ReplayEvent says what would have happened to a segment at a time.
+type ReplayEvent struct {
+	Segment string    `json:"segment"`
+	At      time.Time `json:"at"`
+	// Kind is Opened, Recovered or NotRecovered.
+	Kind string `json:"kind"`
+	// EpisodeStart names the task the event belongs to.
+	EpisodeStart time.Time `json:"episodeStart"`
+	// Verification holds the evidence of Recovered and NotRecovered.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// The replay event kinds.
+const (
+	EventOpened       = "Opened"
+	EventRecovered    = "Recovered"
+	EventNotRecovered = "NotRecovered"
+)
+
+// ReplayInput is what a replay runs over.
+type ReplayInput struct {
+	Config Config
+	// State is the detector state at From (nil: no evidence).
+	State State
+	// From and To bound the replay; evaluations end at interval multiples.
+	From, To time.Time
+	Interval time.Duration
+	// VerifyWindow is how long an opened task's recovery is judged on data
+	// newer than its opening before it counts as NotRecovered; zero: 30 days.
+	VerifyWindow time.Duration
+	// MinFreshSamples is the fewest fresh units that may decide.
+	MinFreshSamples float64
+	// Level is verification's α; zero: DefaultLevel.
+	Level float64
+	// Stats returns per-segment statistics of the data in [from, to).
+	Stats func(from, to time.Time) (map[string]measure.Contribution, error)
+}
+
+// ReplayResult is a replay's timeline and final state.
+type ReplayResult struct {
+	Events []ReplayEvent `json:"events"`
+	State  State         `json:"state"`
+}
+
+// Replay drives Evaluate over [From, To) one interval at a time and, for
+// every opened episode, judges recovery without action with Verify on the
+// data newer than the opening, at each evaluation, with the final look at
+// the end of the verify window.
+func Replay(in ReplayInput) (ReplayResult, error) {
+	if in.Interval <= 0 {
+		return ReplayResult{}, fmt.Errorf("replay: interval %s must be positive", in.Interval)
+	}
+	if in.VerifyWindow <= 0 {
+		in.VerifyWindow = 30 * 24 * time.Hour
+	}
+	type watch struct {
+		start, opened time.Time
+		fresh         measure.Contribution
+	}
+	watching := map[string]*watch{}
+	st := in.State
+	var out ReplayResult
+	from := Bounds(in.From, in.Interval, 0)
+	for to := from.Add(in.Interval); !to.After(in.To); from, to = to, to.Add(in.Interval) {
+		fresh, err := in.Stats(from, to)
+		if err != nil {
+			return out, fmt.Errorf("replay: statistics for [%s, %s): %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+		}
+		segs := make([]string, 0, len(watching))
+		for seg := range watching {
+			segs = append(segs, seg)
+		}
+		sort.Strings(segs)
+		for _, seg := range segs {
+			w := watching[seg]
+			w.fresh.Merge(fresh[seg])
+			v := Verify(VerifyInput{Fresh: w.fresh, Direction: in.Config.Direction, Reference: in.Config.Reference,
+				Shift: in.Config.Shift, From: in.Config.Reference - in.Config.Shift, Level: in.Level,
+				MinSamples: in.MinFreshSamples, Final: !to.Before(w.opened.Add(in.VerifyWindow))})
+			kind := ""
+			switch v.Verdict {
+			case Proven:
+				kind = EventRecovered
+			case NotProven:
+				kind = EventNotRecovered
+			}
+			if kind != "" {
+				out.Events = append(out.Events, ReplayEvent{Segment: seg, At: to, Kind: kind, EpisodeStart: w.start, Verification: &v})
+				delete(watching, seg)
+			}
+		}
+		ev := in.Config.Evaluate(st, from, to, fresh)
+		st = ev.State
+		for _, o := range ev.Opened {
+			out.Events = append(out.Events, ReplayEvent{Segment: o.Segment, At: to, Kind: EventOpened, EpisodeStart: o.Start})
+			watching[o.Segment] = &watch{start: o.Start, opened: to}
+		}
+	}
+	out.State = st
+	return out, nil
+}

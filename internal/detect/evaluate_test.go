@@ -1,0 +1,106 @@
+package detect
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+func TestBoundsAlignToTheInterval(t *testing.T) {
+	now := time.Date(2026, 3, 2, 13, 47, 0, 0, time.UTC)
+	cases := []struct {
+		interval, settle time.Duration
+		want             time.Time
+	}{
+		{24 * time.Hour, 0, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
+		{time.Hour, 0, time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)},
+		{time.Hour, 2 * time.Hour, time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC)},
+		{15 * time.Minute, 0, time.Date(2026, 3, 2, 13, 45, 0, 0, time.UTC)},
+		{0, time.Minute, now.Add(-time.Minute)},
+	}
+	for _, c := range cases {
+		if got := Bounds(now, c.interval, c.settle); !got.Equal(c.want) {
+			t.Errorf("Bounds(%s, %s) = %s, want %s", c.interval, c.settle, got, c.want)
+		}
+	}
+}
+
+func TestEvaluateReportsEverySegment(t *testing.T) {
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 3}
+	st := State{"a": {Statistic: 1, Since: day0}}
+	ev := c.Evaluate(st, day0, day0.Add(24*time.Hour), map[string]measure.Contribution{
+		"":  batch(200, 30, 50),
+		"b": batch(100, 20, 50),
+	})
+	if len(ev.Verdicts) != 3 || ev.Verdicts[0].Segment != "" || ev.Verdicts[1].Segment != "a" {
+		t.Fatalf("verdicts %+v", ev.Verdicts)
+	}
+	// "a" had no data: unchanged. "b" opened. "" sits at the target: no evidence.
+	if ev.Verdicts[1].Statistic != 1 || !ev.Verdicts[2].Open || ev.Verdicts[0].Statistic != 0 {
+		t.Fatalf("verdicts %+v", ev.Verdicts)
+	}
+	if len(ev.Opened) != 1 || ev.Opened[0].Segment != "b" || len(ev.State) != 2 {
+		t.Fatalf("opened %+v state %+v", ev.Opened, ev.State)
+	}
+	if _, err := json.Marshal(ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplayOpensThenRecovers(t *testing.T) {
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 3}
+	dropFrom, dropTo := day0.Add(10*24*time.Hour), day0.Add(12*24*time.Hour)
+	calls := 0
+	res, err := Replay(ReplayInput{Config: c, From: day0, To: day0.Add(30 * 24 * time.Hour), Interval: 24 * time.Hour,
+		MinFreshSamples: 30,
+		Stats: func(from, to time.Time) (map[string]measure.Contribution, error) {
+			calls++
+			if to.Sub(from) != 24*time.Hour {
+				t.Fatalf("batch [%s, %s)", from, to)
+			}
+			mean := 30.0
+			if !from.Before(dropFrom) && from.Before(dropTo) {
+				mean = 10
+			}
+			return map[string]measure.Contribution{"": batch(100, mean, 50)}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 30 {
+		t.Fatalf("%d evaluations, want 30", calls)
+	}
+	if len(res.Events) != 2 {
+		t.Fatalf("events %+v", res.Events)
+	}
+	open, rec := res.Events[0], res.Events[1]
+	if open.Kind != EventOpened || !open.EpisodeStart.Equal(dropFrom) || !open.At.Equal(dropFrom.Add(24*time.Hour)) {
+		t.Fatalf("opened %+v", open)
+	}
+	// Fresh data newer than the opening: day 11 still at 10, then at 30.
+	// Sequence bound clears the bad level 25 once enough days at 30 come in.
+	if rec.Kind != EventRecovered || rec.Verification == nil || rec.Verification.Verdict != Proven || !rec.At.After(open.At) {
+		t.Fatalf("recovered %+v", rec)
+	}
+}
+
+func TestTumblingLevelSplitsTheBudget(t *testing.T) {
+	// 1 per 100 months, weekly windows, 10 segments: 0.01·(7/30)/10.
+	got, err := TumblingLevel(0.01, 7*24*time.Hour, 10)
+	if err != nil || math.Abs(got-0.01*7/30/10) > 1e-15 {
+		t.Fatalf("level %v %v", got, err)
+	}
+	if _, err := TumblingLevel(0.01, 0, 1); err == nil {
+		t.Fatal("a zero window must fail")
+	}
+	// z(0.999) ≈ 3.09: 97 + 3.09·0.5 = 98.5 < 100 − 1 = 99 breaches; 98.6 + 1.55 does not.
+	if !TumblingBreach(AtLeast, 97, 0.5, 100, 2, 0.001) || TumblingBreach(AtLeast, 98, 0.5, 100, 2, 0.001) {
+		t.Fatal("AtLeast tumbling test")
+	}
+	if !TumblingBreach(AtMost, 103, 0.5, 100, 2, 0.001) || TumblingBreach(AtMost, 102, 0.5, 100, 2, 0.001) {
+		t.Fatal("AtMost tumbling test")
+	}
+}
