@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -53,4 +54,66 @@ func (c Config) DetectableShift(unitsPerDay float64, horizon time.Duration, maxS
 		}
 	}
 	return hi, true
+}
+
+// DefaultHorizon is the time within which status says what is detectable.
+const DefaultHorizon = 14 * 24 * time.Hour
+
+// Detectability is what status says about a segment's volume: the smallest
+// shift found within Horizon with 80 % probability and the expected delay
+// for δ itself.
+type Detectability struct {
+	UnitsPerMonth float64       `json:"unitsPerMonth"`
+	Horizon       time.Duration `json:"horizon"`
+	// Shift is the smallest shift found within Horizon with 80 %
+	// probability; zero with Detectable false when none up to the largest
+	// shift looked at is.
+	Shift      float64 `json:"shift,omitempty"`
+	Detectable bool    `json:"detectable"`
+	// DelayForDelta is the expected time to detect a shift of δ.
+	DelayForDelta time.Duration `json:"delayForDelta"`
+	Message       string        `json:"message"`
+}
+
+// Describe summarises detectability at unitsPerMonth units a month in one
+// segment, looking at shifts up to maxShift (for example 100 NPS points).
+func (c Config) Describe(unitsPerMonth float64, horizon time.Duration, maxShift float64) Detectability {
+	if horizon <= 0 {
+		horizon = DefaultHorizon
+	}
+	d := Detectability{UnitsPerMonth: unitsPerMonth, Horizon: horizon}
+	perDay := unitsPerMonth / 30
+	d.Shift, d.Detectable = c.DetectableShift(perDay, horizon, maxShift)
+	delay, ok := c.ExpectedDelay(c.Shift, perDay)
+	if ok {
+		d.DelayForDelta = delay
+	}
+	days := horizon.Hours() / 24
+	switch {
+	case !ok:
+		d.Message = fmt.Sprintf("at %.0f units a month a shift of %g is not detectable", unitsPerMonth, c.Shift)
+	default:
+		d.Message = fmt.Sprintf("at %.0f units a month a shift of %g takes about %s to detect", unitsPerMonth, c.Shift, humanDuration(delay))
+	}
+	if d.Detectable {
+		d.Message += fmt.Sprintf("; within %.0f days a shift of %.1f is found 80 %% of the time", days, d.Shift)
+	} else {
+		d.Message += fmt.Sprintf("; no shift up to %g is found within %.0f days 80 %% of the time: pool segments or widen δ", maxShift, days)
+	}
+	return d
+}
+
+// humanDuration rounds a delay to days, weeks or months as people say it.
+func humanDuration(d time.Duration) string {
+	days := d.Hours() / 24
+	switch {
+	case days < 2:
+		return fmt.Sprintf("%.0f hours", d.Hours())
+	case days < 21:
+		return fmt.Sprintf("%.0f days", days)
+	case days < 75:
+		return fmt.Sprintf("%.0f weeks", days/7)
+	default:
+		return fmt.Sprintf("%.0f months", days/30)
+	}
 }
