@@ -71,7 +71,8 @@ type Setup struct {
 }
 
 // Configure estimates σ from the window (pooled over the whole
-// population), the metric's monthly volume across its segments and the
+// population; TargetSigma when the whole population has fewer than two
+// effective units), the metric's monthly volume across its segments and the
 // whole population, and calibrates the threshold to the budget.
 func Configure(s Setup) (Config, float64, error) {
 	if s.Shift <= 0 {
@@ -82,6 +83,12 @@ func Configure(s Setup) (Config, float64, error) {
 	}
 	overall := s.Window[""]
 	sigma := math.Sqrt(overall.Variance())
+	if overall.Units.EffectiveN() < 2 {
+		// No history to estimate from: the formula's variance at the target.
+		if ts, err := TargetSigma(s.Formula, s.Reference); err == nil {
+			sigma = ts
+		}
+	}
 	if floor := s.Shift / 4; !(sigma > floor) {
 		sigma = floor
 	}
