@@ -104,3 +104,26 @@ func TestTumblingLevelSplitsTheBudget(t *testing.T) {
 		t.Fatal("AtMost tumbling test")
 	}
 }
+
+func TestVerifyHandComputedLooks(t *testing.T) {
+	// 400 fresh units at mean 32, sd 50 (sample sd 50·sqrt(400/399)),
+	// bad level 25, final look: se = 2.503, z(0.975) = 1.96, lower 32 − 4.906 − 25 > 0.
+	in := VerifyInput{Fresh: batch(400, 32, 50), Direction: AtLeast, Reference: 30, Shift: 5, From: 24,
+		MinSamples: 30, PlannedSamples: 400, Final: true}
+	v := Verify(in)
+	se := 50 * math.Sqrt(400.0/399) / 20
+	if v.Verdict != Proven || math.Abs(v.Improvement-8) > 1e-9 || math.Abs(v.ImprovementLower-(8-1.959964*se)) > 1e-4 {
+		t.Fatalf("%+v", v)
+	}
+	// The same data on an early look: the sequence is wider and does not decide.
+	in.Final = false
+	if v := Verify(in); v.Verdict != Pending || !(32-v.Lower > 1.96*se) {
+		t.Fatalf("early look %+v", v)
+	}
+	// AtMost mirrors: a reopen rate of 18 % with target 10 and δ 5 persists (bad level 15).
+	mirror := Verify(VerifyInput{Fresh: batch(2000, 18, 38), Direction: AtMost, Reference: 10, Shift: 5, From: 16,
+		MinSamples: 30, PlannedSamples: 2000})
+	if mirror.Verdict != Persists || mirror.Improvement != -2 || mirror.Message == "" {
+		t.Fatalf("AtMost %+v", mirror)
+	}
+}

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/cxloop/cxloop/internal/measure"
@@ -49,14 +50,21 @@ type VerifyInput struct {
 
 // Verification is a verdict with its evidence.
 type Verification struct {
-	Verdict Verdict
-	// Mean of the fresh data, and the bounds that decided.
-	Mean, Lower, Upper float64
+	Verdict Verdict `json:"verdict"`
+	// Mean of the fresh data, and the bounds that decided: the confidence
+	// sequence's on early looks, the fixed-horizon interval's on the final.
+	Mean  float64 `json:"mean"`
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
 	// Improvement over From, with a fixed-horizon interval at 1 − Level.
-	Improvement, ImprovementLower, ImprovementUpper float64
+	Improvement      float64 `json:"improvement"`
+	ImprovementLower float64 `json:"improvementLower"`
+	ImprovementUpper float64 `json:"improvementUpper"`
 	// Samples are the fresh effective units.
-	Samples float64
-	Level   float64
+	Samples float64 `json:"samples"`
+	Level   float64 `json:"level"`
+	// Message says in words what decided.
+	Message string `json:"message"`
 }
 
 // csHalfWidth is the half-width, in standard units of one observation, of
@@ -77,6 +85,7 @@ func Verify(in VerifyInput) Verification {
 	n := in.Fresh.Units.EffectiveN()
 	v := Verification{Verdict: Pending, Samples: n, Level: in.Level, Mean: in.Fresh.Mean()}
 	if n < math.Max(in.MinSamples, 2) {
+		v.Message = fmt.Sprintf("%.0f fresh units, fewer than the %.0f needed to decide", n, math.Max(in.MinSamples, 2))
 		if in.Final {
 			v.Verdict = NotProven
 		}
@@ -114,6 +123,8 @@ func Verify(in VerifyInput) Verification {
 			v.Verdict = NotProven
 		}
 	}
+	v.Message = fmt.Sprintf("%s: fresh mean %.4g on %.0f units, bounds [%.4g, %.4g] against the bad level %.4g at level %g",
+		v.Verdict, v.Mean, n, v.Lower, v.Upper, bad, in.Level)
 	return v
 }
 
