@@ -106,17 +106,29 @@ func poisson(r *rand.Rand, lambda float64) int {
 	}
 }
 
-// config is the detector the operator would run for the metric: σ known,
-// threshold calibrated to the budget for the volume across all segments
-// and the whole population.
+// config is the detector the operator would run for the metric, built by
+// the operator's own detect.Configure from a 30-day window holding the
+// expected volume of every segment and the whole population at the target
+// with the in-control deviation (σ known, as in DOMAIN.md's scenario).
 func config(f family, perMonth float64, segments int) detect.Config {
-	c := detect.Config{Direction: detect.AtLeast, Reference: f.target, Shift: f.shift, Sigma: f.sigma}
-	units := perMonth
+	window := map[string]measure.Contribution{"": known(perMonth, f.target, f.sigma)}
 	if segments > 1 {
-		units *= 2 // every unit counts in its segment and in the whole population
+		for s := 0; s < segments; s++ {
+			window[fmt.Sprint(s)] = known(perMonth/float64(segments), f.target, f.sigma)
+		}
 	}
-	c.Threshold, _ = detect.CalibrateBatched(c.K(), units, detect.DefaultBudget, perMonth/30/float64(segments))
+	c, _, err := detect.Configure(detect.Setup{Direction: detect.AtLeast, Reference: f.target, Shift: f.shift,
+		Formula: f.formula, Window: window, WindowLength: 30 * 24 * time.Hour, Interval: 24 * time.Hour})
+	if err != nil {
+		panic(fmt.Sprintf("configure %s at %g: %v", f.name, perMonth, err))
+	}
 	return c
+}
+
+// known is the contribution of n units with exactly the given mean and
+// standard deviation.
+func known(n, mean, sd float64) measure.Contribution {
+	return measure.Contribution{Units: measure.Cell{N: int64(n), W: n, W2: n}, SumWX: n * mean, SumWX2: n * (sd*sd + mean*mean)}
 }
 
 // falseTasks simulates months metric-months at the target and counts the
