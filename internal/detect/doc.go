@@ -60,5 +60,30 @@
 // the mean wholly on the bad side. Fewer fresh units than the minimum never
 // decide anything.
 //
+// # One evaluation, and replaying history
+//
+// Bounds aligns an evaluation's end to floor(now/interval)·interval minus
+// an optional settle delay, so a live run and a backtest cut the same
+// batches. Config.Evaluate is one evaluation: the statistics of the data
+// new since the last evaluation, fed once, give the new state, a verdict
+// per segment (statistic against the shared threshold) and the episodes
+// that opened. Replay drives Evaluate over a time range, one interval at a
+// time, and judges each opened episode's recovery without action with
+// Verify on data newer than its opening.
+//
+// # Metrics without units
+//
+// Ratios of sums, gauges and derived expressions have no per-unit
+// contributions. They are judged once per closed, non-overlapping window by
+// TumblingBreach at the level TumblingLevel gives: the budget times the
+// window's share of a month, split across segments, so the same monthly
+// budget holds. Detection is slower, and status says so.
+//
+// # Without history
+//
+// Where no baseline exists to estimate σ, TargetSigma gives the formula's
+// deviation at the target (shares exactly, NPS at its largest), which only
+// errs towards a slower detector.
+//
 // The package must not import Kubernetes packages.
 package detect
