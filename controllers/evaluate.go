@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,8 +116,13 @@ func (e *Engine) Evaluate(ctx context.Context, m *cxv1.Metric, ds *cxv1.DataSour
 	}
 	sortWorstFirst(res.Segments, obj.Direction)
 
-	if measure.HasUnits(def) != nil || target == nil {
-		res.Message = fmt.Sprintf("%s: tasks open only from formulas with per-unit contributions", def.Formula)
+	if target == nil {
+		return res, nil
+	}
+	if measure.HasUnits(def) != nil {
+		if err := e.tumbling(ctx, src, def, q, obj, *target, prior, windowEnd, durations, res); err != nil {
+			return nil, err
+		}
 		return res, nil
 	}
 	if err := e.detect(ctx, m, src, def, q, obj, *target, win, prior, windowEnd, durations, res); err != nil {
@@ -319,6 +325,108 @@ func (e *Engine) detect(ctx context.Context, m *cxv1.Metric, src source.Source, 
 	}
 	res.Detector = status
 	return nil
+}
+
+// tumbling opens episodes for a metric without per-unit contributions (a
+// ratio of sums, a gauge) from non-overlapping windows: each window of the
+// Metric's length, aligned to multiples of it, is judged once when it
+// closes, at the per-window level that keeps the monthly false-task budget
+// across segments. An episode stays open while closed windows breach and
+// ends at the first window that does not.
+func (e *Engine) tumbling(ctx context.Context, src source.Source, def measure.Definition, q source.Query, obj metricspec.Objective,
+	target float64, prior cxv1.MetricStatus, windowEnd time.Time, d metricspec.Durations, res *EvaluationResult) error {
+	closed := windowEnd.Truncate(d.Window)
+	status := prior.Detector.DeepCopy()
+	if status == nil {
+		status = &cxv1.DetectorStatus{}
+	}
+	res.Detector = status
+	if status.FedUntil != nil && !closed.After(status.FedUntil.Time) {
+		res.Episodes = openEpisodes(status, obj, target, detect.DefaultShift(def.Formula))
+		return nil
+	}
+	shift := obj.MinShift
+	if shift <= 0 {
+		shift = detect.DefaultShift(def.Formula)
+	}
+	from := closed.Add(-d.Window)
+	r, err := src.Query(ctx, def, q, from, closed)
+	if err != nil {
+		return fmt.Errorf("%w: tumbling window: %v", errSourceUnavailable, err)
+	}
+	level, err := detect.TumblingLevel(obj.Budget, d.Window, len(r.Segments)+1)
+	if err != nil {
+		return err
+	}
+	judged := map[string]*measure.Stats{"": r.Overall}
+	for k, seg := range r.Segments {
+		judged[k] = seg.Stats
+	}
+	kept := map[string]cxv1.DetectorSegment{}
+	for _, s := range status.Segments {
+		kept[s.Segment] = s
+	}
+	for k, stats := range judged {
+		est, err := measure.Compute(def, stats, obj.Confidence, obj.MinSamples)
+		if err != nil || !est.Sufficient {
+			continue // missing data never opens or closes anything
+		}
+		breach := detect.TumblingBreach(detect.Direction(obj.Direction), est.Value, est.StdErr, target, shift, level)
+		cur, open := kept[k]
+		switch {
+		case breach && !open:
+			kept[k] = cxv1.DetectorSegment{Segment: k, Statistic: round(est.Value), EpisodeStart: timeRef(from)}
+		case breach:
+			cur.Statistic = round(est.Value)
+			kept[k] = cur
+		case open:
+			delete(kept, k)
+		}
+	}
+	status.Segments = nil
+	for _, s := range kept {
+		status.Segments = append(status.Segments, s)
+	}
+	sort.Slice(status.Segments, func(i, j int) bool { return status.Segments[i].Segment < status.Segments[j].Segment })
+	status.FedUntil = timeRef(closed)
+	status.SegmentsMonitored = int32(len(r.Segments) + 1)
+	status.DetectionHorizon = d.Window.String()
+	res.Episodes = openEpisodes(status, obj, target, shift)
+	res.Message = fmt.Sprintf("%s has no per-unit contributions: tasks open from non-overlapping %s windows at level %.3g each",
+		def.Formula, d.Window, level)
+	return nil
+}
+
+// openEpisodes lists the episodes a tumbling-window detector holds open.
+func openEpisodes(status *cxv1.DetectorStatus, obj metricspec.Objective, target, shift float64) []Episode {
+	if obj.MinShift > 0 {
+		shift = obj.MinShift
+	}
+	var eps []Episode
+	for _, s := range status.Segments {
+		if s.EpisodeStart == nil {
+			continue
+		}
+		v := s.Statistic
+		eps = append(eps, Episode{Segment: s.Segment, Values: segmentValues(s.Segment), Start: s.EpisodeStart.Time, WeightShare: 1, Gap: 1,
+			Evidence:  cxv1.TaskEvidence{Statistic: v, ObservedValue: &v},
+			Objective: cxv1.TaskObjective{Direction: obj.Direction, Target: target, MinShift: shift}})
+	}
+	return eps
+}
+
+// segmentValues parses a segment key back into its column values.
+func segmentValues(key string) map[string]string {
+	values := map[string]string{}
+	if key == "" {
+		return values
+	}
+	for _, pair := range strings.Split(key, ",") {
+		if col, v, ok := strings.Cut(pair, "="); ok {
+			values[col] = v
+		}
+	}
+	return values
 }
 
 // contributions turns a result into per-segment contributions, the whole
