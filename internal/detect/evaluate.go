@@ -74,7 +74,7 @@ func (c Config) Evaluate(st State, from, to time.Time, fresh map[string]measure.
 type ReplayEvent struct {
 	Segment string    `json:"segment"`
 	At      time.Time `json:"at"`
-	// Kind is Opened, Recovered or NotRecovered.
+	// Kind is Opened, Recovered, NotRecovered, Verified or Reopened.
 	Kind string `json:"kind"`
 	// EpisodeStart names the task the event belongs to.
 	EpisodeStart time.Time `json:"episodeStart"`
@@ -87,6 +87,8 @@ const (
 	EventOpened       = "Opened"
 	EventRecovered    = "Recovered"
 	EventNotRecovered = "NotRecovered"
+	EventVerified     = "Verified"
+	EventReopened     = "Reopened"
 )
 
 // ReplayInput is what a replay runs over.
@@ -104,6 +106,10 @@ type ReplayInput struct {
 	MinFreshSamples float64
 	// Level is verification's α; zero: DefaultLevel.
 	Level float64
+	// Resolutions are, per segment, the times an owner resolved its task
+	// (a what-if for the backtest): from the first batch starting at or
+	// after one, verification looks at data newer than it only.
+	Resolutions map[string][]time.Time
 	// Stats returns per-segment statistics of the data in [from, to).
 	Stats func(from, to time.Time) (map[string]measure.Contribution, error)
 }
@@ -117,7 +123,10 @@ type ReplayResult struct {
 // Replay drives Evaluate over [From, To) one interval at a time and, for
 // every opened episode, judges recovery without action with Verify on the
 // data newer than the opening, at each evaluation, with the final look at
-// the end of the verify window.
+// the end of the verify window. Once an owner resolution passes, the same
+// test on data newer than the resolution says Verified, or Reopened when
+// the drop persists or the window ends unproven; a later resolution starts
+// a new attempt.
 func Replay(in ReplayInput) (ReplayResult, error) {
 	if in.Interval <= 0 {
 		return ReplayResult{}, fmt.Errorf("replay: interval %s must be positive", in.Interval)
@@ -126,8 +135,9 @@ func Replay(in ReplayInput) (ReplayResult, error) {
 		in.VerifyWindow = 30 * 24 * time.Hour
 	}
 	type watch struct {
-		start, opened time.Time
-		fresh         measure.Contribution
+		start, since time.Time
+		resolved     bool
+		fresh        measure.Contribution
 	}
 	watching := map[string]*watch{}
 	st := in.State
@@ -145,19 +155,38 @@ func Replay(in ReplayInput) (ReplayResult, error) {
 		sort.Strings(segs)
 		for _, seg := range segs {
 			w := watching[seg]
+			for _, r := range in.Resolutions[seg] {
+				if r.After(w.since) && !r.After(from) {
+					// An owner resolution: judge only data newer than it.
+					w.since, w.resolved, w.fresh = from, true, measure.Contribution{}
+				}
+			}
 			w.fresh.Merge(fresh[seg])
 			v := Verify(VerifyInput{Fresh: w.fresh, Direction: in.Config.Direction, Reference: in.Config.Reference,
 				Shift: in.Config.Shift, From: in.Config.Reference - in.Config.Shift, Level: in.Level,
-				MinSamples: in.MinFreshSamples, Final: !to.Before(w.opened.Add(in.VerifyWindow))})
+				MinSamples: in.MinFreshSamples, Final: !to.Before(w.since.Add(in.VerifyWindow))})
 			kind := ""
-			switch v.Verdict {
-			case Proven:
+			switch {
+			case v.Verdict == Proven && w.resolved:
+				kind = EventVerified
+			case v.Verdict == Proven:
 				kind = EventRecovered
-			case NotProven:
+			case v.Verdict == Pending:
+			case w.resolved:
+				kind = EventReopened
+			case v.Verdict == NotProven:
 				kind = EventNotRecovered
 			}
-			if kind != "" {
-				out.Events = append(out.Events, ReplayEvent{Segment: seg, At: to, Kind: kind, EpisodeStart: w.start, Verification: &v})
+			if kind == "" {
+				continue
+			}
+			out.Events = append(out.Events, ReplayEvent{Segment: seg, At: to, Kind: kind, EpisodeStart: w.start, Verification: &v})
+			switch kind {
+			case EventReopened, EventNotRecovered:
+				// The task stays open, waiting for the next resolution;
+				// recovery is judged afresh.
+				w.since, w.resolved, w.fresh = to, false, measure.Contribution{}
+			default:
 				delete(watching, seg)
 			}
 		}
@@ -165,7 +194,7 @@ func Replay(in ReplayInput) (ReplayResult, error) {
 		st = ev.State
 		for _, o := range ev.Opened {
 			out.Events = append(out.Events, ReplayEvent{Segment: o.Segment, At: to, Kind: EventOpened, EpisodeStart: o.Start})
-			watching[o.Segment] = &watch{start: o.Start, opened: to}
+			watching[o.Segment] = &watch{start: o.Start, since: to}
 		}
 	}
 	out.State = st

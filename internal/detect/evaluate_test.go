@@ -127,3 +127,44 @@ func TestVerifyHandComputedLooks(t *testing.T) {
 		t.Fatalf("AtMost %+v", mirror)
 	}
 }
+
+func TestReplayVerifiesOnlyAfterTheResolution(t *testing.T) {
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 3}
+	d := func(i int) time.Time { return day0.Add(time.Duration(i) * 24 * time.Hour) }
+	// The drop starts on day 5; a first fix on day 10 does nothing, a
+	// second on day 50 restores the target from day 50.
+	stats := func(from, to time.Time) (map[string]measure.Contribution, error) {
+		mean := 30.0
+		if !from.Before(d(5)) && from.Before(d(50)) {
+			mean = 20
+		}
+		return map[string]measure.Contribution{"": batch(100, mean, 50)}, nil
+	}
+	res, err := Replay(ReplayInput{Config: c, From: day0, To: d(90), Interval: 24 * time.Hour, MinFreshSamples: 30,
+		Resolutions: map[string][]time.Time{"": {d(10), d(50)}}, Stats: stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range res.Events {
+		kinds = append(kinds, e.Kind)
+		if !e.EpisodeStart.Equal(d(5)) {
+			t.Fatalf("event %+v belongs to another episode", e)
+		}
+	}
+	want := []string{EventOpened, EventReopened, EventVerified}
+	if len(kinds) != len(want) || kinds[0] != want[0] || kinds[1] != want[1] || kinds[2] != want[2] {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+	// The fix that did nothing is reopened by the sequence (Persists), not
+	// at the window's end; the verification uses only days from 50 on.
+	if reopen := res.Events[1]; reopen.Verification.Verdict != Persists || !reopen.At.Before(d(40)) {
+		t.Fatalf("reopen %+v", reopen)
+	}
+	if v := res.Events[2]; !v.At.After(d(50)) || v.Verification.Mean != 30 {
+		t.Fatalf("verified %+v", v)
+	}
+	if _, err := Replay(ReplayInput{Config: c, From: day0, To: d(2), Stats: stats}); err == nil {
+		t.Fatal("a replay without an interval must fail")
+	}
+}
