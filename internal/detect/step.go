@@ -68,6 +68,10 @@ type Setup struct {
 	WindowLength time.Duration
 	// Interval is the time between evaluations: each feeds one batch.
 	Interval time.Duration
+	// BaselineUnits is the effective size of a relative objective's frozen
+	// baseline (zero for a fixed target): its uncertainty raises the
+	// threshold (CalibrateWithBaseline).
+	BaselineUnits float64
 }
 
 // Configure estimates σ from the window (pooled over the whole
@@ -106,7 +110,7 @@ func Configure(s Setup) (Config, float64, error) {
 	if s.Interval > 0 && len(s.Window) > 0 {
 		batch = units / float64(len(s.Window)) * s.Interval.Hours() / s.WindowLength.Hours()
 	}
-	h, err := CalibrateBatched(c.K(), perMonth, s.Budget, batch)
+	h, err := CalibrateWithBaseline(c.K(), perMonth, s.Budget, batch, s.BaselineUnits)
 	if err != nil {
 		return c, perMonth, err
 	}
