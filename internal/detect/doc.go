@@ -34,9 +34,14 @@
 // false tasks at V/ARL0(h) a month when every segment sits at its
 // reference, so h is solved from ARL0(h) = V/(0.8·B): the margin covers
 // the approximation's error for skewed contributions fed in batches, as
-// bench/simulate measures. One threshold serves every
-// segment, and a metric split by 1,000 accounts gets the same budget as an
-// unsegmented one. Checked after batches of n units rather than after every
+// bench/simulate measures. One threshold serves every segment, which
+// splits the budget across segments in proportion to their volume (a
+// segment with a share v of the units spends a share v of the budget), and
+// a metric split by 1,000 accounts gets the same budget as an unsegmented
+// one. SegmentVerdict shows each segment's statistic against that
+// threshold. A relative objective's frozen baseline is itself an estimate:
+// CalibrateWithBaseline averages the false-task rate over its error, which
+// raises the threshold for a baseline of few units. Checked after batches of n units rather than after every
 // unit, the statistic overshoots the threshold by more, so the overshoot
 // correction 1.166 grows to 1.166·√n. The solve is a bisection over closed
 // forms: microseconds per reconcile.
