@@ -70,6 +70,22 @@ func (c Config) Evaluate(st State, from, to time.Time, fresh map[string]measure.
 	return ev
 }
 
+// EvaluateStats is Evaluate on the sufficient statistics a source returns
+// per segment: each segment's statistics become per-unit contributions
+// under the definition (measure.Contributions). A formula without units
+// returns measure.ErrNoUnits wrapped: judge it with TumblingBreach.
+func (c Config) EvaluateStats(def measure.Definition, st State, from, to time.Time, stats map[string]*measure.Stats) (Evaluation, error) {
+	fresh := make(map[string]measure.Contribution, len(stats))
+	for seg, s := range stats {
+		cont, err := measure.Contributions(def, s)
+		if err != nil {
+			return Evaluation{}, fmt.Errorf("evaluate segment %q: %w", seg, err)
+		}
+		fresh[seg] = cont
+	}
+	return c.Evaluate(st, from, to, fresh), nil
+}
+
 // ReplayEvent says what would have happened to a segment at a time.
 type ReplayEvent struct {
 	Segment string    `json:"segment"`

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -166,5 +167,26 @@ func TestReplayVerifiesOnlyAfterTheResolution(t *testing.T) {
 	}
 	if _, err := Replay(ReplayInput{Config: c, From: day0, To: d(2), Stats: stats}); err == nil {
 		t.Fatal("a replay without an interval must fail")
+	}
+}
+
+func TestEvaluateStatsFeedsContributions(t *testing.T) {
+	nps := measure.Definition{Formula: measure.FormulaNPS}
+	s := &measure.Stats{}
+	// 10 promoters and 40 detractors: mean contribution (1000 − 4000)/50 = −60.
+	s.MergeScore(10, measure.Cell{N: 10, W: 10, W2: 10})
+	s.MergeScore(2, measure.Cell{N: 40, W: 40, W2: 40})
+	s.Total = measure.Cell{N: 50, W: 50, W2: 50}
+	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 1000}
+	ev, err := c.EvaluateStats(nps, nil, day0, day0.Add(24*time.Hour), map[string]*measure.Stats{"": s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50·((30 + 60)/50 − 0.05) = 87.5.
+	if got := ev.State[""].Statistic; math.Abs(got-87.5) > 1e-9 {
+		t.Fatalf("statistic %v, want 87.5", got)
+	}
+	if _, err := c.EvaluateStats(measure.Definition{Formula: measure.FormulaRatio}, nil, day0, day0, map[string]*measure.Stats{"": s}); !errors.Is(err, measure.ErrNoUnits) {
+		t.Fatalf("a ratio of sums: %v", err)
 	}
 }

@@ -18,9 +18,9 @@ type Batch struct {
 
 // Opened is an episode that opened with a batch.
 type Opened struct {
-	Segment string
-	Start   time.Time
-	State   SegmentState
+	Segment string       `json:"segment"`
+	Start   time.Time    `json:"start"`
+	State   SegmentState `json:"state"`
 }
 
 // Feed steps every segment of the batch once and returns the new state
