@@ -3,9 +3,11 @@
 // exactly at the target, the share of step drops detected within 7, 14 and
 // 30 days with the median delay, and how often verification passes a fix
 // that did nothing and one that restored the target. It runs the same
-// Configure, Feed and Verify the operator runs, one evaluation a day.
+// Configure, Feed (or its per-segment Step) and Verify the operator runs,
+// one evaluation a day, with per-day batches drawn whole (binomial and
+// Poisson counts), not response by response.
 //
-//	go run ./bench/simulate            # the whole table (about a minute on one core)
+//	go run ./bench/simulate            # the whole table (about 1.5 minutes on one core)
 //	go run ./bench/simulate -quick     # fewer metric-months, for a look
 //	go run ./bench/simulate -family NPS -volume 2000 -segments 10  # one case
 package main
