@@ -13,6 +13,7 @@ func Query(m *cxv1.Metric) source.Query {
 		return q
 	}
 	q.Table, q.SQL = mq.Table, mq.SQL
+	q.PromQL, q.SamplesPromQL = mq.PromQL, mq.SamplesPromQL
 	if c := mq.Columns; c != nil {
 		q.Value, q.Time, q.InteractionTime, q.Weight = c.Value, c.Time, c.InteractionTime, c.Weight
 		q.Numerator, q.Denominator = c.Numerator, c.Denominator

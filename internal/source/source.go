@@ -24,6 +24,9 @@ var (
 	ErrTimeout = errors.New("query timed out")
 	// ErrPathNotAllowed: a file path leaves the allowed data roots.
 	ErrPathNotAllowed = errors.New("path not allowed")
+	// ErrAddressNotAllowed: an HTTP source's address (or a redirect's, or
+	// a next page's) is one the network policy refuses.
+	ErrAddressNotAllowed = errors.New("address not allowed")
 )
 
 // FilterOperator compares a column with values.
@@ -49,8 +52,15 @@ type Filter struct {
 // Query says where a metric's units are and how they map to roles.
 type Query struct {
 	// Table holds one row per unit; or SQL is a SELECT used as the table.
+	// In-process sources (CSV, HTTP JSON) read their records as the table
+	// named "records".
 	Table string
 	SQL   string
+	// PromQL is a Prometheus source's expression of the value, evaluated
+	// at the end of the window; SamplesPromQL optionally counts the samples
+	// behind it. Both may write $__window where a range selector should
+	// cover the window, such as avg_over_time(x[$__window]).
+	PromQL, SamplesPromQL string
 	// Columns mapped to roles. Weight, Numerator, Denominator and
 	// InteractionTime are optional.
 	Value, Time, InteractionTime, Weight, Numerator, Denominator string

@@ -1,0 +1,83 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// NetworkPolicy says which addresses HTTP sources (Prometheus, HTTP JSON)
+// may connect to. By default they refuse loopback, link-local (cloud
+// metadata services among them), private and other non-public addresses,
+// so a DataSource cannot be turned against the operator's own node or the
+// cluster's internal services. Allowed lists the networks a platform team
+// opens on purpose, such as the Service range that holds its Prometheus.
+type NetworkPolicy struct {
+	Allowed []netip.Prefix
+}
+
+// ParseNetworks parses CIDR prefixes such as "10.96.0.0/12".
+func ParseNetworks(cidrs []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("network %q: %w", c, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// Permits reports whether a connection to addr is allowed.
+func (p NetworkPolicy) Permits(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, n := range p.Allowed {
+		if n.Contains(addr) {
+			return true
+		}
+	}
+	return addr.IsGlobalUnicast() && !addr.IsPrivate() && !sharedAddressSpace.Contains(addr)
+}
+
+// sharedAddressSpace is carrier-grade NAT space (RFC 6598), which some
+// clusters use for Pods and Services.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// control checks the address a dialer is about to connect to, after name
+// resolution, so a name that resolves to a refused address (DNS rebinding
+// included) is refused as well.
+func (p NetworkPolicy) control(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: address %q: %v", ErrUnreachable, address, err)
+	}
+	if !p.Permits(ap.Addr()) {
+		return fmt.Errorf("%w: %s is a loopback, link-local or private address, which sources may reach only when the manager allows its network", ErrAddressNotAllowed, ap.Addr())
+	}
+	return nil
+}
+
+// transport returns an HTTP transport whose connections obey the policy.
+func (p NetworkPolicy) transport(timeout time.Duration, maxConns int) *http.Transport {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: p.control}
+	if maxConns <= 0 {
+		maxConns = 4
+	}
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		},
+		ForceAttemptHTTP2:     true,
+		MaxConnsPerHost:       maxConns,
+		MaxIdleConnsPerHost:   maxConns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+	}
+}
