@@ -1,0 +1,302 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// Pagination names how an HTTP JSON source pages its records.
+type Pagination string
+
+// The pagination styles.
+const (
+	// NoPagination: one response holds every record.
+	NoPagination Pagination = "None"
+	// NextLink: each response names the URL of the next page at a dot
+	// path; an absent, null or empty link ends the records.
+	NextLink Pagination = "NextLink"
+	// Cursor: each response names an opaque cursor at a dot path, sent
+	// back as a query parameter; an absent, null or empty cursor ends them.
+	Cursor Pagination = "Cursor"
+)
+
+// HTTPJSONConfig holds an HTTP JSON DataSource's settings.
+type HTTPJSONConfig struct {
+	// URL of the first page.
+	URL string
+	// RecordsPath is the dot path of the records' array in each response;
+	// empty when the body is the array.
+	RecordsPath string
+	// Token is sent as a bearer token; Headers are sent as they are. Both
+	// come from the DataSource's Secret.
+	Token   string
+	Headers map[string]string
+	// Pagination with its paths and parameter.
+	Pagination               Pagination
+	NextLinkPath, CursorPath string
+	CursorParam              string
+	MaxResponseBytes         int64
+	MaxPages                 int
+	Timeout                  time.Duration
+	MaxConnections           int
+	Network                  NetworkPolicy
+}
+
+// httpJSONSource reads a REST API's records page by page, decoding one
+// record at a time from the response stream and folding it in-process.
+type httpJSONSource struct {
+	cfg    HTTPJSONConfig
+	base   *url.URL
+	client *http.Client
+	secret []string
+}
+
+// OpenHTTPJSON checks the settings; nothing connects until a query or
+// Check.
+func OpenHTTPJSON(c HTTPJSONConfig) (Source, error) {
+	base, err := url.Parse(c.URL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, wrap(ErrBadQuery, "url %q: want an absolute http or https URL", c.URL)
+	}
+	if base.User != nil {
+		return nil, wrap(ErrBadQuery, "url: put credentials in the Secret, not in the URL")
+	}
+	if c.Pagination == "" {
+		c.Pagination = NoPagination
+	}
+	switch {
+	case c.Pagination == NextLink && c.NextLinkPath == "":
+		return nil, wrap(ErrBadQuery, "NextLink pagination needs nextLinkPath")
+	case c.Pagination == Cursor && (c.CursorPath == "" || c.CursorParam == ""):
+		return nil, wrap(ErrBadQuery, "Cursor pagination needs cursorPath and cursorParam")
+	case c.Pagination != NoPagination && c.Pagination != NextLink && c.Pagination != Cursor:
+		return nil, wrap(ErrBadQuery, "unknown pagination %q", c.Pagination)
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = 64 << 20
+	}
+	if c.MaxPages <= 0 {
+		c.MaxPages = 1000
+	}
+	timeout := timeoutOr(c.Timeout)
+	s := &httpJSONSource{cfg: c, base: base}
+	s.client = &http.Client{
+		Transport: c.Network.transport(timeout, c.MaxConnections),
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if err := s.sameOrigin(req.URL); err != nil {
+				return fmt.Errorf("redirect refused: %w", err)
+			}
+			if len(via) >= 5 {
+				return wrap(ErrBadQuery, "more than 5 redirects")
+			}
+			return nil
+		},
+	}
+	if c.Token != "" {
+		s.secret = append(s.secret, c.Token)
+	}
+	for _, v := range c.Headers {
+		s.secret = append(s.secret, v)
+	}
+	return s, nil
+}
+
+// sameOrigin refuses a URL on another scheme, host or port than the
+// configured one: links and redirects cannot carry the credentials away.
+func (s *httpJSONSource) sameOrigin(u *url.URL) error {
+	if u.Scheme != s.base.Scheme || u.Host != s.base.Host {
+		return wrap(ErrAddressNotAllowed, "%s://%s is not the source's origin %s://%s", u.Scheme, u.Host, s.base.Scheme, s.base.Host)
+	}
+	return nil
+}
+
+// Query fetches every page within the timeout and folds its records.
+func (s *httpJSONSource) Query(ctx context.Context, def measure.Definition, q Query, from, to time.Time) (*Result, error) {
+	p, err := planRecords(def, q, from, to, "GET "+s.base.Redacted())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
+	defer cancel()
+	next := s.base
+	seen := map[string]bool{}
+	n := 0
+	for page := 1; next != nil; page++ {
+		if page > s.cfg.MaxPages {
+			return nil, wrap(ErrBadQuery, "more than maxPages (%d) pages: raise it or narrow the URL", s.cfg.MaxPages)
+		}
+		if seen[next.String()] {
+			return nil, wrap(ErrBadQuery, "page %d repeats %s: the pagination loops", page, next.Redacted())
+		}
+		seen[next.String()] = true
+		where := func() string { return fmt.Sprintf("page %d record %d", page, n) }
+		link, err := s.page(ctx, next, func(get record) error {
+			n++
+			if err := cancelled(ctx, n); err != nil {
+				return err
+			}
+			return p.fold(get, where)
+		})
+		if err != nil {
+			return nil, s.classify(ctx, err)
+		}
+		next, err = s.nextURL(next, link)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p.result(), nil
+}
+
+// nextURL turns a page's link or cursor into the next page's URL.
+func (s *httpJSONSource) nextURL(cur *url.URL, link string) (*url.URL, error) {
+	if link == "" {
+		return nil, nil
+	}
+	switch s.cfg.Pagination {
+	case NextLink:
+		u, err := cur.Parse(link)
+		if err != nil {
+			return nil, wrap(ErrBadQuery, "next link %q: %v", link, err)
+		}
+		if err := s.sameOrigin(u); err != nil {
+			return nil, fmt.Errorf("next link refused: %w", err)
+		}
+		return u, nil
+	case Cursor:
+		u := *s.base
+		v := u.Query()
+		v.Set(s.cfg.CursorParam, link)
+		u.RawQuery = v.Encode()
+		return &u, nil
+	}
+	return nil, nil
+}
+
+// page GETs one page and streams its records to each; it returns the next
+// link or cursor the page names.
+func (s *httpJSONSource) page(ctx context.Context, u *url.URL, each func(record) error) (string, error) {
+	resp, err := s.get(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body := &limitedBody{r: resp.Body, max: s.cfg.MaxResponseBytes}
+	linkPath := ""
+	switch s.cfg.Pagination {
+	case NextLink:
+		linkPath = s.cfg.NextLinkPath
+	case Cursor:
+		linkPath = s.cfg.CursorPath
+	}
+	return streamRecords(body, s.cfg.RecordsPath, linkPath, each)
+}
+
+func (s *httpJSONSource) get(ctx context.Context, u *url.URL) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, wrap(ErrBadQuery, "request: %v", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "cxloop")
+	for k, v := range s.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	if s.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.cfg.Token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		resp.Body.Close()
+		return nil, wrap(ErrUnauthorized, "%s answered %s", u.Redacted(), resp.Status)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		resp.Body.Close()
+		return nil, wrap(ErrUnreachable, "%s answered %s", u.Redacted(), resp.Status)
+	case resp.StatusCode != http.StatusOK:
+		resp.Body.Close()
+		return nil, wrap(ErrBadQuery, "%s answered %s", u.Redacted(), resp.Status)
+	}
+	return resp, nil
+}
+
+// classify maps a transport error to a typed one, keeping typed errors and
+// removing any credential from the text.
+func (s *httpJSONSource) classify(ctx context.Context, err error) error {
+	for _, kind := range []error{ErrAddressNotAllowed, ErrBadQuery, ErrUnauthorized, ErrUnreachable, ErrTimeout} {
+		if errors.Is(err, kind) {
+			return s.redacted(kind, err)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return wrap(ErrTimeout, "no complete answer within %s", timeoutOr(s.cfg.Timeout))
+	}
+	return s.redacted(ErrUnreachable, err)
+}
+
+func (s *httpJSONSource) redacted(kind, err error) error {
+	msg := err.Error()
+	for _, v := range s.secret {
+		msg = redact(errors.New(msg), v)
+	}
+	if errors.Is(err, kind) {
+		return &typedError{kind: kind, msg: msg}
+	}
+	return wrap(kind, "%s", msg)
+}
+
+// typedError carries a kind with a message already redacted.
+type typedError struct {
+	kind error
+	msg  string
+}
+
+func (e *typedError) Error() string { return e.msg }
+func (e *typedError) Unwrap() error { return e.kind }
+
+// Check GETs the first page and reads its status.
+func (s *httpJSONSource) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
+	defer cancel()
+	resp, err := s.get(ctx, s.base)
+	if err != nil {
+		return s.classify(ctx, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Close releases idle connections.
+func (s *httpJSONSource) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// limitedBody fails once more than max bytes arrive, rather than cutting
+// the body short (which would read as a truncated document).
+type limitedBody struct {
+	r      io.Reader
+	n, max int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if room := l.max + 1 - l.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return n, wrap(ErrBadQuery, "the response is larger than maxResponseBytes (%d)", l.max)
+	}
+	return n, err
+}

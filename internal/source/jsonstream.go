@@ -1,0 +1,228 @@
+package source
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Dot paths name a place in a JSON document: object keys separated by
+// dots ("data.responses", "customer.segment"); inside a record, a key that
+// is a number indexes an array ("answers.0.score"). The empty path is the
+// document itself.
+
+// splitPath splits a dot path; the empty path has no parts.
+func splitPath(p string) []string {
+	if p == "" {
+		return []string{}
+	}
+	return strings.Split(p, ".")
+}
+
+// jsonWalker streams one response: it descends only into the objects on
+// the way to the records and the link, skips everything else token by
+// token, and decodes the records one at a time.
+type jsonWalker struct {
+	dec     *json.Decoder
+	records []string
+	link    []string // nil when the pages have no link or cursor
+	each    func(record) error
+	found   bool
+	next    string
+	paths   map[string][]string
+}
+
+// streamRecords reads a response, calling each for every record at
+// recordsPath, and returns the value at linkPath ("" when absent or null).
+func streamRecords(r io.Reader, recordsPath, linkPath string, each func(record) error) (string, error) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	w := &jsonWalker{dec: dec, records: splitPath(recordsPath), each: each, paths: map[string][]string{}}
+	if linkPath != "" {
+		w.link = splitPath(linkPath)
+	}
+	if err := w.value(nil); err != nil {
+		return "", jsonError(err)
+	}
+	if !w.found {
+		return "", wrap(ErrBadQuery, "the response has no array at %q", recordsPath)
+	}
+	return w.next, nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syn) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return wrap(ErrBadQuery, "the response is not the JSON expected: %v", err)
+	}
+	return err
+}
+
+func (w *jsonWalker) value(path []string) error {
+	if samePath(path, w.records) {
+		return w.array()
+	}
+	if w.link != nil && samePath(path, w.link) {
+		var v any
+		if err := w.dec.Decode(&v); err != nil {
+			return err
+		}
+		switch x := v.(type) {
+		case string:
+			w.next = x
+		case json.Number:
+			w.next = x.String()
+		}
+		return nil
+	}
+	tok, err := w.dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != json.Delim('{') {
+		return w.skipRest(tok)
+	}
+	wanted := isPrefix(path, w.records) || (w.link != nil && isPrefix(path, w.link))
+	for w.dec.More() {
+		key, err := w.dec.Token()
+		if err != nil {
+			return err
+		}
+		child := append(path[:len(path):len(path)], fmt.Sprint(key))
+		if wanted {
+			if err := w.value(child); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.skip(); err != nil {
+			return err
+		}
+	}
+	_, err = w.dec.Token() // '}'
+	return err
+}
+
+// skip passes over one value without keeping it.
+func (w *jsonWalker) skip() error {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return err
+	}
+	return w.skipRest(tok)
+}
+
+// skipRest passes over the rest of a value whose first token was read.
+func (w *jsonWalker) skipRest(tok json.Token) error {
+	d, ok := tok.(json.Delim)
+	if !ok || (d != '{' && d != '[') {
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		tok, err := w.dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
+
+// array decodes the records one by one.
+func (w *jsonWalker) array() error {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		w.found = true // null: no records
+		return nil
+	}
+	if tok != json.Delim('[') {
+		return wrap(ErrBadQuery, "the records are not an array")
+	}
+	w.found = true
+	for w.dec.More() {
+		var rec any
+		if err := w.dec.Decode(&rec); err != nil {
+			return err
+		}
+		if err := w.each(w.recordOf(rec)); err != nil {
+			return err
+		}
+	}
+	_, err = w.dec.Token() // ']'
+	return err
+}
+
+// recordOf reads fields of one decoded record by dot path.
+func (w *jsonWalker) recordOf(rec any) record {
+	return func(name string) field {
+		parts, ok := w.paths[name]
+		if !ok {
+			parts = splitPath(name)
+			w.paths[name] = parts
+		}
+		v := rec
+		for _, p := range parts {
+			switch x := v.(type) {
+			case map[string]any:
+				v = x[p]
+			case []any:
+				i, err := strconv.Atoi(p)
+				if err != nil || i < 0 || i >= len(x) {
+					return field{}
+				}
+				v = x[i]
+			default:
+				return field{}
+			}
+		}
+		switch x := v.(type) {
+		case nil:
+			return field{}
+		case string:
+			return field{text: x, present: true}
+		case json.Number:
+			return field{text: x.String(), present: true}
+		case bool:
+			return field{text: strconv.FormatBool(x), present: true}
+		}
+		// An object or array where a scalar belongs: present, unreadable.
+		return field{text: "[structured]", present: true}
+	}
+}
+
+func samePath(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isPrefix reports whether p leads towards (but is not) target.
+func isPrefix(p, target []string) bool {
+	if len(p) >= len(target) {
+		return false
+	}
+	for i := range p {
+		if p[i] != target[i] {
+			return false
+		}
+	}
+	return true
+}
