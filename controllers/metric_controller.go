@@ -62,7 +62,8 @@ var errSourceUnavailable = errors.New("source unavailable")
 // +kubebuilder:rbac:groups=cxloop.dev,resources=metrics/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=metrics/finalizers,verbs=update
 // +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile evaluates one Metric if an evaluation is due.

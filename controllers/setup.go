@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 // Options configure the reconcilers.
@@ -29,6 +31,11 @@ type Options struct {
 	// DataRoots are the directories file-based sources (SQLite, CSV) may
 	// read under; a path outside them is refused.
 	DataRoots []string
+	// SourceNetworks are the networks HTTP sources may reach beyond public
+	// addresses, such as the cluster's Service range for an in-cluster
+	// Prometheus; loopback, link-local and private addresses are refused
+	// otherwise.
+	SourceNetworks []netip.Prefix
 }
 
 func (o *Options) defaults() {
@@ -40,7 +47,8 @@ func (o *Options) defaults() {
 // SetupAll registers every cxloop reconciler with the manager.
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
-	sources := &Sources{Client: mgr.GetClient(), Roots: opts.DataRoots}
+	sources := &Sources{Client: mgr.GetClient(), Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
+		Network: source.NetworkPolicy{Allowed: opts.SourceNetworks}}
 	engine := &Engine{Sources: sources, Clock: opts.Clock}
 	if opts.Evaluator == nil {
 		opts.Evaluator = engine

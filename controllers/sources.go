@@ -33,6 +33,12 @@ type Sources struct {
 	Secrets SecretReader
 	// Roots are the directories file-based sources may read under.
 	Roots []string
+	// ConfigMaps reads a ConfigMap key for CSV sources that keep their file
+	// there; nil refuses such sources.
+	ConfigMaps ConfigMapReader
+	// Network says which addresses HTTP sources (Prometheus, HTTP JSON)
+	// may reach.
+	Network source.NetworkPolicy
 
 	mu      sync.Mutex
 	entries map[string]sourceEntry
@@ -97,6 +103,10 @@ func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.So
 		p := ds.Spec.Postgres
 		src, err = source.OpenPostgres(source.PostgresConfig{Host: p.Host, Port: int(p.Port), Database: p.Database, SSLMode: p.SSLMode,
 			Username: string(secret["username"]), Password: string(secret["password"]), Timeout: timeout, MaxConnections: maxConns})
+	case ds.Spec.Type == cxv1.DataSourceHTTPJSON && ds.Spec.HTTPJSON != nil:
+		src, err = s.openHTTPJSON(ds, secret, timeout, maxConns)
+	case ds.Spec.Type == cxv1.DataSourceCSV && ds.Spec.CSV != nil:
+		src, err = s.openCSV(ds, timeout)
 	default:
 		return nil, &CheckError{Reason: "Unsupported", Err: fmt.Errorf("the %s driver is not available in this build of the operator", ds.Spec.Type)}
 	}
@@ -127,6 +137,8 @@ func reasonOf(err error) string {
 		return "Unreachable"
 	case errors.Is(err, source.ErrPathNotAllowed):
 		return "PathNotAllowed"
+	case errors.Is(err, source.ErrAddressNotAllowed):
+		return "AddressNotAllowed"
 	case errors.Is(err, source.ErrTimeout):
 		return "Timeout"
 	case errors.Is(err, source.ErrBadQuery):

@@ -18,6 +18,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/controllers"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 func main() {
@@ -33,11 +34,19 @@ func main() {
 	flag.StringVar(&leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election lease; the manager's own namespace when empty.")
 	var dataRoots stringList
 	flag.Var(&dataRoots, "data-root", "Directory SQLite and CSV DataSources may read files under (repeatable); none by default.")
+	var sourceNetworks stringList
+	flag.Var(&sourceNetworks, "allow-source-network", "CIDR of a loopback, link-local or private network that Prometheus and HTTP JSON DataSources may reach, such as the cluster's Service range for an in-cluster Prometheus (repeatable); only public addresses by default.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
+
+	networks, err := source.ParseNetworks(sourceNetworks)
+	if err != nil {
+		log.Error(err, "bad --allow-source-network")
+		os.Exit(1)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -56,7 +65,7 @@ func main() {
 		log.Error(err, "unable to create manager")
 		os.Exit(1)
 	}
-	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots,
+	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, SourceNetworks: networks,
 		Exporter: controllers.DefaultExporter()}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)
