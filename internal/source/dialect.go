@@ -50,6 +50,11 @@ func quote(id string) (string, error) {
 	return strings.Join(parts, "."), nil
 }
 
+// aggregateColumns are the expressions of the aggregation's fixed columns.
+type aggregateColumns struct {
+	grp, over, sw, sw2, swx, swx2, min, max, snum, sden, snum2, sden2, snumden, rated string
+}
+
 // statement is a SQL text with its bound arguments.
 type statement struct {
 	d    dialect
@@ -90,15 +95,23 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 		}
 		segs = append(segs, c)
 	}
-	weight := "1.0"
-	if q.Weight != "" {
+	weighted := q.Weight != ""
+	weight := ""
+	if weighted {
 		w, err := quote(q.Weight)
 		if err != nil {
 			return nil, err
 		}
 		weight = "CAST(" + w + " AS DOUBLE PRECISION)"
 	}
-	value, num, den := "NULL", "0.0", "0.0"
+	// times weighs an expression: w·x, or x itself when unweighted.
+	times := func(x string) string {
+		if !weighted {
+			return x
+		}
+		return weight + "*" + x
+	}
+	var rawValue, value, num, den string
 	if fam == measure.RatioOfSums {
 		n, err := quote(q.Numerator)
 		if err != nil {
@@ -109,13 +122,12 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 			return nil, err
 		}
 		num, den = "CAST("+n+" AS DOUBLE PRECISION)", "CAST("+m+" AS DOUBLE PRECISION)"
-		value = "0.0"
 	} else {
 		v, err := quote(q.Value)
 		if err != nil {
 			return nil, err
 		}
-		value = "CAST(" + v + " AS DOUBLE PRECISION)"
+		rawValue, value = v, "CAST("+v+" AS DOUBLE PRECISION)"
 	}
 
 	var from_ string
@@ -135,29 +147,45 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 		from_ = t + " AS src"
 	}
 
-	// The unit's value is rated when not NULL.
-	rated := value + " IS NOT NULL"
-	if fam == measure.RatioOfSums {
-		rated = num + " IS NOT NULL AND " + den + " IS NOT NULL"
+	// Only the aggregates the family needs are computed; the others are
+	// NULL, so the database does no work a hand-written query would not.
+	// Unweighted, Σw and Σw² equal the count and are not summed at all.
+	const none = "NULL"
+	cols := aggregateColumns{grp: none, over: none, sw: none, sw2: none, swx: none, swx2: none, min: none, max: none,
+		snum: none, sden: none, snum2: none, sden2: none, snumden: none, rated: none}
+	if weighted {
+		cols.sw, cols.sw2 = "SUM("+weight+")", "SUM("+weight+"*"+weight+")"
 	}
-	group := "NULL"
-	over := "0"
+	groupBy := append([]string{}, segs...)
 	switch fam {
 	case measure.Categorical:
-		group = value
+		// One row per score: the score itself is the group, and a NULL
+		// score is the unrated group.
+		cols.grp = rawValue
+		groupBy = append(groupBy, "grp")
+	case measure.MomentsFamily, measure.Gauge:
+		cols.swx, cols.swx2 = "SUM("+times(value)+")", "SUM("+times(value+"*"+value)+")"
+		cols.min, cols.max = "MIN("+value+")", "MAX("+value+")"
+		cols.rated = "CASE WHEN " + value + " IS NOT NULL THEN 1 ELSE 0 END"
+		groupBy = append(groupBy, "rated")
 	case measure.Quantile:
-		group = "CASE WHEN " + value + " > 0 THEN " + measure.SketchIndexSQL(value) + " END"
+		cols.grp = "CASE WHEN " + value + " > 0 THEN " + measure.SketchIndexSQL(value) + " END"
+		cols.rated = "CASE WHEN " + value + " IS NOT NULL THEN 1 ELSE 0 END"
+		groupBy = append(groupBy, "grp", "rated")
 		if def.ShareOver != nil {
-			over = "CASE WHEN " + value + " > " + st.bind(*def.ShareOver) + " THEN 1 ELSE 0 END"
+			cols.over = "CASE WHEN " + value + " > " + st.bind(*def.ShareOver) + " THEN 1 ELSE 0 END"
+			groupBy = append(groupBy, "over_flag")
 		}
+	case measure.RatioOfSums:
+		cols.snum, cols.sden = "SUM("+times(num)+")", "SUM("+times(den)+")"
+		cols.snum2, cols.sden2 = "SUM("+times(num+"*"+num)+")", "SUM("+times(den+"*"+den)+")"
+		cols.snumden = "SUM(" + times(num+"*"+den) + ")"
+		cols.rated = "CASE WHEN " + num + " IS NOT NULL AND " + den + " IS NOT NULL THEN 1 ELSE 0 END"
+		groupBy = append(groupBy, "rated")
 	}
 	sel := append(append([]string{}, segs...),
-		group+" AS grp", over+" AS over_flag",
-		"COUNT(*)", "SUM("+weight+")", "SUM("+weight+"*"+weight+")",
-		"SUM("+weight+"*"+value+")", "SUM("+weight+"*"+value+"*"+value+")", "MIN("+value+")", "MAX("+value+")",
-		"SUM("+weight+"*"+num+")", "SUM("+weight+"*"+den+")", "SUM("+weight+"*"+num+"*"+num+")",
-		"SUM("+weight+"*"+den+"*"+den+")", "SUM("+weight+"*"+num+"*"+den+")",
-		"CASE WHEN "+rated+" THEN 1 ELSE 0 END AS rated")
+		cols.grp+" AS grp", cols.over+" AS over_flag", "COUNT(*)", cols.sw, cols.sw2, cols.swx, cols.swx2, cols.min, cols.max,
+		cols.snum, cols.sden, cols.snum2, cols.sden2, cols.snumden, cols.rated+" AS rated")
 	st.text.WriteString("SELECT " + strings.Join(sel, ", ") + " FROM " + from_)
 	st.text.WriteString(" WHERE " + tcol + " >= " + st.bind(d.timeArg(from)) + " AND " + tcol + " < " + st.bind(d.timeArg(to)))
 	for _, f := range q.Filters {
@@ -171,8 +199,9 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 		}
 		st.text.WriteString(" AND " + cond)
 	}
-	groupBy := append(append([]string{}, segs...), "grp", "over_flag", "rated")
-	st.text.WriteString(" GROUP BY " + strings.Join(groupBy, ", "))
+	if len(groupBy) > 0 {
+		st.text.WriteString(" GROUP BY " + strings.Join(groupBy, ", "))
+	}
 	return st, nil
 }
 

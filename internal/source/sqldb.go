@@ -81,7 +81,8 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 	nseg := len(q.Segments)
 	segVals := make([]sql.NullString, nseg)
 	var grp, sw, sw2, swx, swx2, mn, mx, snum, sden, snum2, sden2, snumden sql.NullFloat64
-	var over, n, rated int64
+	var over, rated sql.NullInt64
+	var n int64
 	dest := make([]any, 0, nseg+16)
 	for i := range segVals {
 		dest = append(dest, &segVals[i])
@@ -98,12 +99,21 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 			values[c] = segVals[i].String
 		}
 		cell := measure.Cell{N: n, W: sw.Float64, W2: sw2.Float64}
+		if !sw.Valid {
+			// Unweighted: every weight is 1.
+			cell.W, cell.W2 = float64(n), float64(n)
+		}
+		isRated := rated.Int64 == 1
+		if !rated.Valid {
+			// Categorical: the NULL score is the unrated group.
+			isRated = grp.Valid
+		}
 		targets := []*measure.Stats{res.Overall}
 		if nseg > 0 {
 			targets = append(targets, res.segment(values).Stats)
 		}
 		for _, t := range targets {
-			foldAggregate(t, fam, def, cell, rated == 1, grp, over, lo, hi,
+			foldAggregate(t, fam, def, cell, isRated, grp, over.Int64, lo, hi,
 				swx.Float64, swx2.Float64, mn, mx, measure.RatioSums{SumNum: snum.Float64, SumDen: sden.Float64,
 					SumNum2: snum2.Float64, SumDen2: sden2.Float64, SumNumDen: snumden.Float64})
 		}
