@@ -558,3 +558,24 @@ func TestPrometheusReadsOnlyGauges(t *testing.T) {
 		t.Errorf("%d requests reached Prometheus, want none", n)
 	}
 }
+
+func TestPrometheusCredentialsStayWithTheirHost(t *testing.T) {
+	elsewhere := &fakePrometheus{}
+	elsewhere.answer(200, `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"1"]}}`)
+	other := httptest.NewServer(elsewhere)
+	t.Cleanup(other.Close)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	src := openProm(t, PrometheusConfig{URL: redirect.URL, Token: "tok-redirected", Network: promLoopback(t)})
+	if err := src.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if elsewhere.requests.Load() == 0 {
+		t.Fatal("the redirect was not followed")
+	}
+	if got := elsewhere.auth.Load(); got != "" {
+		t.Errorf("the redirect's target received Authorization %q", got)
+	}
+}
