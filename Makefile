@@ -51,6 +51,11 @@ envtest-assets: ## Build kube-apiserver and etcd from the Go module proxy (cache
 test: manifests generate envtest-assets ## Run every test against real components.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS_DIR) bash hack/with-services.sh $(GO) test ./... -count=1
 
+.PHONY: bench
+bench: ## Benchmarks against baselines, each printing a ratio (PostgreSQL driver vs psql; the decision simulation).
+	bash hack/with-services.sh $(GO) run ./bench/pgnps
+	$(GO) run ./bench/simulate
+
 .PHONY: demo
 demo: envtest-assets kubectl-cx ## Show the whole loop on an embedded control plane and SQLite warehouse.
 	$(LOCALBIN)/kubectl-cx demo --assets $(ENVTEST_ASSETS_DIR) $(DEMO_FLAGS)
