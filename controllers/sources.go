@@ -103,12 +103,16 @@ func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.So
 		p := ds.Spec.Postgres
 		src, err = source.OpenPostgres(source.PostgresConfig{Host: p.Host, Port: int(p.Port), Database: p.Database, SSLMode: p.SSLMode,
 			Username: string(secret["username"]), Password: string(secret["password"]), Timeout: timeout, MaxConnections: maxConns})
+	case ds.Spec.Type == cxv1.DataSourcePrometheus && ds.Spec.Prometheus != nil:
+		src, err = source.OpenPrometheus(source.PrometheusConfig{URL: ds.Spec.Prometheus.URL, Token: string(secret["token"]),
+			Username: string(secret["username"]), Password: string(secret["password"]), Timeout: timeout,
+			MaxConnections: maxConns, Network: s.Network})
 	case ds.Spec.Type == cxv1.DataSourceHTTPJSON && ds.Spec.HTTPJSON != nil:
 		src, err = s.openHTTPJSON(ds, secret, timeout, maxConns)
 	case ds.Spec.Type == cxv1.DataSourceCSV && ds.Spec.CSV != nil:
 		src, err = s.openCSV(ds, timeout)
 	default:
-		return nil, &CheckError{Reason: "Unsupported", Err: fmt.Errorf("the %s driver is not available in this build of the operator", ds.Spec.Type)}
+		return nil, &CheckError{Reason: "BadSettings", Err: fmt.Errorf("type %s without its settings block", ds.Spec.Type)}
 	}
 	if err != nil {
 		return nil, &CheckError{Reason: reasonOf(err), Err: err}

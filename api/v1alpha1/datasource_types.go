@@ -216,7 +216,8 @@ type DataSourceStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// conditions: Ready is True when the connectivity check passed; its
 	// reason (SecretNotFound, AuthFailed, Unreachable, PathNotAllowed,
-	// BadSettings, Timeout) says what to fix otherwise.
+	// AddressNotAllowed, BadSettings, BadQuery, Timeout) says what to fix
+	// otherwise.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8

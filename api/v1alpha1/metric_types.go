@@ -35,8 +35,9 @@ type UnratedPolicy string
 // +kubebuilder:validation:XValidation:rule="!has(self.satisfiedMin) || !has(self.scale) || (self.satisfiedMin > self.scale.min && self.satisfiedMin <= self.scale.max)",message="satisfiedMin must lie above scale.min and within the scale"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'nps' || !has(self.scale) || (self.scale.min == 0 && self.scale.max == 10)",message="nps is defined on the 0-10 scale only"
 // +kubebuilder:validation:XValidation:rule="!has(self.scale) || self.formula in ['nps', 'csat', 'ces']",message="scale applies only to the survey formulas nps, csat and ces"
-// +kubebuilder:validation:XValidation:rule="self.formula != 'ratio' || !has(self.query) || (has(self.query.columns) && has(self.query.columns.numerator) && has(self.query.columns.denominator)) || has(self.query.promQL)",message="formula ratio needs query.columns.numerator and query.columns.denominator"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'ratio' || !has(self.query) || (has(self.query.columns) && has(self.query.columns.numerator) && has(self.query.columns.denominator))",message="formula ratio needs query.columns.numerator and query.columns.denominator"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'value' || (has(self.query) && has(self.query.promQL))",message="formula value reads a gauge and needs query.promQL"
+// +kubebuilder:validation:XValidation:rule="!has(self.query) || !has(self.query.promQL) || self.formula == 'value'",message="query.promQL reads a gauge: use formula value (Prometheus evaluates the expression, so write the NPS, rate or ratio in PromQL)"
 // +kubebuilder:validation:XValidation:rule="!has(self.improvement) || !has(self.improvement.verifyWindow) || duration(self.improvement.verifyWindow) >= duration(self.interval)",message="improvement.verifyWindow must be at least one interval"
 type MetricSpec struct {
 	// owner is the team that receives improvement tasks for this metric.
