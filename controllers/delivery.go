@@ -101,6 +101,14 @@ func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 	if v := t.Status.Verification; v != nil {
 		e.Improvement = &notify.Interval{Value: v.Improvement, Lower: v.Lower, Upper: v.Upper}
 	}
+	switch ev {
+	case loop.EventVerified, loop.EventReopened, loop.EventEscalated:
+		if r := t.Spec.Resolution; r != nil {
+			e.Resolution, e.ResolvedAttempt = r.Note, r.Attempt
+		}
+	case loop.EventDismissed:
+		e.DismissReason = t.Spec.DismissReason
+	}
 	e.Summary = fmt.Sprintf("%s: %s (%s)", ev, t.Status.Message, t.Spec.Metric)
 	return e
 }

@@ -42,11 +42,12 @@ func (j Jira) call(ctx context.Context, method, path string, body, into any) Out
 
 // taskLabel is the label that finds a task's issue.
 func taskLabel(e Event) string {
-	return "cxloop-" + e.Key0()
+	return "cxloop-" + e.taskKey()
 }
 
-// Key0 identifies the task across its events.
-func (e Event) Key0() string {
+// taskKey identifies the task across its events: the key of its first
+// event, whatever the event at hand.
+func (e Event) taskKey() string {
 	first := e
 	first.Kind, first.Attempt = Opened, 1
 	return first.Key()[:20]

@@ -71,6 +71,14 @@ type Event struct {
 	Improvement *Interval `json:"improvement,omitempty"`
 	// EscalatedTo names the escalation team.
 	EscalatedTo string `json:"escalatedTo,omitempty"`
+	// Resolution is the owner's note on the fix that the event judges
+	// (verified, or reopened because the data did not move), and
+	// ResolvedAttempt the attempt it answered.
+	Resolution      string `json:"resolution,omitempty"`
+	ResolvedAttempt int32  `json:"resolvedAttempt,omitempty"`
+	// DismissReason is the owner's reason for calling the task a false
+	// alarm.
+	DismissReason string `json:"dismissReason,omitempty"`
 	// Summary is one human-readable line.
 	Summary string `json:"summary"`
 }
@@ -212,6 +220,12 @@ func describe(e Event) string {
 	}
 	if e.Improvement != nil {
 		fmt.Fprintf(&b, "- Proven improvement: %+.3g (%+.3g to %+.3g)\n", e.Improvement.Value, e.Improvement.Lower, e.Improvement.Upper)
+	}
+	if e.Resolution != "" {
+		fmt.Fprintf(&b, "- Fix reported for attempt %d: %s\n", e.ResolvedAttempt, e.Resolution)
+	}
+	if e.DismissReason != "" {
+		fmt.Fprintf(&b, "- Dismissed as a false alarm: %s\n", e.DismissReason)
 	}
 	if e.DueDate != "" {
 		fmt.Fprintf(&b, "- Due: %s\n", e.DueDate)

@@ -103,13 +103,18 @@ func TestGitHubFilesOneIssuePerTaskWhateverTheRetries(t *testing.T) {
 	if !strings.Contains(f.issues[0]["body"].(string), "<!-- cxloop-task: cx/support-csat-1a2b3c4d5e uid=uid-1 -->") {
 		t.Fatalf("body lacks the marker: %s", f.issues[0]["body"])
 	}
+	reopened := event(Reopened, 2)
+	reopened.Resolution, reopened.ResolvedAttempt = "rewrote the refund macro", 1
 	for i := 0; i < 2; i++ {
-		if out := g.Deliver(ctx, event(Reopened, 2)); !out.Succeeded {
+		if out := g.Deliver(ctx, reopened); !out.Succeeded {
 			t.Fatal(out)
 		}
 	}
 	if len(f.comments[1]) != 1 {
 		t.Fatalf("reopen comments: %d, want 1", len(f.comments[1]))
+	}
+	if !strings.Contains(f.comments[1][0], "Fix reported for attempt 1: rewrote the refund macro") {
+		t.Fatalf("the reopening does not say which fix did not work: %s", f.comments[1][0])
 	}
 	if out := g.Deliver(ctx, event(Verified, 2)); !out.Succeeded || f.issues[0]["state"] != "closed" || len(f.comments[1]) != 2 {
 		t.Fatalf("verify: %+v state %v comments %d", out, f.issues[0]["state"], len(f.comments[1]))
