@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
@@ -104,4 +105,56 @@ func TestTaskIsCancelledWhenItsMetricGoesOrChanges(t *testing.T) {
 	if got.Status.Reason != "DefinitionChanged" {
 		t.Fatalf("reason = %s, want DefinitionChanged", got.Status.Reason)
 	}
+}
+
+// A closed task is kept for its Metric's retention, then removed.
+func TestClosedTasksAreRemovedAfterTheirRetention(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	metric := validMetric(ns, "kept-briefly")
+	if metric.Spec.Improvement == nil {
+		metric.Spec.Improvement = &cxv1.ImprovementPolicy{}
+	}
+	metric.Spec.Improvement.Retention = "48h"
+	if err := k8sClient.Create(ctx, metric); err != nil {
+		t.Fatal(err)
+	}
+	task := newTaskFor(t, ns, metric)
+	got := taskPhase(t, task, cxv1.PhaseOpen)
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Spec.State, got.Spec.DismissReason = cxv1.TaskDismissed, "a holiday week, not a problem"
+	if err := k8sClient.Patch(ctx, got, patch); err != nil {
+		t.Fatal(err)
+	}
+	closed := taskPhase(t, task, cxv1.PhaseDismissed)
+	if closed.Status.ClosedAt == nil {
+		t.Fatal("a dismissed task has no closedAt")
+	}
+	closedAt := closed.Status.ClosedAt.Time
+	poke := func(at time.Time) {
+		testClock.Set(at)
+		var cur cxv1.ImprovementTask
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &cur); err != nil {
+			t.Fatal(err)
+		}
+		patch := client.MergeFrom(cur.DeepCopy())
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations["example.com/seen"] = at.Format(time.RFC3339)
+		if err := k8sClient.Patch(ctx, &cur, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Within the retention the task stays, however often it is reconciled.
+	poke(closedAt.Add(47 * time.Hour))
+	time.Sleep(time.Second)
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &cxv1.ImprovementTask{}); err != nil {
+		t.Fatalf("removed before its retention: %v", err)
+	}
+	poke(closedAt.Add(49 * time.Hour))
+	eventually(t, 10*time.Second, "task removed", func() (bool, string) {
+		err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &cxv1.ImprovementTask{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
 }
