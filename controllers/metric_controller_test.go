@@ -211,11 +211,18 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 		t.Fatalf("tasks after restart: %d (%v)", len(tasks.Items), err)
 	}
 
-	// The owner resolves on day 12; fresh data after it is back at target.
+	// The owner starts work, then resolves on day 12; fresh data after it
+	// is back at target.
 	open := taskPhase(t, task, cxv1.PhaseOpen)
+	patch := client.MergeFrom(open.DeepCopy())
+	open.Spec.State = cxv1.TaskInProgress
+	if err := k8sClient.Patch(ctx, open, patch); err != nil {
+		t.Fatal(err)
+	}
+	open = taskPhase(t, task, cxv1.PhaseInProgress)
 	resolveAt := t0.Add(12 * 24 * time.Hour)
 	testClock.Set(resolveAt)
-	patch := client.MergeFrom(open.DeepCopy())
+	patch = client.MergeFrom(open.DeepCopy())
 	open.Spec.State = cxv1.TaskResolved
 	open.Spec.Resolution = &cxv1.Resolution{Note: "reworked the slow-response macro", Attempt: 1}
 	if err := k8sClient.Patch(ctx, open, patch); err != nil {
