@@ -131,50 +131,6 @@ func copyWarehouse(dsn string) error {
 
 // The same metric on the same data gives the same statistics from
 // PostgreSQL and SQLite: counts exactly, sums within 1e-12.
-func TestPostgresAndSQLiteAgree(t *testing.T) {
-	u := postgresDSN(t)
-	loadWarehouse(t, u)
-	pw, _ := u.User.Password()
-	pg := openPostgres(t, u, pw, 10*time.Second)
-	lite := openWarehouse(t)
-	over := 14400.0
-	cases := []struct {
-		def measure.Definition
-		q   Query
-	}{
-		{measure.Definition{Formula: measure.FormulaNPS}, Query{Table: "survey_responses", Value: "score", Time: "responded_at",
-			Weight: "revenue_weight", Segments: []string{"persona"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}},
-		{measure.Definition{Formula: measure.FormulaCSAT}, Query{Table: "survey_responses", Value: "score", Time: "responded_at",
-			Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"csat"}}}}},
-		{measure.Definition{Formula: measure.FormulaCES}, Query{Table: "survey_responses", Value: "score", Time: "responded_at",
-			Segments: []string{"stage"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"ces"}}}}},
-		{measure.Definition{Formula: measure.FormulaRate}, Query{Table: "tickets", Value: "first_contact_resolved", Time: "resolved_at",
-			Segments: []string{"category"}}},
-		{measure.Definition{Formula: measure.FormulaPercentile, Percentile: 90, ShareOver: &over}, Query{Table: "tickets",
-			Value: "first_response_seconds", Time: "created_at", Segments: []string{"category"}}},
-	}
-	for _, tc := range cases {
-		a, err := pg.Query(context.Background(), tc.def, tc.q, from, t0)
-		if err != nil {
-			t.Fatalf("%s on PostgreSQL: %v", tc.def.Formula, err)
-		}
-		b, err := lite.Query(context.Background(), tc.def, tc.q, from, t0)
-		if err != nil {
-			t.Fatalf("%s on SQLite: %v", tc.def.Formula, err)
-		}
-		if a.Overall.Total.N == 0 {
-			t.Fatalf("%s: no data", tc.def.Formula)
-		}
-		sameStats(t, tc.def.Formula+" overall", a.Overall, b.Overall)
-		if len(a.Segments) != len(b.Segments) {
-			t.Fatalf("%s: %d segments vs %d", tc.def.Formula, len(a.Segments), len(b.Segments))
-		}
-		for k, s := range b.Segments {
-			sameStats(t, tc.def.Formula+" "+k, a.Segments[k].Stats, s.Stats)
-		}
-	}
-}
-
 func TestPostgresFailuresAreTyped(t *testing.T) {
 	u := postgresDSN(t)
 	loadWarehouse(t, u)
