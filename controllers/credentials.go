@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -27,3 +29,63 @@ func readSecretVersion(ctx context.Context, c client.Reader, ns, name string) (m
 	}
 	return s.Data, s.ResourceVersion, nil
 }
+
+// SecretStore reads credentials without caching the cluster's Secrets: the
+// manager watches Secrets' metadata only (names and versions, to follow
+// rotations), and reads a Secret's data from the API server only when a
+// DataSource or Team names it and its version changed. So the operator
+// never holds the data of Secrets it has no use for.
+type SecretStore struct {
+	// Metadata reads Secrets' metadata, through the manager's metadata
+	// cache.
+	Metadata client.Reader
+	// Direct reads whole Secrets from the API server.
+	Direct client.Reader
+
+	mu   sync.Mutex
+	data map[types.NamespacedName]versionedSecret
+}
+
+type versionedSecret struct {
+	version string
+	data    map[string][]byte
+}
+
+// secretMetadata is how a Secret's metadata is asked of the cache.
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// Read returns a Secret's data and version.
+func (s *SecretStore) Read(ctx context.Context, ns, name string) (map[string][]byte, string, error) {
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	meta := secretMetadata()
+	if err := s.Metadata.Get(ctx, key, meta); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, "", fmt.Errorf("secret %s/%s: %w", ns, name, errSecretNotFound)
+		}
+		return nil, "", fmt.Errorf("read secret %s/%s: %w", ns, name, err)
+	}
+	s.mu.Lock()
+	cached, ok := s.data[key]
+	s.mu.Unlock()
+	if ok && cached.version == meta.ResourceVersion {
+		return cached.data, cached.version, nil
+	}
+	data, version, err := readSecretVersion(ctx, s.Direct, ns, name)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	if s.data == nil {
+		s.data = map[types.NamespacedName]versionedSecret{}
+	}
+	s.data[key] = versionedSecret{version: version, data: data}
+	s.mu.Unlock()
+	return data, version, nil
+}
+
+// Reader returns the store as a SecretReader.
+func (s *SecretStore) Reader() SecretReader { return s.Read }

@@ -47,7 +47,8 @@ func (o *Options) defaults() {
 // SetupAll registers every cxloop reconciler with the manager.
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
-	sources := &Sources{Client: mgr.GetClient(), Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
+	secrets := (&SecretStore{Metadata: mgr.GetClient(), Direct: mgr.GetAPIReader()}).Reader()
+	sources := &Sources{Client: mgr.GetClient(), Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
 		Network: source.NetworkPolicy{Allowed: opts.SourceNetworks}}
 	engine := &Engine{Sources: sources, Clock: opts.Clock}
 	if opts.Evaluator == nil {
@@ -57,7 +58,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		opts.Checker = engine
 	}
 	if opts.Deliverer == nil {
-		opts.Deliverer = &Channels{Secrets: ClusterSecrets(mgr.GetClient()), Clock: opts.Clock}
+		opts.Deliverer = &Channels{Secrets: secrets, Clock: opts.Clock}
 	}
 	if opts.SourceChecker == nil {
 		opts.SourceChecker = sources
@@ -73,7 +74,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
 		{"metric", (&MetricReconciler{Client: c, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
 			Exporter: opts.Exporter, Evaluator: opts.Evaluator}).SetupWithManager},
-		{"team", (&TeamReconciler{Client: c, Scheme: s}).SetupWithManager},
+		{"team", (&TeamReconciler{Client: c, Scheme: s, Secrets: secrets}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s, Clock: opts.Clock,
 			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Checker: opts.Checker, Deliverer: opts.Deliverer}).SetupWithManager},
 	}

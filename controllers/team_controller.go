@@ -2,12 +2,12 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,6 +27,8 @@ import (
 type TeamReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
+	// Secrets reads channel credentials; through Client when nil.
+	Secrets SecretReader
 }
 
 // +kubebuilder:rbac:groups=cxloop.dev,resources=teams,verbs=get;list;watch
@@ -80,15 +82,18 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // the team's namespace, as secret/key.
 func (r *TeamReconciler) missingSecrets(ctx context.Context, team *cxv1.Team) ([]string, error) {
 	var missing []string
+	read := r.Secrets
+	if read == nil {
+		read = ClusterSecrets(r.Client)
+	}
 	for _, ref := range channelSecretRefs(team) {
-		var s corev1.Secret
-		err := r.Get(ctx, types.NamespacedName{Namespace: team.Namespace, Name: ref.Name}, &s)
+		data, _, err := read(ctx, team.Namespace, ref.Name)
 		switch {
-		case apierrors.IsNotFound(err):
+		case errors.Is(err, errSecretNotFound):
 			missing = append(missing, ref.Name+"/"+ref.Key)
 		case err != nil:
-			return nil, fmt.Errorf("read secret %s: %w", ref.Name, err)
-		case len(s.Data[ref.Key]) == 0:
+			return nil, err
+		case len(data[ref.Key]) == 0:
 			missing = append(missing, ref.Name+"/"+ref.Key)
 		}
 	}
@@ -137,7 +142,7 @@ func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				t := o.(*cxv1.ImprovementTask)
 				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.Team}}}
 			})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfNamespace)).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfNamespace)).
 		Named("team").
 		Complete(r)
 }
