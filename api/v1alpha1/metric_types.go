@@ -196,7 +196,8 @@ type DerivedInput struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.samplesPromQL) || has(self.promQL)",message="samplesPromQL applies only with promQL"
 type MetricQuery struct {
 	// table holding one row per response, ticket or account. Use "records"
-	// for HTTP JSON and CSV sources.
+	// for HTTP JSON and CSV sources, whose columns are then JSON dot paths
+	// (customer.segment) or CSV header names.
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`
 	// +kubebuilder:validation:MaxLength=127
 	// +optional
@@ -209,12 +210,19 @@ type MetricQuery struct {
 	// +optional
 	SQL string `json:"sql,omitempty"`
 
-	// promQL is the PromQL expression of a prometheus source's value.
+	// promQL is the PromQL expression of a prometheus source's value, read
+	// with formula value. Prometheus evaluates it at the end of each window;
+	// $__window stands for the window's length, so
+	// avg_over_time(queue_wait_seconds[$__window]) is the window's mean.
+	// Each series returned is one reading; segmentBy names the labels that
+	// give a series its segment.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	PromQL string `json:"promQL,omitempty"`
 
-	// samplesPromQL optionally counts the samples behind promQL's value.
+	// samplesPromQL optionally counts the samples behind promQL's value, per
+	// series, such as count_over_time(queue_wait_seconds[$__window]); each
+	// reading is then weighted by its count.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	SamplesPromQL string `json:"samplesPromQL,omitempty"`
