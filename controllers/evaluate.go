@@ -518,7 +518,7 @@ func (e *Engine) Check(ctx context.Context, m *cxv1.Metric, t *cxv1.ImprovementT
 		return nil, nil, err
 	}
 	now := e.Clock.Now()
-	to := alignedEnd(now, durations.Interval, durations.SettleDelay)
+	to := detect.Bounds(now, durations.Interval, durations.SettleDelay)
 	if !to.After(since) {
 		return nil, nil, nil
 	}

@@ -26,6 +26,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/detect"
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
@@ -138,7 +139,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric) 
 		return ctrl.Result{}, r.writeStatus(ctx, m, next)
 	}
 
-	windowEnd := alignedEnd(now, durations.Interval, durations.SettleDelay)
+	windowEnd := detect.Bounds(now, durations.Interval, durations.SettleDelay)
 	requeue := ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, windowEnd.Add(durations.Interval+durations.SettleDelay).Sub(now))}
 	key := evaluationKey{windowEnd: windowEnd, generation: m.Generation, requested: requested}
 	if r.alreadyEvaluated(m.UID, key) && m.Status.ObservedGeneration == m.Generation {
@@ -198,13 +199,6 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric) 
 		r.Exporter.Observe(exported, now)
 	}
 	return requeue, nil
-}
-
-// alignedEnd is the end of the latest window that may be evaluated at now:
-// now less the settle delay, rounded down to a multiple of the interval,
-// so a live run and a backtest over the same history see the same windows.
-func alignedEnd(now time.Time, interval, settle time.Duration) time.Time {
-	return now.Add(-settle).Truncate(interval)
 }
 
 // backoff is the delay before re-reading a failing source: doubling from

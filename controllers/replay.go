@@ -5,6 +5,7 @@ import (
 	"time"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/detect"
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
@@ -35,7 +36,7 @@ func Replay(ctx context.Context, e *Engine, m *cxv1.Metric, ds *cxv1.DataSource,
 	var events []ReplayEvent
 	var last *EvaluationResult
 	open := map[string]time.Time{}
-	for end := alignedEnd(from, d.Interval, 0).Add(d.Interval); !end.After(to); end = end.Add(d.Interval) {
+	for end := detect.Bounds(from, d.Interval, 0).Add(d.Interval); !end.After(to); end = end.Add(d.Interval) {
 		res, err := e.Evaluate(ctx, cur, ds, end)
 		if err != nil {
 			return events, last, err

@@ -8,16 +8,17 @@ import (
 	"github.com/cxloop/cxloop/internal/measure"
 )
 
-// Bounds returns the interval-aligned end of the latest evaluation that may
-// run at now: floor(now/interval)·interval, minus settle (late-arriving
-// data's grace). A live run and a replay over the same history therefore
-// cut the same batches. A non-positive interval returns now − settle.
+// Bounds returns the end of the latest evaluation that may run at now: the
+// last multiple of interval (counted from the Unix epoch) at or before
+// now − settle, where settle is late-arriving data's grace. Ends are always
+// aligned, so a live run and a replay over the same history cut the same
+// batches. A non-positive interval returns now − settle.
 func Bounds(now time.Time, interval, settle time.Duration) time.Time {
-	end := now
+	end := now.Add(-settle)
 	if interval > 0 {
-		end = time.Unix(0, 0).UTC().Add(time.Duration(now.UnixNano()/int64(interval)) * interval)
+		end = time.Unix(0, 0).UTC().Add(time.Duration(end.UnixNano()/int64(interval)) * interval)
 	}
-	return end.Add(-settle)
+	return end
 }
 
 // SegmentVerdict is one segment's standing after an evaluation.

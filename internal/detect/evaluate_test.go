@@ -21,6 +21,9 @@ func TestBoundsAlignToTheInterval(t *testing.T) {
 		{time.Hour, 2 * time.Hour, time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC)},
 		{15 * time.Minute, 0, time.Date(2026, 3, 2, 13, 45, 0, 0, time.UTC)},
 		{0, time.Minute, now.Add(-time.Minute)},
+		// A grace that is not a whole number of intervals still gives an
+		// aligned end: the last day that has fully settled.
+		{24 * time.Hour, 14 * time.Hour, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
 	}
 	for _, c := range cases {
 		if got := Bounds(now, c.interval, c.settle); !got.Equal(c.want) {
