@@ -114,58 +114,83 @@ type promSource struct {
 // Query evaluates q.PromQL (and q.SamplesPromQL) at the window's end and
 // folds each series into its segment's statistics.
 func (s *promSource) Query(ctx context.Context, def measure.Definition, q Query, from, to time.Time) (*Result, error) {
-	if def.Family() != measure.Gauge {
-		return nil, wrap(ErrBadQuery, "formula %q: Prometheus sources read a gauge through formula %q", def.Formula, measure.FormulaValue)
-	}
-	if strings.TrimSpace(q.PromQL) == "" {
-		return nil, wrap(ErrBadQuery, "a Prometheus metric needs a PromQL expression")
+	e, err := promExpressions(def, q, to.Sub(from))
+	if err != nil {
+		return nil, err
 	}
 	if !to.After(from) {
 		return nil, wrap(ErrBadQuery, "empty window [%s, %s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	window := strconv.FormatInt(to.Sub(from).Milliseconds(), 10) + "ms"
 	at := to.Add(-time.Millisecond)
-	expr := strings.ReplaceAll(q.PromQL, windowVariable, window)
-	statement := "query=" + expr
-	var samplesExpr string
-	if q.SamplesPromQL != "" {
-		samplesExpr = strings.ReplaceAll(q.SamplesPromQL, windowVariable, window)
-		statement += " samples=" + samplesExpr
-	}
-	statement += " time=" + at.UTC().Format(time.RFC3339Nano)
-
-	values, err := s.instant(ctx, expr, at)
+	values, err := s.instant(ctx, e.value, at)
 	if err != nil {
 		return nil, err
 	}
-	var counts *sampleCounts
-	if samplesExpr != "" {
-		samples, err := s.instant(ctx, samplesExpr, at)
-		if err != nil {
+	var samples []reading
+	if e.samples != "" {
+		if samples, err = s.instant(ctx, e.samples, at); err != nil {
 			return nil, fmt.Errorf("samples: %w", err)
 		}
-		counts = newSampleCounts(samples, q.Segments)
+	}
+	return e.fold(q.Segments, at, values, samples), nil
+}
+
+// promExprs is a query's expressions with $__window filled in.
+type promExprs struct {
+	value, samples string
+}
+
+// promExpressions checks that def and q suit Prometheus and fills the
+// window's length into the expressions.
+func promExpressions(def measure.Definition, q Query, window time.Duration) (promExprs, error) {
+	if def.Family() != measure.Gauge {
+		return promExprs{}, wrap(ErrBadQuery, "formula %q: Prometheus sources read a gauge through formula %q", def.Formula, measure.FormulaValue)
+	}
+	if strings.TrimSpace(q.PromQL) == "" {
+		return promExprs{}, wrap(ErrBadQuery, "a Prometheus metric needs a PromQL expression")
+	}
+	length := strconv.FormatInt(window.Milliseconds(), 10) + "ms"
+	e := promExprs{value: strings.ReplaceAll(q.PromQL, windowVariable, length)}
+	if q.SamplesPromQL != "" {
+		e.samples = strings.ReplaceAll(q.SamplesPromQL, windowVariable, length)
+	}
+	return e, nil
+}
+
+// fold builds the result of the expressions evaluated at one time from
+// the value series and, when the query has a samples expression, the
+// samples series: each value series is folded into its segment's
+// statistics, weighted by its samples.
+func (e promExprs) fold(segments []string, at time.Time, values, samples []reading) *Result {
+	statement := "query=" + e.value
+	if e.samples != "" {
+		statement += " samples=" + e.samples
+	}
+	statement += " time=" + at.UTC().Format(time.RFC3339Nano)
+	var counts *sampleCounts
+	if e.samples != "" {
+		counts = newSampleCounts(samples, segments)
 	}
 	res := newResult(statement)
 	perKey := map[string]int{}
 	for _, r := range values {
-		perKey[SegmentKey(segmentValues(r.labels, q.Segments))]++
+		perKey[SegmentKey(segmentValues(r.labels, segments))]++
 	}
 	for _, r := range values {
-		seg := segmentValues(r.labels, q.Segments)
+		seg := segmentValues(r.labels, segments)
 		n, counted := int64(1), true
 		if counts != nil {
 			n, counted = counts.match(r.labels, SegmentKey(seg), perKey)
 		}
 		targets := []*measure.Stats{res.Overall}
-		if len(q.Segments) > 0 {
+		if len(segments) > 0 {
 			targets = append(targets, res.segment(seg).Stats)
 		}
 		for _, t := range targets {
 			foldReading(t, r.value, n, counted)
 		}
 	}
-	return res, nil
+	return res
 }
 
 // reading is one series of an instant query's result.
@@ -176,12 +201,11 @@ type reading struct {
 
 // instant runs one instant query and returns its series.
 func (s *promSource) instant(ctx context.Context, expr string, at time.Time) ([]reading, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	status := &responseStatus{}
-	v, _, err := s.api.Query(withResponseStatus(ctx, status), expr, at, v1.WithTimeout(s.timeout))
+	v, err := s.call(ctx, func(ctx context.Context) (model.Value, v1.Warnings, error) {
+		return s.api.Query(ctx, expr, at, v1.WithTimeout(s.timeout))
+	})
 	if err != nil {
-		return nil, s.classify(ctx, err, status.code)
+		return nil, err
 	}
 	switch v := v.(type) {
 	case model.Vector:
@@ -197,6 +221,18 @@ func (s *promSource) instant(ctx context.Context, expr string, at time.Time) ([]
 	default:
 		return nil, wrap(ErrBadQuery, "%s returns a %s, not a vector or a scalar", expr, v.Type())
 	}
+}
+
+// call runs one request to the API within the timeout and types its error.
+func (s *promSource) call(ctx context.Context, run func(context.Context) (model.Value, v1.Warnings, error)) (model.Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	status := &responseStatus{}
+	v, _, err := run(withResponseStatus(ctx, status))
+	if err != nil {
+		return nil, s.classify(ctx, err, status.code)
+	}
+	return v, nil
 }
 
 // segmentValues reads the segment labels of a series; a missing label
