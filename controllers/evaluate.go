@@ -33,6 +33,9 @@ const detectionHorizon = 14 * 24 * time.Hour
 type Engine struct {
 	Sources *Sources
 	Clock   clock.Clock
+	// wrap, when set, wraps every source Evaluate reads, as a replay
+	// prefetches a range of window ends.
+	wrap func(source.Source) source.Source
 }
 
 // Evaluate implements MetricEvaluator.
@@ -56,6 +59,9 @@ func (e *Engine) Evaluate(ctx context.Context, m *cxv1.Metric, ds *cxv1.DataSour
 	src, err := e.Sources.Get(ctx, ds)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSourceUnavailable, err)
+	}
+	if e.wrap != nil {
+		src = e.wrap(src)
 	}
 	q := metricspec.Query(m)
 	windowStart := windowEnd.Add(-durations.Window)

@@ -7,6 +7,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/detect"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 // ReplayEvent is an episode that would have opened or ended.
@@ -31,6 +32,22 @@ func Replay(ctx context.Context, e *Engine, m *cxv1.Metric, ds *cxv1.DataSource,
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every evaluation reads its aligned window ends up to `to` from range
+	// queries where the source answers them, one wrapper per source.
+	re := *e
+	wrapped := map[source.Source]source.Source{}
+	re.wrap = func(s source.Source) source.Source {
+		if _, ok := s.(source.RangeSource); !ok {
+			return s
+		}
+		if w, ok := wrapped[s]; ok {
+			return w
+		}
+		w := source.Prefetch(s, d.Interval, to)
+		wrapped[s] = w
+		return w
+	}
+	e = &re
 	cur := m.DeepCopy()
 	cur.Status = cxv1.MetricStatus{}
 	var events []ReplayEvent
