@@ -2,6 +2,10 @@ package source
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -98,4 +102,41 @@ func testPrefetch(t *testing.T, fx *promFixture, proxy *countingProxy) {
 			t.Errorf("Prefetch wrapped a source that cannot answer ranges: %T", p)
 		}
 	})
+}
+
+func TestPrefetchFallsBackWhenRangesFail(t *testing.T) {
+	// A server that refuses range queries, as a proxy serving instant
+	// queries only does; a real Prometheus cannot be made to.
+	var ranges, instants atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/v1/query_range" {
+			ranges.Add(1)
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			w.Write([]byte(`{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory"}`))
+			return
+		}
+		instants.Add(1)
+		w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"region":"eu"},"value":[1700000000,"42.5"]}]}}`))
+	}))
+	t.Cleanup(srv.Close)
+	src := openProm(t, PrometheusConfig{URL: srv.URL, Network: promLoopback(t)})
+	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	p := Prefetch(src, time.Hour, first.Add(9*time.Hour))
+	q := Query{PromQL: "avg_over_time(x[$__window])", Segments: []string{"region"}}
+	for end := first; !end.After(first.Add(9 * time.Hour)); end = end.Add(time.Hour) {
+		res, err := p.Query(context.Background(), promGauge, q, end.Add(-6*time.Hour), end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seg := res.Segments["region=eu"]; seg == nil || seg.Stats.Moments.SumWX != 42.5 {
+			t.Fatalf("%s: segments %v, want region=eu read 42.5", end, res.Segments)
+		}
+	}
+	if ranges.Load() != 1 || instants.Load() != 10 {
+		t.Errorf("%d range and %d instant requests, want the range tried once and 10 instant queries", ranges.Load(), instants.Load())
+	}
+	if _, err := src.(RangeSource).QueryRange(context.Background(), promGauge, q, time.Hour, first, first.Add(time.Hour), time.Hour); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("the refused range: %v, want ErrBadQuery as for an instant query", err)
+	}
 }
