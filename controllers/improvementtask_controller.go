@@ -118,7 +118,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	applyStatus(status, next, task.Generation)
 	status.EpisodeEndedAt = episodeEndedAt
 	if measurement != nil {
-		status.Measurements = appendBounded(status.Measurements, *measurement, cxv1.MaxHistory)
+		status.Measurements = recordMeasurement(status.Measurements, *measurement)
 	}
 	if next.Escalated && !current.Escalated && metric != nil {
 		status.EscalatedTo = r.escalationTeam(ctx, metric, policy)
@@ -338,6 +338,21 @@ func eventType(ev loop.Event) string {
 		return "Warning"
 	}
 	return "Normal"
+}
+
+// recordMeasurement keeps one measurement per evaluation window: the
+// fresh data is read up to the window's aligned end, so every reconcile
+// within one window measures the same thing and replaces the entry rather
+// than adding another. Appending on each reconcile would write status on
+// every reconcile, each write would trigger the next reconcile, and the
+// bounded history would fill with copies of one window.
+func recordMeasurement(list []cxv1.TaskMeasurement, m cxv1.TaskMeasurement) []cxv1.TaskMeasurement {
+	if n := len(list); n > 0 && list[n-1].Time.Equal(&m.Time) {
+		out := append([]cxv1.TaskMeasurement(nil), list...)
+		out[n-1] = m
+		return out
+	}
+	return appendBounded(list, m, cxv1.MaxHistory)
 }
 
 func appendBounded[T any](list []T, item T, max int) []T {
