@@ -148,6 +148,13 @@ func (p *play) checkInvariants(t *testing.T, step string) {
 	}
 	episodes := map[string]string{}
 	for _, task := range tasks.Items {
+		// One measurement per evaluation window: a reconcile within a
+		// window replaces it instead of adding a copy.
+		for i := 1; i < len(task.Status.Measurements); i++ {
+			if !task.Status.Measurements[i-1].Time.Before(&task.Status.Measurements[i].Time) {
+				fail("task %s measured window %s twice", task.Name, task.Status.Measurements[i].Time.UTC().Format(time.RFC3339))
+			}
+		}
 		k := task.Spec.Metric + "/" + task.Spec.Segment + "@" + task.Spec.EpisodeStart.UTC().Format(time.RFC3339)
 		if other, dup := episodes[k]; dup {
 			fail("tasks %s and %s for episode %s", other, task.Name, k)

@@ -48,6 +48,7 @@ type fleet struct {
 	killedAfter  map[string]int // write kind -> kills right after one
 	kills        []string
 	running      *incarnation
+	failures     []string // managers that stopped without being killed
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -75,9 +76,13 @@ func (f *fleet) start(t *testing.T) {
 	go func() {
 		defer close(f.done)
 		for ctx.Err() == nil {
+			// A manager that fails on its own is an error, and is
+			// replaced as its Deployment would replace it.
 			if err := f.runOne(ctx); err != nil {
 				t.Errorf("manager: %v", err)
-				return
+				f.mu.Lock()
+				f.failures = append(f.failures, err.Error())
+				f.mu.Unlock()
 			}
 		}
 	}()

@@ -267,8 +267,12 @@ func (p *play) settle(t *testing.T, step string, want *snapshot) snapshot {
 			return last
 		}
 		if time.Now().After(deadline) {
+			p.fleet.mu.Lock()
+			state := fmt.Sprintf("deliveries outstanding %v, a manager ready %v, %d managers, failures %v, last kills %v, writes %v",
+				outstanding, !p.fleet.ready.IsZero(), p.fleet.incarnations, p.fleet.failures, p.fleet.kills[max(0, len(p.fleet.kills)-5):], p.fleet.seen)
+			p.fleet.mu.Unlock()
 			if want != nil {
-				t.Fatalf("%s, %s: never reached the reference:\n%s", p.name, step, diff(want, &last))
+				t.Fatalf("%s, %s: never reached the reference (%s):\n%s", p.name, step, state, diff(want, &last))
 			}
 			t.Fatalf("%s, %s: never settled (deliveries outstanding: %v): %+v", p.name, step, outstanding, last)
 		}
