@@ -47,6 +47,7 @@ type fleet struct {
 	seen         map[string]int // write kind -> writes
 	killedAfter  map[string]int // write kind -> kills right after one
 	kills        []string
+	recent       []string // the latest writes, kind and time, for messages
 	running      *incarnation
 	failures     []string // managers that stopped without being killed
 
@@ -180,6 +181,10 @@ func (inc *incarnation) write(kind string, do func() error) error {
 	defer f.mu.Unlock()
 	f.seen[kind]++
 	f.lastWrite = time.Now()
+	f.recent = append(f.recent, f.lastWrite.Format("15:04:05.000")+" "+kind)
+	if len(f.recent) > 12 {
+		f.recent = f.recent[len(f.recent)-12:]
+	}
 	inc.writes++
 	if len(f.every) == 0 {
 		return nil

@@ -262,22 +262,51 @@ func (p *play) settle(t *testing.T, step string, want *snapshot) snapshot {
 	for {
 		outstanding := p.advanceDeliveries(t)
 		last = p.snapshot(t, step)
-		if !outstanding && p.fleet.quiet(400*time.Millisecond) && (want == nil || reflect.DeepEqual(&last, want)) {
+		if !outstanding && p.caughtUp(t) && p.fleet.quiet(400*time.Millisecond) && (want == nil || reflect.DeepEqual(&last, want)) {
 			p.checkInvariants(t, step)
 			return last
 		}
 		if time.Now().After(deadline) {
 			p.fleet.mu.Lock()
-			state := fmt.Sprintf("deliveries outstanding %v, a manager ready %v, %d managers, failures %v, last kills %v, writes %v",
-				outstanding, !p.fleet.ready.IsZero(), p.fleet.incarnations, p.fleet.failures, p.fleet.kills[max(0, len(p.fleet.kills)-5):], p.fleet.seen)
+			state := fmt.Sprintf("deliveries outstanding %v, a manager ready %v, %d managers, failures %v, last kills %v, writes %v, latest writes %v",
+				outstanding, !p.fleet.ready.IsZero(), p.fleet.incarnations, p.fleet.failures, p.fleet.kills[max(0, len(p.fleet.kills)-5):], p.fleet.seen, p.fleet.recent)
 			p.fleet.mu.Unlock()
 			if want != nil {
 				t.Fatalf("%s, %s: never reached the reference (%s):\n%s", p.name, step, state, diff(want, &last))
 			}
-			t.Fatalf("%s, %s: never settled (deliveries outstanding: %v): %+v", p.name, step, outstanding, last)
+			t.Fatalf("%s, %s: never settled (%s): %+v", p.name, step, state, last)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// caughtUp reports whether the operator has observed everything the
+// scenario did: every task's latest spec (an owner's action) and every
+// Metric's latest spec and evaluation request. Quiet alone is not enough:
+// a reconcile may not have started yet when no write has come for a while.
+func (p *play) caughtUp(t *testing.T) bool {
+	t.Helper()
+	ctx := context.Background()
+	var tasks cxv1.ImprovementTaskList
+	if err := k8sClient.List(ctx, &tasks, client.InNamespace(p.ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks.Items {
+		if task.Status.ObservedGeneration != task.Generation {
+			return false
+		}
+	}
+	var metrics cxv1.MetricList
+	if err := k8sClient.List(ctx, &metrics, client.InNamespace(p.ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metrics.Items {
+		if m.Status.ObservedGeneration != m.Generation ||
+			m.Status.LastHandledReconcileAt != m.Annotations[cxv1.ReconcileRequestAnnotation] {
+			return false
+		}
+	}
+	return true
 }
 
 // advanceDeliveries moves the clock to the next due retry of a failed or
