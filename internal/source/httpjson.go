@@ -245,10 +245,7 @@ func (s *httpJSONSource) classify(ctx context.Context, err error) error {
 }
 
 func (s *httpJSONSource) redacted(kind, err error) error {
-	msg := err.Error()
-	for _, v := range s.secret {
-		msg = redact(errors.New(msg), v)
-	}
+	msg := redactText(err.Error(), s.secret...)
 	if errors.Is(err, kind) {
 		return &typedError{kind: kind, msg: msg}
 	}

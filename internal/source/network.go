@@ -1,7 +1,6 @@
 package source
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -69,10 +68,8 @@ func (p NetworkPolicy) transport(timeout time.Duration, maxConns int) *http.Tran
 		maxConns = 4
 	}
 	return &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, addr)
-		},
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxConnsPerHost:       maxConns,
 		MaxIdleConnsPerHost:   maxConns,

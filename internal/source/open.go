@@ -2,7 +2,6 @@ package source
 
 import (
 	"database/sql"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -46,7 +45,7 @@ func OpenPostgres(c PostgresConfig) (Source, error) {
 	}).String()
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, wrap(ErrBadQuery, "postgres settings: %v", redact(err, c.Password))
+		return nil, wrap(ErrBadQuery, "postgres settings: %v", redactText(err.Error(), c.Password))
 	}
 	cfg.ConnectTimeout = timeoutOr(c.Timeout)
 	db := stdlib.OpenDB(*cfg)
@@ -133,11 +132,13 @@ func timeoutOr(d time.Duration) time.Duration {
 	return d
 }
 
-// redact removes a secret from an error's text.
-func redact(err error, secret string) string {
-	msg := err.Error()
-	if secret != "" {
-		msg = strings.ReplaceAll(msg, secret, "[redacted]")
+// redactText removes secrets (passwords, tokens) from a text bound for an
+// error, a condition or a log.
+func redactText(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
 	}
-	return fmt.Sprint(msg)
+	return s
 }

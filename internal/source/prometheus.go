@@ -410,13 +410,3 @@ type responseStatusKey struct{}
 func withResponseStatus(ctx context.Context, st *responseStatus) context.Context {
 	return context.WithValue(ctx, responseStatusKey{}, st)
 }
-
-// redactText removes secrets from a text.
-func redactText(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
-}
