@@ -99,18 +99,80 @@ type Source interface {
 	Close() error
 }
 
-// SegmentKey renders segment values as the canonical key.
+// SegmentKey renders segment values as the canonical key: column=value
+// pairs sorted by column and joined by commas, "" for the whole
+// population. A backslash, comma or equals sign inside a column or value
+// is escaped with a backslash, so the key is unambiguous and
+// ParseSegmentKey gives the values back.
 func SegmentKey(values map[string]string) string {
 	cols := make([]string, 0, len(values))
 	for c := range values {
 		cols = append(cols, c)
 	}
 	sort.Strings(cols)
-	parts := make([]string, len(cols))
+	var b strings.Builder
 	for i, c := range cols {
-		parts[i] = c + "=" + values[c]
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		keyEscaper.WriteString(&b, c)
+		b.WriteByte('=')
+		keyEscaper.WriteString(&b, values[c])
 	}
-	return strings.Join(parts, ",")
+	return b.String()
+}
+
+var keyEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `=`, `\=`)
+
+// ParseSegmentKey is the inverse of SegmentKey.
+func ParseSegmentKey(key string) (map[string]string, error) {
+	values := map[string]string{}
+	if key == "" {
+		return values, nil
+	}
+	var col, cur strings.Builder
+	inValue := false
+	flush := func() error {
+		if !inValue {
+			return fmt.Errorf("segment key %q: a pair without '='", key)
+		}
+		c := col.String()
+		if _, dup := values[c]; dup {
+			return fmt.Errorf("segment key %q: column %q twice", key, c)
+		}
+		values[c] = cur.String()
+		col.Reset()
+		cur.Reset()
+		inValue = false
+		return nil
+	}
+	for i := 0; i < len(key); i++ {
+		ch := key[i]
+		switch {
+		case ch == '\\':
+			if i+1 == len(key) {
+				return nil, fmt.Errorf("segment key %q: a trailing backslash", key)
+			}
+			i++
+			cur.WriteByte(key[i])
+		case ch == '=' && !inValue:
+			col.WriteString(cur.String())
+			cur.Reset()
+			inValue = true
+		case ch == '=':
+			return nil, fmt.Errorf("segment key %q: an unescaped '=' in a value", key)
+		case ch == ',':
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		default:
+			cur.WriteByte(ch)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return values, nil
 }
 
 // newResult returns an empty result.
