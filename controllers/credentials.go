@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
 // errSecretNotFound marks a credential Secret that does not exist in the
@@ -88,4 +90,11 @@ func (s *SecretStore) Read(ctx context.Context, ns, name string) (map[string][]b
 }
 
 // Reader returns the store as a SecretReader.
-func (s *SecretStore) Reader() SecretReader { return s.Read }
+func (s *SecretStore) Reader() metricspec.SecretReader { return s.Read }
+
+// ClusterSecrets reads Secrets straight from the API server through c.
+func ClusterSecrets(c client.Reader) metricspec.SecretReader {
+	return func(ctx context.Context, ns, name string) (map[string][]byte, string, error) {
+		return readSecretVersion(ctx, c, ns, name)
+	}
+}

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,34 +17,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
 // SourceChecker runs a DataSource's cheap connectivity check. It returns
-// nil when the source answers, or an error whose reason (see CheckReason)
+// nil when the source answers, or an error whose reason (see metricspec.CheckReason)
 // tells the user what to fix.
 type SourceChecker interface {
 	CheckSource(ctx context.Context, ds *cxv1.DataSource) error
-}
-
-// CheckError is a failed connectivity check with a reason users can act
-// on: SecretNotFound, AuthFailed, Unreachable, PathNotAllowed, Timeout,
-// BadSettings.
-type CheckError struct {
-	Reason string
-	Err    error
-}
-
-func (e *CheckError) Error() string { return e.Err.Error() }
-func (e *CheckError) Unwrap() error { return e.Err }
-
-// CheckReason returns the reason of a check error, "CheckFailed" when it
-// has none.
-func CheckReason(err error) string {
-	var ce *CheckError
-	if errors.As(err, &ce) {
-		return ce.Reason
-	}
-	return "CheckFailed"
 }
 
 // DataSourceReconciler keeps each DataSource's Ready condition: it resolves
@@ -83,7 +62,7 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	result := ctrl.Result{RequeueAfter: recheck}
 	if err := r.Checker.CheckSource(ctx, &ds); err != nil {
 		next.ConsecutiveFailures++
-		ready.Status, ready.Reason = metav1.ConditionFalse, CheckReason(err)
+		ready.Status, ready.Reason = metav1.ConditionFalse, metricspec.CheckReason(err)
 		ready.Message = truncate(err.Error(), 1024)
 		result.RequeueAfter = backoff(next.ConsecutiveFailures, recheck)
 	} else {

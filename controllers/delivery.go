@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/notify"
@@ -16,7 +17,7 @@ import (
 // Channels delivers task events to a Team's channels with credentials from
 // Secrets in the Team's namespace.
 type Channels struct {
-	Secrets SecretReader
+	Secrets metricspec.SecretReader
 	Clock   clock.Clock
 }
 

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,20 +25,26 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/clock"
-	"github.com/cxloop/cxloop/internal/detect"
+	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
-// MetricReconciler measures each Metric on schedule, feeds its change
-// detector exactly once with new data, opens a task per new episode and
-// writes the Metric's status: once, at the end, and only when it changed.
+// SourceGetter returns the connected source of a DataSource.
+type SourceGetter interface {
+	Get(ctx context.Context, ds *cxv1.DataSource) (source.Source, error)
+}
+
+// MetricReconciler measures each Metric on schedule through the engine,
+// opens a task per new episode and writes the Metric's status: once, at
+// the end, and only when it changed.
 type MetricReconciler struct {
 	client.Client
-	Scheme    *runtime.Scheme
-	Clock     clock.Clock
-	Recorder  events.EventRecorder
-	Exporter  *Exporter
-	Evaluator MetricEvaluator
+	Scheme   *runtime.Scheme
+	Clock    clock.Clock
+	Recorder events.EventRecorder
+	Exporter *Exporter
+	Sources  SourceGetter
 	// MaxConcurrent bounds how many Metrics are evaluated at once, so slow
 	// warehouse queries never starve the others.
 	MaxConcurrent int
@@ -55,9 +60,6 @@ type evaluationKey struct {
 	generation int64
 	requested  string
 }
-
-// errSourceUnavailable wraps errors that mean the source could not be read.
-var errSourceUnavailable = errors.New("source unavailable")
 
 // +kubebuilder:rbac:groups=cxloop.dev,resources=metrics,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=metrics/status,verbs=get;update;patch
@@ -86,7 +88,18 @@ func (r *MetricReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
 		}
 	}
-	return r.reconcileNormal(ctx, &m)
+	p := newStatusPatcher(r, &m)
+	res, err := r.reconcileNormal(ctx, &m, p)
+	// Summarize and patch once, on every return path; events follow a
+	// successful patch.
+	p.summarize(err)
+	if perr := p.flush(ctx); perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	if p.stalled || errors.Is(err, engine.ErrSourceUnavailable) {
+		err = nil // waits for the user, or retries on the backoff in res
+	}
+	return res, err
 }
 
 // reconcileDelete waits until the task reconciler has cancelled every open
@@ -97,7 +110,7 @@ func (r *MetricReconciler) reconcileDelete(ctx context.Context, m *cxv1.Metric) 
 		return ctrl.Result{}, err
 	}
 	for _, t := range tasks.Items {
-		if !isFinal(t.Status.Phase) {
+		if !phaseOf(&t).Final() {
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
 	}
@@ -114,82 +127,65 @@ func (r *MetricReconciler) reconcileDelete(ctx context.Context, m *cxv1.Metric) 
 	return ctrl.Result{}, nil
 }
 
-func isFinal(p cxv1.TaskPhase) bool {
-	switch p {
-	case cxv1.PhaseVerified, cxv1.PhaseRecovered, cxv1.PhaseDismissed, cxv1.PhaseCancelled:
-		return true
-	}
-	return false
-}
-
-func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric) (ctrl.Result, error) {
+// reconcileNormal: translate, read the source, call the engine, plan and
+// create tasks.
+func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, p *statusPatcher) (ctrl.Result, error) {
 	now := r.Clock.Now()
-	next := m.Status.DeepCopy()
+	next := p.next
 	next.ObservedGeneration = m.Generation
 	requested := m.Annotations[cxv1.ReconcileRequestAnnotation]
 	next.LastHandledReconcileAt = requested
 
-	durations, err := metricspec.ParseDurations(m)
+	spec, err := metricspec.Translate(m)
 	if err != nil {
-		setStalled(next, m.Generation, "InvalidSpec", err.Error())
-		return ctrl.Result{}, r.writeStatus(ctx, m, next)
-	}
-	if m.Spec.Suspend {
-		setReady(next, m.Generation, metav1.ConditionTrue, "Suspended", "evaluation is suspended; the detector's state is kept")
-		return ctrl.Result{}, r.writeStatus(ctx, m, next)
-	}
-
-	windowEnd := detect.Bounds(now, durations.Interval, durations.SettleDelay)
-	requeue := ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, windowEnd.Add(durations.Interval+durations.SettleDelay).Sub(now))}
-	key := evaluationKey{windowEnd: windowEnd, generation: m.Generation, requested: requested}
-	if r.alreadyEvaluated(m.UID, key) && m.Status.ObservedGeneration == m.Generation {
-		return requeue, nil
-	}
-
-	if r.Evaluator == nil {
+		p.stall("InvalidSpec", err.Error())
 		return ctrl.Result{}, nil
 	}
-	ds, stalled, err := r.dataSource(ctx, m)
-	if err != nil {
-		return ctrl.Result{}, err
+	if m.Spec.Suspend {
+		p.ready("Suspended", "evaluation is suspended; the detector's state is kept")
+		return ctrl.Result{}, nil
 	}
-	if stalled != "" {
-		setStalled(next, m.Generation, "DataSourceNotFound", stalled)
-		if err := r.writeStatus(ctx, m, next); err != nil {
-			return ctrl.Result{}, err
-		}
+	windowEnd := spec.WindowEnd(now)
+	requeue := ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, engine.AddWall(windowEnd, spec.Interval, spec.Location).Add(spec.SettleDelay).Sub(now))}
+	key := evaluationKey{windowEnd: windowEnd, generation: m.Generation, requested: requested}
+	if r.alreadyEvaluated(m.UID, key) && m.Status.ObservedGeneration == m.Generation {
+		p.keep = true
 		return requeue, nil
 	}
 
-	result, err := r.Evaluator.Evaluate(ctx, m, ds, windowEnd)
-	if err != nil {
-		if !errors.Is(err, errSourceUnavailable) {
-			return ctrl.Result{}, err
-		}
-		r.sourceFailed(m, next, err)
-		if err := r.writeStatus(ctx, m, next); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, backoff(next.ConsecutiveSourceErrors, durations.Interval))}, nil
+	res, err := r.evaluate(ctx, m, spec, windowEnd)
+	switch {
+	case errors.Is(err, engine.ErrRejected):
+		p.stall("InvalidSpec", err.Error())
+		return requeue, nil
+	case errors.Is(err, errDataSourceNotFound):
+		p.stall("DataSourceNotFound", err.Error())
+		return requeue, nil
+	case errors.Is(err, engine.ErrSourceUnavailable):
+		p.sourceFailed(err)
+		return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, backoff(next.ConsecutiveSourceErrors, spec.Interval))}, err
+	case err != nil:
+		return ctrl.Result{}, err
 	}
 	if next.ConsecutiveSourceErrors > 0 {
-		r.event(m, "Normal", "SourceRestored", "the source answers again after %d failed evaluation(s)", next.ConsecutiveSourceErrors)
+		p.event("Normal", "SourceRestored", "the source answers again after %d failed evaluation(s)", next.ConsecutiveSourceErrors)
 	}
 	next.ConsecutiveSourceErrors = 0
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionSourceUnavailable)
-	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionReconciling)
-	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 
-	create, err := r.planTasks(ctx, m, result, next)
+	plan, err := r.planTasks(ctx, m, spec, res, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	applyEvaluation(m, next, result)
-	r.announceEpisodes(m, result)
-	if err := r.writeStatus(ctx, m, next); err != nil {
+	applyEvaluation(next, m.Generation, res, plan.Held)
+	p.announceEpisodes(res)
+	p.ready("Measured", fmt.Sprintf("measured %s: %s", res.WindowEnd.UTC().Format(time.RFC3339), res.Overall.State))
+	// A task never exists before the episode it answers is recorded on its
+	// Metric: the status goes first.
+	if err := p.flush(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.createTasks(ctx, m, create); err != nil {
+	if err := r.createTasks(ctx, m, spec, plan.Create); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.markEvaluated(m.UID, key)
@@ -199,6 +195,49 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric) 
 		r.Exporter.Observe(exported, now)
 	}
 	return requeue, nil
+}
+
+// errDataSourceNotFound: the Metric names a DataSource that does not
+// exist; the user has to act.
+var errDataSourceNotFound = errors.New("DataSource not found")
+
+// evaluate reads the Metric's source (or its inputs) and runs the engine.
+func (r *MetricReconciler) evaluate(ctx context.Context, m *cxv1.Metric, spec engine.Metric, windowEnd time.Time) (*engine.Evaluation, error) {
+	prior := metricspec.PriorOf(&m.Status)
+	if spec.Derived != nil {
+		inputs := map[string]engine.InputValue{}
+		for name, metric := range spec.Derived.Inputs {
+			var in cxv1.Metric
+			if err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: metric}, &in); err != nil {
+				return nil, fmt.Errorf("%w: input %s: %v", engine.ErrSourceUnavailable, metric, err)
+			}
+			inputs[name] = engine.InputValue{Hash: in.Status.DefinitionHash, Value: in.Status.Value, Samples: in.Status.Samples}
+		}
+		return engine.EvaluateDerived(spec, inputs, windowEnd)
+	}
+	src, err := r.source(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Evaluate(ctx, src, spec, prior, windowEnd)
+}
+
+// source connects the Metric's DataSource.
+func (r *MetricReconciler) source(ctx context.Context, m *cxv1.Metric) (source.Source, error) {
+	name := sourceName(m)
+	var ds cxv1.DataSource
+	err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: name}, &ds)
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: DataSource %s not found in namespace %s; create it or fix spec.source.name", errDataSourceNotFound, name, m.Namespace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read DataSource %s: %w", name, err)
+	}
+	src, err := r.Sources.Get(ctx, &ds)
+	if err != nil {
+		return nil, fmt.Errorf("%w: DataSource %s: %v", engine.ErrSourceUnavailable, name, err)
+	}
+	return src, nil
 }
 
 // backoff is the delay before re-reading a failing source: doubling from
@@ -227,73 +266,11 @@ func (r *MetricReconciler) markEvaluated(uid types.UID, key evaluationKey) {
 	r.evaluated[uid] = key
 }
 
-// dataSource returns the Metric's DataSource, or a message saying why the
-// Metric cannot be evaluated until the user acts.
-func (r *MetricReconciler) dataSource(ctx context.Context, m *cxv1.Metric) (*cxv1.DataSource, string, error) {
-	if m.Spec.Source == nil {
-		return nil, "", nil
-	}
-	var ds cxv1.DataSource
-	err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.Source.Name}, &ds)
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Sprintf("DataSource %s not found in namespace %s; create it or fix spec.source.name", m.Spec.Source.Name, m.Namespace), nil
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("read DataSource %s: %w", m.Spec.Source.Name, err)
-	}
-	return &ds, "", nil
-}
-
-func (r *MetricReconciler) sourceFailed(m *cxv1.Metric, next *cxv1.MetricStatus, err error) {
-	next.ConsecutiveSourceErrors++
-	msg := truncate(err.Error(), 900)
-	if next.ConsecutiveSourceErrors == 1 {
-		r.event(m, "Warning", "SourceUnavailable", "%s", msg)
-	}
-	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionSourceUnavailable, Status: metav1.ConditionTrue,
-		Reason: "QueryFailed", Message: msg, ObservedGeneration: m.Generation})
-	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionReconciling, Status: metav1.ConditionTrue,
-		Reason: "ProgressingWithRetry", Message: fmt.Sprintf("retrying after %d failed evaluation(s); the last good value is kept", next.ConsecutiveSourceErrors),
-		ObservedGeneration: m.Generation})
-	setReady(next, m.Generation, metav1.ConditionFalse, "SourceUnavailable", msg+"; check DataSource "+sourceName(m))
-}
-
 func sourceName(m *cxv1.Metric) string {
 	if m.Spec.Source == nil {
 		return ""
 	}
 	return m.Spec.Source.Name
-}
-
-func setReady(st *cxv1.MetricStatus, gen int64, s metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: cxv1.ConditionReady, Status: s, Reason: reason,
-		Message: truncate(msg, 1024), ObservedGeneration: gen})
-}
-
-func setStalled(st *cxv1.MetricStatus, gen int64, reason, msg string) {
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: cxv1.ConditionStalled, Status: metav1.ConditionTrue,
-		Reason: reason, Message: truncate(msg, 1024), ObservedGeneration: gen})
-	meta.RemoveStatusCondition(&st.Conditions, cxv1.ConditionReconciling)
-	setReady(st, gen, metav1.ConditionFalse, reason, msg)
-}
-
-// writeStatus patches the status once, and only when it changed.
-func (r *MetricReconciler) writeStatus(ctx context.Context, m *cxv1.Metric, next *cxv1.MetricStatus) error {
-	if equality.Semantic.DeepEqual(&m.Status, next) {
-		return nil
-	}
-	patch := client.MergeFrom(m.DeepCopy())
-	m.Status = *next
-	if err := r.Status().Patch(ctx, m, patch); err != nil {
-		return fmt.Errorf("write status of metric %s: %w", m.Name, err)
-	}
-	return nil
-}
-
-func (r *MetricReconciler) event(m *cxv1.Metric, typ, reason, note string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(m, nil, typ, reason, "Evaluate", note, args...)
-	}
 }
 
 // SetupWithManager registers the reconciler. A spec change or a reconcile

@@ -18,6 +18,7 @@ import (
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/demodata"
 	"github.com/cxloop/cxloop/internal/measure"
+	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/source"
 )
@@ -177,18 +178,31 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 		t.Fatalf("task content: %+v", task.Spec)
 	}
 	// Replaying the same history through the backtest gives the same episode.
-	engine := &Engine{Sources: &Sources{Client: k8sClient, Roots: []string{testDataRoot}}, Clock: testClock}
+	sources := &metricspec.Sources{Secrets: ClusterSecrets(k8sClient), Roots: []string{testDataRoot}}
 	var ds cxv1.DataSource
 	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "warehouse"}, &ds); err != nil {
 		t.Fatal(err)
 	}
-	events, _, err := Replay(ctx, engine, csatMetric(ns), &ds, t0, testClock.Now())
+	replaySource, err := sources.Get(ctx, &ds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].Event != "TaskOpened" || !events[0].EpisodeStart.Equal(task.Spec.EpisodeStart.Time) ||
-		!events[0].At.Equal(testClock.Now()) {
-		t.Fatalf("backtest %+v, live episode from %s opened at %s", events, task.Spec.EpisodeStart.Time, testClock.Now())
+	var live cxv1.Metric
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(m), &live); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := metricspec.Translate(&live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay, err := engine.Replay(ctx, replaySource, spec, t0, testClock.Now(), engine.ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := replay.Events
+	if len(events) != 1 || events[0].Event != engine.EventTaskOpened || !events[0].EpisodeStart.Equal(task.Spec.EpisodeStart.Time) ||
+		!events[0].At.Equal(testClock.Now()) || events[0].Task != task.Name {
+		t.Fatalf("backtest %+v, live episode from %s opened at %s as %s", events, task.Spec.EpisodeStart.Time, testClock.Now(), task.Name)
 	}
 	episode := metricAt(t, m, "ChangeDetected", func(m *cxv1.Metric) bool {
 		return meta.IsStatusConditionTrue(m.Status.Conditions, cxv1.ConditionChangeDetected)
@@ -199,7 +213,7 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 
 	// A restarted manager (a new reconciler with nothing in memory) keeps
 	// the evidence from status: the same episode, no second task.
-	restarted := &MetricReconciler{Client: mgrClient, Scheme: testScheme, Clock: testClock, Evaluator: engine}
+	restarted := &MetricReconciler{Client: mgrClient, Scheme: testScheme, Clock: testClock, Sources: sources}
 	if _, err := restarted.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)}); err != nil {
 		t.Fatal(err)
 	}
@@ -320,9 +334,8 @@ func TestUnchangedEvaluationWritesNothing(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let the running manager settle
 
 	counting := &countingClient{Client: k8sClient}
-	sources := &Sources{Client: k8sClient, Roots: []string{testDataRoot}}
-	fresh := &MetricReconciler{Client: counting, Scheme: testScheme, Clock: clock.NewManual(t0),
-		Evaluator: &Engine{Sources: sources, Clock: testClock}}
+	sources := &metricspec.Sources{Secrets: ClusterSecrets(k8sClient), Roots: []string{testDataRoot}}
+	fresh := &MetricReconciler{Client: counting, Scheme: testScheme, Clock: clock.NewManual(t0), Sources: sources}
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)}
 	if _, err := fresh.Reconcile(ctx, req); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -16,16 +17,11 @@ type Options struct {
 	// Clock drives evaluation, windows and verification; the wall clock
 	// when nil.
 	Clock clock.Clock
-	// Checker verifies tasks on fresh data; the engine unless set.
-	Checker FreshDataChecker
 	// Deliverer sends task events to teams' tools; their channels unless set.
 	Deliverer Deliverer
 	// SourceChecker checks DataSources' connectivity; the drivers' own
 	// checks unless set.
 	SourceChecker SourceChecker
-	// Evaluator measures Metrics; the engine over the DataSources' drivers
-	// unless set.
-	Evaluator MetricEvaluator
 	// Exporter publishes results as Prometheus gauges; none when nil.
 	Exporter *Exporter
 	// DataRoots are the directories file-based sources (SQLite, CSV) may
@@ -48,15 +44,8 @@ func (o *Options) defaults() {
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
 	secrets := (&SecretStore{Metadata: mgr.GetClient(), Direct: mgr.GetAPIReader()}).Reader()
-	sources := &Sources{Client: mgr.GetClient(), Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
+	sources := &metricspec.Sources{Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
 		Network: source.NetworkPolicy{Allowed: opts.SourceNetworks}}
-	engine := &Engine{Sources: sources, Clock: opts.Clock}
-	if opts.Evaluator == nil {
-		opts.Evaluator = engine
-	}
-	if opts.Checker == nil {
-		opts.Checker = engine
-	}
 	if opts.Deliverer == nil {
 		opts.Deliverer = &Channels{Secrets: secrets, Clock: opts.Clock}
 	}
@@ -73,10 +62,10 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}{
 		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
 		{"metric", (&MetricReconciler{Client: c, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
-			Exporter: opts.Exporter, Evaluator: opts.Evaluator}).SetupWithManager},
+			Exporter: opts.Exporter, Sources: sources}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Scheme: s, Secrets: secrets}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s, Clock: opts.Clock,
-			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Checker: opts.Checker, Deliverer: opts.Deliverer}).SetupWithManager},
+			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer}).SetupWithManager},
 	}
 	for _, st := range setups {
 		if err := st.setup(mgr); err != nil {

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/loop"
 )
 
@@ -28,7 +29,7 @@ type TeamReconciler struct {
 	client.Client
 	Scheme *runtime.Scheme
 	// Secrets reads channel credentials; through Client when nil.
-	Secrets SecretReader
+	Secrets metricspec.SecretReader
 }
 
 // +kubebuilder:rbac:groups=cxloop.dev,resources=teams,verbs=get;list;watch

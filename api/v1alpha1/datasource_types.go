@@ -259,5 +259,5 @@ type DataSourceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DataSource{}, &DataSourceList{})
+	register(&DataSource{}, &DataSourceList{})
 }

@@ -324,5 +324,5 @@ type ImprovementTaskList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ImprovementTask{}, &ImprovementTaskList{})
+	register(&ImprovementTask{}, &ImprovementTaskList{})
 }

@@ -304,5 +304,5 @@ type MetricList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Metric{}, &MetricList{})
+	register(&Metric{}, &MetricList{})
 }

@@ -26,6 +26,7 @@ type UnratedPolicy string
 // MetricSpec declares one customer-experience metric: where its data lives,
 // how it is computed, what good looks like and who owns it.
 // +kubebuilder:validation:XValidation:rule="duration(self.window) > duration(self.interval)",message="window must be longer than interval"
+// +kubebuilder:validation:XValidation:rule="duration(self.interval).getMilliseconds() > 0 && duration(self.window).getMilliseconds() % duration(self.interval).getMilliseconds() == 0",message="window must be a whole number of intervals"
 // +kubebuilder:validation:XValidation:rule="self.formula == 'derived' ? has(self.expression) : !has(self.expression)",message="expression must be set when, and only when, formula is derived"
 // +kubebuilder:validation:XValidation:rule="self.formula == 'derived' ? (has(self.inputs) && size(self.inputs) > 0) : !has(self.inputs)",message="inputs must be set when, and only when, formula is derived"
 // +kubebuilder:validation:XValidation:rule="self.formula == 'derived' || has(self.source)",message="source is required unless formula is derived"
@@ -118,12 +119,23 @@ type MetricSpec struct {
 	Window string `json:"window,omitempty"`
 
 	// interval between evaluations, as a Go duration such as "24h" or
-	// "1h". Evaluation bounds are aligned to multiples of it.
+	// "1h". Evaluation bounds are aligned to multiples of it counted from a
+	// Monday midnight in timeZone; window must be a whole number of
+	// intervals.
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Interval string `json:"interval,omitempty"`
+
+	// timeZone is the IANA time zone evaluation bounds are aligned in, such
+	// as "Europe/Berlin": a 24h interval starts at local midnight and a
+	// 168h interval on Monday at 00:00 local time. Default UTC.
+	// +kubebuilder:default="UTC"
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
 
 	// settleDelay holds each evaluation back by this long so that rows that
 	// arrive late are counted once, in their own interval, and never dropped.
@@ -147,6 +159,7 @@ type MetricSpec struct {
 
 	// improvement is the policy for the tasks this metric opens.
 	// +optional
+	// +kubebuilder:default={}
 	Improvement *ImprovementPolicy `json:"improvement,omitempty"`
 
 	// suspend stops evaluation without losing the detector's state.

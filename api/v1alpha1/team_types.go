@@ -235,5 +235,5 @@ type TeamList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Team{}, &TeamList{})
+	register(&Team{}, &TeamList{})
 }

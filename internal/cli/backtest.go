@@ -1,27 +1,30 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cxloop/cxloop/controllers"
-	"github.com/cxloop/cxloop/internal/clock"
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/engine"
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
 func init() { Register(newBacktestCommand) }
 
 type backtestOptions struct {
 	planOptions
-	from, to string
+	from, to     string
+	resolveAfter time.Duration
 }
 
 // BacktestReport is backtest's JSON contract.
 type BacktestReport struct {
-	Events []controllers.ReplayEvent `json:"events"`
-	Errors map[string]string         `json:"errors,omitempty"`
+	Events []engine.ReplayEvent `json:"events"`
+	Errors map[string]string    `json:"errors,omitempty"`
 }
 
 func newBacktestCommand(g *Globals) *cobra.Command {
@@ -32,11 +35,22 @@ func newBacktestCommand(g *Globals) *cobra.Command {
 		Long: `Replay a time range of each Metric's history through exactly the code the
 operator runs: an evaluation at every interval-aligned window end, the
 change detector fed each interval once, its state carried from one
-evaluation to the next. It prints when tasks would have opened and when
-their episodes ended, per segment: the way to tune minShift and the
-false-task budget before owners get work.`,
+evaluation to the next, task planning against the tasks it would have
+opened (maxOpenTasks, the team's capacity from its Team manifest, dry
+runs) and each task's state machine. It prints when tasks would have
+opened (TaskOpened), been held back (HeldBack, with the reason) and when
+their episodes ended (EpisodeEnded), per segment: the way to tune
+minShift and the false-task budget before owners get work.
+
+With --resolve-after the owners' part is played too: every task is
+resolved that long after it opens or reopens, and verification on the
+data that follows shows Verified, Reopened, Escalated or Recovered as the
+operator would have decided.`,
 		Example: `  # a quarter of history
   kubectl cx backtest -f deploy/cxloop/ --data-root /data --from 2026-01-01T00:00:00Z --to 2026-04-01T00:00:00Z
+
+  # what verification would have said had owners resolved each task after a week
+  kubectl cx backtest -f deploy/cxloop/ --from 2026-01-01T00:00:00Z --to 2026-04-01T00:00:00Z --resolve-after 168h
 
   # as JSON for a script
   kubectl cx backtest -f deploy/cxloop/ --from 2026-01-01T00:00:00Z --to 2026-04-01T00:00:00Z -o json`,
@@ -61,17 +75,9 @@ false-task budget before owners get work.`,
 			if err != nil {
 				return err
 			}
-			engine := &controllers.Engine{Sources: &controllers.Sources{Secrets: set.secrets, Roots: o.dataRoots}, Clock: clock.NewManual(to)}
-			report := BacktestReport{Events: []controllers.ReplayEvent{}}
+			report := BacktestReport{Events: []engine.ReplayEvent{}}
 			for _, m := range set.metrics {
-				if m.Spec.Source == nil {
-					continue
-				}
-				ds, ok := set.sources[m.Namespace+"/"+m.Spec.Source.Name]
-				if !ok {
-					continue
-				}
-				events, _, err := controllers.Replay(cmd.Context(), engine, m, ds, from, to)
+				events, err := backtestMetric(cmd.Context(), set, o, m, from, to)
 				if err != nil {
 					if report.Errors == nil {
 						report.Errors = map[string]string{}
@@ -90,9 +96,10 @@ false-task budget before owners get work.`,
 				if seg == "" {
 					seg = "(all)"
 				}
-				rows = append(rows, []string{e.At.Format(time.RFC3339), e.Metric, seg, e.Event, e.EpisodeStart.Format(time.RFC3339), formatNumber(e.Value)})
+				rows = append(rows, []string{e.At.Format(time.RFC3339), e.Metric, seg, e.Event, e.EpisodeStart.Format(time.RFC3339),
+					formatNumber(e.Value), e.Reason})
 			}
-			if err := printTable(g.Streams.Out, []string{"AT", "METRIC", "SEGMENT", "EVENT", "EPISODE START", "VALUE"}, rows); err != nil {
+			if err := printTable(g.Streams.Out, []string{"AT", "METRIC", "SEGMENT", "EVENT", "EPISODE START", "VALUE", "REASON"}, rows); err != nil {
 				return err
 			}
 			for name, msg := range report.Errors {
@@ -106,6 +113,39 @@ false-task budget before owners get work.`,
 	cmd.Flags().StringVar(&o.namespace, "default-namespace", "default", "namespace of manifests that name none")
 	cmd.Flags().StringVar(&o.from, "from", "", "start of the replay (RFC 3339)")
 	cmd.Flags().StringVar(&o.to, "to", "", "end of the replay (RFC 3339)")
+	cmd.Flags().DurationVar(&o.resolveAfter, "resolve-after", 0, "play the owner: resolve each task this long after it opens or reopens, and verify the fix on the data that follows")
 	addOutputFlag(cmd, &o.output)
 	return cmd
+}
+
+// backtestMetric replays one Metric of the manifests through the engine.
+func backtestMetric(ctx context.Context, set *manifestSet, o *backtestOptions, m *cxv1.Metric, from, to time.Time) ([]engine.ReplayEvent, error) {
+	if m.Spec.Source == nil {
+		return nil, nil
+	}
+	ds, ok := set.sources[m.Namespace+"/"+m.Spec.Source.Name]
+	if !ok {
+		return nil, fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
+	}
+	spec, err := metricspec.Translate(m)
+	if err != nil {
+		return nil, err
+	}
+	src, err := (&metricspec.Sources{Secrets: set.secrets, Roots: o.dataRoots}).Get(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	opts := engine.ReplayOptions{ResolveAfter: o.resolveAfter}
+	if team, ok := set.teams[m.Namespace+"/"+m.Spec.Owner.Team]; ok {
+		opts.TeamEscalation = team.Spec.EscalationTeam
+		if team.Spec.Capacity != nil {
+			opts.Team.Max = int(team.Spec.Capacity.MaxOpenTasks)
+		}
+	}
+	res, err := engine.Replay(ctx, src, spec, from, to, opts)
+	if res == nil {
+		return nil, err
+	}
+	return res.Events, err
 }

@@ -16,8 +16,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/config/crd"
-	"github.com/cxloop/cxloop/controllers"
-	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
@@ -146,11 +145,13 @@ func (r *PlanReport) breached() bool {
 // manifestSet is what plan and backtest read from manifests.
 type manifestSet struct {
 	sources map[string]*cxv1.DataSource
+	teams   map[string]*cxv1.Team
 	metrics []*cxv1.Metric
-	secrets controllers.SecretReader
+	secrets metricspec.SecretReader
 }
 
-// loadManifests reads, validates and decodes the manifests of -f.
+// loadManifests reads, validates and decodes the manifests of -f, with the
+// CRD schema's defaults applied as the API server applies them.
 func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 	paths, err := expandPaths(o.files)
 	if err != nil {
@@ -165,6 +166,7 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 		return nil, err
 	}
 	sources := map[string]*cxv1.DataSource{}
+	teams := map[string]*cxv1.Team{}
 	secrets := map[string]map[string][]byte{}
 	var metrics []*cxv1.Metric
 	for _, p := range paths {
@@ -203,6 +205,7 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 			if !res.Valid() {
 				return nil, usageErrorf("%s: %s is invalid: %s (run kubectl cx validate)", p, objectLabel(u), strings.Join(res.Messages(), "; "))
 			}
+			u = res.Object
 			switch u.GetKind() {
 			case "DataSource":
 				var ds cxv1.DataSource
@@ -210,6 +213,12 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 					return nil, err
 				}
 				sources[key] = &ds
+			case "Team":
+				var t cxv1.Team
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &t); err != nil {
+					return nil, err
+				}
+				teams[key] = &t
 			case "Metric":
 				var m cxv1.Metric
 				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &m); err != nil {
@@ -239,7 +248,7 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 	sort.Slice(metrics, func(i, j int) bool {
 		return metrics[i].Namespace+"/"+metrics[i].Name < metrics[j].Namespace+"/"+metrics[j].Name
 	})
-	return &manifestSet{sources: sources, metrics: metrics, secrets: readSecret}, nil
+	return &manifestSet{sources: sources, teams: teams, metrics: metrics, secrets: readSecret}, nil
 }
 
 func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
@@ -247,18 +256,18 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	sources, metrics := set.sources, set.metrics
+	metrics := set.metrics
 	now := time.Now()
 	if o.at != "" {
 		if now, err = time.Parse(time.RFC3339, o.at); err != nil {
 			return nil, usageErrorf("--at: %v", err)
 		}
 	}
-	engine := &controllers.Engine{Sources: &controllers.Sources{Secrets: set.secrets, Roots: o.dataRoots}, Clock: clock.NewManual(now)}
+	sources := &metricspec.Sources{Secrets: set.secrets, Roots: o.dataRoots}
 	report := &PlanReport{Metrics: []PlanMetric{}, Tasks: []PlanTask{}}
 	for _, m := range metrics {
 		pm := PlanMetric{Namespace: m.Namespace, Name: m.Name, Formula: string(m.Spec.Formula), Segments: []PlanSegment{}}
-		res, err := planMetric(ctx, engine, sources, m, now, o.since)
+		spec, res, err := planMetric(ctx, sources, set.sources, m, now, o.since)
 		if err != nil {
 			pm.Error, pm.State = err.Error(), "Error"
 			report.Metrics = append(report.Metrics, pm)
@@ -266,7 +275,7 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 		}
 		o := res.Overall
 		pm.Value, pm.Lower, pm.Upper, pm.Samples, pm.State, pm.Target = o.Value, o.Lower, o.Upper, o.Samples, string(o.State), res.Target
-		segs := append([]controllers.SegmentOutcome(nil), res.Segments...)
+		segs := append([]engine.Outcome(nil), res.Segments...)
 		sort.Slice(segs, func(i, j int) bool { return segs[i].Segment < segs[j].Segment })
 		for _, s := range segs {
 			pm.Segments = append(pm.Segments, PlanSegment{Segment: s.Segment, Value: s.Value, Lower: s.Lower, Upper: s.Upper,
@@ -275,7 +284,7 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 		report.Metrics = append(report.Metrics, pm)
 		for _, ep := range res.Episodes {
 			reason := fmt.Sprintf("change detected: statistic %.3g reached threshold %.3g", ep.Evidence.Statistic, ep.Evidence.Threshold)
-			if p := metricspec.ImprovementPolicy(m); p.DryRun {
+			if spec.Policy.DryRun {
 				reason += " (dry run: the operator would not create it)"
 			}
 			report.Tasks = append(report.Tasks, PlanTask{Metric: m.Name, Segment: ep.Segment, EpisodeStart: ep.Start.UTC(), Reason: reason})
@@ -284,25 +293,40 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 	return report, nil
 }
 
-func planMetric(ctx context.Context, e *controllers.Engine, sources map[string]*cxv1.DataSource, m *cxv1.Metric, now time.Time, since time.Duration) (*controllers.EvaluationResult, error) {
-	if m.Spec.Source == nil {
-		return nil, fmt.Errorf("formula %s is computed from other metrics by the operator, not by plan", m.Spec.Formula)
-	}
-	ds, ok := sources[m.Namespace+"/"+m.Spec.Source.Name]
-	if !ok {
-		return nil, fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
-	}
-	d, err := metricspec.ParseDurations(m)
+// planMetric evaluates a Metric at the latest window end before now, its
+// detector warmed on the window's history or, with since, on that much
+// history replayed through the engine.
+func planMetric(ctx context.Context, sources *metricspec.Sources, dataSources map[string]*cxv1.DataSource, m *cxv1.Metric,
+	now time.Time, since time.Duration) (engine.Metric, *engine.Evaluation, error) {
+	spec, err := metricspec.Translate(m)
 	if err != nil {
-		return nil, err
+		return spec, nil, err
 	}
-	end := now.Add(-d.SettleDelay).Truncate(d.Interval)
-	if since <= d.Interval {
+	if m.Spec.Source == nil {
+		return spec, nil, fmt.Errorf("formula %s is computed from other metrics by the operator, not by plan", m.Spec.Formula)
+	}
+	ds, ok := dataSources[m.Namespace+"/"+m.Spec.Source.Name]
+	if !ok {
+		return spec, nil, fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
+	}
+	src, err := sources.Get(ctx, ds)
+	if err != nil {
+		return spec, nil, err
+	}
+	end := spec.WindowEnd(now)
+	if since <= spec.Interval {
 		// One evaluation, its detector warmed on the window's history.
-		return e.Evaluate(ctx, m, ds, end)
+		res, err := engine.Evaluate(ctx, src, spec, engine.Prior{}, end)
+		return spec, res, err
 	}
-	_, last, err := controllers.Replay(ctx, e, m, ds, end.Add(-since), end)
-	return last, err
+	replay, err := engine.Replay(ctx, src, spec, end.Add(-since), end, engine.ReplayOptions{})
+	if err != nil {
+		return spec, nil, err
+	}
+	if replay.Last == nil {
+		return spec, nil, fmt.Errorf("no evaluation in the last %s", since)
+	}
+	return spec, replay.Last, nil
 }
 
 // secretData reads a Secret manifest's data (base64) and stringData.

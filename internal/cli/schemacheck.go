@@ -46,6 +46,9 @@ type CheckResult struct {
 	// UnknownFields are paths the API server would prune; `kubectl apply`
 	// (strict field validation, its default) refuses them.
 	UnknownFields []string
+	// Object is the object as the API server would store it: pruned and
+	// with the schema's defaults applied.
+	Object *unstructured.Unstructured
 }
 
 // Valid reports whether the API server would accept the object.
@@ -155,6 +158,7 @@ func (c *SchemaChecker) Check(ctx context.Context, obj *unstructured.Unstructure
 	// Validation: metadata, OpenAPI schema, embedded objects, list types,
 	// then CEL unless an earlier error makes the rules meaningless.
 	defaulted := &unstructured.Unstructured{Object: u}
+	res.Object = defaulted
 	res.Errors = append(res.Errors, metavalidation.ValidateObjectMetaAccessor(defaulted,
 		ks.namespaced && defaulted.GetNamespace() != "", metavalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
 	res.Errors = append(res.Errors, apiservervalidation.ValidateCustomResource(nil, u, ks.openAPI)...)

@@ -1,11 +1,9 @@
 package detect
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
-	"testing/quick"
 	"time"
 
 	"github.com/cxloop/cxloop/internal/measure"
@@ -99,32 +97,6 @@ func TestRecoveryIsTrackedWhileAnEpisodeIsOpen(t *testing.T) {
 	s, _ = c.Step(s, batch(100, 30, 50), day(3), day(4))
 	if !s.RecoverySince.Equal(day(2)) {
 		t.Fatalf("recovery start moved: %+v", s)
-	}
-}
-
-func TestStateRoundTripsThroughJSON(t *testing.T) {
-	f := func(stat float64, secs int64, samples float64, open bool) bool {
-		s := SegmentState{Statistic: math.Abs(stat), Since: time.Unix(secs%4e9, 0).UTC(), Samples: math.Abs(samples)}
-		if open {
-			s.EpisodeStart = s.Since
-		}
-		st := State{"account=a": s}
-		raw, err := json.Marshal(st)
-		if err != nil {
-			return false
-		}
-		var back State
-		if err := json.Unmarshal(raw, &back); err != nil {
-			return false
-		}
-		return back["account=a"] == s
-	}
-	if err := quick.Check(f, nil); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(State{"": {}})
-	if string(raw) != `{"":{"statistic":0}}` {
-		t.Fatalf("a zero state serialises as %s", raw)
 	}
 }
 

@@ -65,16 +65,11 @@
 // the mean wholly on the bad side. Fewer fresh units than the minimum never
 // decide anything.
 //
-// # One evaluation, and replaying history
+// # One batch at a time
 //
-// Bounds aligns an evaluation's end to floor(now/interval)·interval minus
-// an optional settle delay, so a live run and a backtest cut the same
-// batches. Config.Evaluate is one evaluation: the statistics of the data
-// new since the last evaluation, fed once, give the new state, a verdict
-// per segment (statistic against the shared threshold) and the episodes
-// that opened. Replay drives Evaluate over a time range, one interval at a
-// time, and judges each opened episode's recovery without action with
-// Verify on data newer than its opening.
+// Feed steps every segment of one interval's batch once. Aligning the
+// intervals, choosing what to feed, replaying history and judging tasks
+// are internal/engine's: this package holds the statistics only.
 //
 // # Metrics without units
 //

@@ -79,11 +79,23 @@ func csHalfWidth(n, planned, alpha float64) float64 {
 // Verify judges whether the drop persists, on fresh data only. Half of the
 // level goes to always-valid early looks, half to the final look.
 func Verify(in VerifyInput) Verification {
+	n := in.Fresh.Units.EffectiveN()
+	sd := 0.0
+	if n > 1 {
+		sd = math.Sqrt(in.Fresh.Variance() * n / (n - 1))
+	}
+	return VerifySummary(in, in.Fresh.Mean(), sd, n)
+}
+
+// VerifySummary is Verify on a summary of the fresh data: its mean, the
+// standard deviation of one unit and the effective number of units. A
+// metric without per-unit contributions (a ratio of sums) passes its
+// estimate, with sd = standard error × √n.
+func VerifySummary(in VerifyInput, mean, sd, n float64) Verification {
 	if in.Level <= 0 {
 		in.Level = DefaultLevel
 	}
-	n := in.Fresh.Units.EffectiveN()
-	v := Verification{Verdict: Pending, Samples: n, Level: in.Level, Mean: in.Fresh.Mean()}
+	v := Verification{Verdict: Pending, Samples: n, Level: in.Level, Mean: mean}
 	if n < math.Max(in.MinSamples, 2) {
 		v.Message = fmt.Sprintf("%.0f fresh units, fewer than the %.0f needed to decide", n, math.Max(in.MinSamples, 2))
 		if in.Final {
@@ -91,7 +103,6 @@ func Verify(in VerifyInput) Verification {
 		}
 		return v
 	}
-	sd := math.Sqrt(in.Fresh.Variance() * n / (n - 1))
 	if sd == 0 {
 		sd = 1e-9
 	}

@@ -2,8 +2,6 @@ package metricspec
 
 import (
 	"encoding/json"
-	"fmt"
-	"time"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/measure"
@@ -51,89 +49,4 @@ func sourceText(m *cxv1.Metric) string {
 	}
 	b, _ := json.Marshal(canon)
 	return string(b)
-}
-
-// Durations of a Metric, parsed. The API server's validation already
-// guarantees Go duration syntax; defaults apply to empty fields so objects
-// read from files (kubectl cx plan) behave like applied ones.
-type Durations struct {
-	Window, Interval, SettleDelay time.Duration
-	VerifyWindow, DueAfter        time.Duration
-	Retention                     time.Duration
-	BaselineWindow                time.Duration
-}
-
-// ParseDurations reads a Metric's durations, applying the API defaults to
-// empty fields.
-func ParseDurations(m *cxv1.Metric) (Durations, error) {
-	s := &m.Spec
-	var d Durations
-	imp := s.Improvement
-	if imp == nil {
-		imp = &cxv1.ImprovementPolicy{}
-	}
-	var baseline string
-	if s.Objective.Relative != nil {
-		baseline = s.Objective.Relative.BaselineWindow
-	}
-	for _, f := range []struct {
-		field, text, def string
-		into             *time.Duration
-	}{
-		{"spec.window", s.Window, "720h", &d.Window},
-		{"spec.interval", s.Interval, "24h", &d.Interval},
-		{"spec.settleDelay", s.SettleDelay, "0s", &d.SettleDelay},
-		{"spec.improvement.verifyWindow", imp.VerifyWindow, "720h", &d.VerifyWindow},
-		{"spec.improvement.dueAfter", imp.DueAfter, "336h", &d.DueAfter},
-		{"spec.improvement.retention", imp.Retention, "2160h", &d.Retention},
-		{"spec.objective.relative.baselineWindow", baseline, "720h", &d.BaselineWindow},
-	} {
-		text := f.text
-		if text == "" {
-			text = f.def
-		}
-		v, err := time.ParseDuration(text)
-		if err != nil {
-			return d, fmt.Errorf("%s: %w", f.field, err)
-		}
-		*f.into = v
-	}
-	if d.Interval <= 0 {
-		return d, fmt.Errorf("spec.interval: must be positive, got %s", d.Interval)
-	}
-	if d.Window <= d.Interval {
-		return d, fmt.Errorf("spec.window: %s must be longer than spec.interval %s", d.Window, d.Interval)
-	}
-	return d, nil
-}
-
-// Policy is a Metric's improvement policy with defaults applied.
-type Policy struct {
-	DryRun          bool
-	MinFreshSamples int64
-	MaxAttempts     int32
-	MaxOpenTasks    int32
-	EscalationTeam  string
-	Playbook        string
-}
-
-// ImprovementPolicy reads a Metric's improvement policy, applying the API
-// defaults to unset fields.
-func ImprovementPolicy(m *cxv1.Metric) Policy {
-	p := Policy{MinFreshSamples: 30, MaxAttempts: 2, MaxOpenTasks: 5}
-	imp := m.Spec.Improvement
-	if imp == nil {
-		return p
-	}
-	p.DryRun, p.EscalationTeam, p.Playbook = imp.DryRun, imp.EscalationTeam, imp.Playbook
-	if imp.MinFreshSamples > 0 {
-		p.MinFreshSamples = imp.MinFreshSamples
-	}
-	if imp.MaxAttempts > 0 {
-		p.MaxAttempts = imp.MaxAttempts
-	}
-	if imp.MaxOpenTasks > 0 {
-		p.MaxOpenTasks = imp.MaxOpenTasks
-	}
-	return p
 }

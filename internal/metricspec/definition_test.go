@@ -61,35 +61,51 @@ func TestDefinitionHashFollowsEverythingThatDefinesTheNumber(t *testing.T) {
 	}
 }
 
-func TestParseDurationsAppliesDefaults(t *testing.T) {
-	m := metric(func(m *cxv1.Metric) { m.Spec.Window, m.Spec.Interval = "", "" })
-	d, err := ParseDurations(m)
+// defaulted fills what the CRD schema defaults, as the API server does.
+func defaulted(m *cxv1.Metric) *cxv1.Metric {
+	m.Spec.TimeZone = "UTC"
+	m.Spec.SettleDelay = "0s"
+	m.Spec.Objective.Direction, m.Spec.Objective.Confidence = cxv1.AtLeast, 0.95
+	m.Spec.Objective.MinSamples, m.Spec.Objective.FalseTaskBudget = 30, 1
+	m.Spec.Improvement = &cxv1.ImprovementPolicy{VerifyWindow: "720h", MinFreshSamples: 30, MaxAttempts: 2, MaxOpenTasks: 5,
+		DueAfter: "336h", Retention: "2160h"}
+	return m
+}
+
+func TestTranslateReadsTheDefaultedObject(t *testing.T) {
+	spec, err := Translate(defaulted(metric()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Window != 720*time.Hour || d.Interval != 24*time.Hour || d.VerifyWindow != 720*time.Hour ||
-		d.DueAfter != 336*time.Hour || d.Retention != 2160*time.Hour || d.SettleDelay != 0 {
-		t.Fatalf("defaults: %+v", d)
+	if spec.Window != 720*time.Hour || spec.Interval != 24*time.Hour || spec.VerifyWindow != 720*time.Hour ||
+		spec.DueAfter != 336*time.Hour || spec.Retention != 2160*time.Hour || spec.Location != time.UTC ||
+		spec.Objective.Budget != 0.01 || spec.Policy.MaxOpenTasks != 5 || spec.Team != "customer-success" {
+		t.Fatalf("translated: %+v", spec)
 	}
-	_, err = ParseDurations(metric(func(m *cxv1.Metric) { m.Spec.Window = "12h" }))
-	if err == nil || !strings.Contains(err.Error(), "spec.window") {
-		t.Fatalf("a window shorter than the interval: %v", err)
-	}
-	_, err = ParseDurations(metric(func(m *cxv1.Metric) { m.Spec.Window = "30d" }))
-	if err == nil || !strings.Contains(err.Error(), "spec.window") {
-		t.Fatalf("30d is not Go syntax: %v", err)
+	berlin := defaulted(metric())
+	berlin.Spec.TimeZone = "Europe/Berlin"
+	if spec, err := Translate(berlin); err != nil || spec.Location.String() != "Europe/Berlin" {
+		t.Fatalf("time zone: %v %v", spec.Location, err)
 	}
 }
 
-func TestImprovementPolicyDefaults(t *testing.T) {
-	p := ImprovementPolicy(metric())
-	if p.MaxAttempts != 2 || p.MaxOpenTasks != 5 || p.MinFreshSamples != 30 || p.DryRun {
-		t.Fatalf("defaults: %+v", p)
-	}
-	p = ImprovementPolicy(metric(func(m *cxv1.Metric) {
-		m.Spec.Improvement = &cxv1.ImprovementPolicy{DryRun: true, MaxAttempts: 4, EscalationTeam: "leads"}
-	}))
-	if !p.DryRun || p.MaxAttempts != 4 || p.EscalationTeam != "leads" || p.MaxOpenTasks != 5 {
-		t.Fatalf("set fields: %+v", p)
+func TestTranslateRefusesWhatTheSchemaWouldNotHold(t *testing.T) {
+	for name, c := range map[string]struct {
+		change func(*cxv1.Metric)
+		field  string
+	}{
+		"undefaulted improvement": {func(m *cxv1.Metric) { m.Spec.Improvement = nil }, "spec.improvement"},
+		"undefaulted time zone":   {func(m *cxv1.Metric) { m.Spec.TimeZone = "" }, "spec.timeZone"},
+		"unknown time zone":       {func(m *cxv1.Metric) { m.Spec.TimeZone = "Mars/Olympus" }, "spec.timeZone"},
+		"window of one interval":  {func(m *cxv1.Metric) { m.Spec.Window = "24h" }, "spec.window"},
+		"window not whole":        {func(m *cxv1.Metric) { m.Spec.Window, m.Spec.Interval = "720h", "168h" }, "spec.window"},
+		"window in days":          {func(m *cxv1.Metric) { m.Spec.Window = "30d" }, "spec.window"},
+		"undefaulted confidence":  {func(m *cxv1.Metric) { m.Spec.Objective.Confidence = 0 }, "spec.objective.confidence"},
+	} {
+		m := defaulted(metric())
+		c.change(m)
+		if _, err := Translate(m); err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: %v, want an error naming %s", name, err, c.field)
+		}
 	}
 }

@@ -68,7 +68,7 @@ type prefetchedRange struct {
 // after last, fetching the range first when needed; otherwise it asks src.
 func (p *prefetched) Query(ctx context.Context, def measure.Definition, q Query, from, to time.Time) (*Result, error) {
 	end, window := to.UTC(), to.Sub(from)
-	if window <= 0 || end.UnixNano()%int64(p.step) != 0 || end.After(p.last) {
+	if window <= 0 || p.last.Sub(end)%p.step != 0 || end.After(p.last) {
 		return p.src.Query(ctx, def, q, from, to)
 	}
 	encoded, err := json.Marshal(q)

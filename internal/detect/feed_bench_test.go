@@ -29,12 +29,12 @@ func BenchmarkConfigure(b *testing.B) {
 	}
 }
 
-// BenchmarkEvaluate is one evaluation of 1,000 segments.
-func BenchmarkEvaluate(b *testing.B) {
+// BenchmarkFeed is one interval of new data over 1,000 segments.
+func BenchmarkFeed(b *testing.B) {
 	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 71, Threshold: 10}
 	fresh := thousandSegments(1)
 	st := State{}
 	for i := 0; i < b.N; i++ {
-		st = c.Evaluate(st, day0, day0.Add(24*time.Hour), fresh).State
+		st, _ = c.Feed(st, Batch{From: day0, To: day0.Add(24 * time.Hour), Segments: fresh})
 	}
 }

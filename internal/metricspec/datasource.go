@@ -1,14 +1,15 @@
-package controllers
+package metricspec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
-
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"unicode/utf8"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/source"
@@ -17,19 +18,34 @@ import (
 // SecretReader returns the data and version of a Secret in a namespace.
 type SecretReader func(ctx context.Context, namespace, name string) (map[string][]byte, string, error)
 
-// ClusterSecrets reads Secrets from the API server through c.
-func ClusterSecrets(c client.Reader) SecretReader {
-	return func(ctx context.Context, ns, name string) (map[string][]byte, string, error) {
-		return readSecretVersion(ctx, c, ns, name)
+// ConfigMapReader returns one key of a ConfigMap in a namespace.
+type ConfigMapReader func(ctx context.Context, namespace, name, key string) ([]byte, error)
+
+// CheckError is a failed connectivity check with a reason users can act
+// on: SecretNotFound, AuthFailed, Unreachable, PathNotAllowed, Timeout,
+// BadSettings.
+type CheckError struct {
+	Reason string
+	Err    error
+}
+
+func (e *CheckError) Error() string { return e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
+
+// CheckReason returns the reason of a check error, "CheckFailed" when it
+// has none.
+func CheckReason(err error) string {
+	var ce *CheckError
+	if errors.As(err, &ce) {
+		return ce.Reason
 	}
+	return "CheckFailed"
 }
 
 // Sources keeps one connected source (and its connection pool) per
 // DataSource, rebuilt when the DataSource or its Secret changes.
 type Sources struct {
-	// Client reads DataSources.
-	Client client.Reader
-	// Secrets reads credentials; from Client when nil.
+	// Secrets reads credentials from the DataSource's own namespace.
 	Secrets SecretReader
 	// Roots are the directories file-based sources may read under.
 	Roots []string
@@ -54,11 +70,10 @@ func (s *Sources) Get(ctx context.Context, ds *cxv1.DataSource) (source.Source, 
 	var secret map[string][]byte
 	fingerprint := fmt.Sprintf("%d", ds.Generation)
 	if ds.Spec.SecretRef != nil {
-		read := s.Secrets
-		if read == nil {
-			read = ClusterSecrets(s.Client)
+		if s.Secrets == nil {
+			return nil, &CheckError{Reason: "SecretNotFound", Err: fmt.Errorf("secret %s: no credentials can be read here", ds.Spec.SecretRef.Name)}
 		}
-		data, rv, err := read(ctx, ds.Namespace, ds.Spec.SecretRef.Name)
+		data, rv, err := s.Secrets(ctx, ds.Namespace, ds.Spec.SecretRef.Name)
 		if err != nil {
 			return nil, &CheckError{Reason: "SecretNotFound", Err: err}
 		}
@@ -151,6 +166,53 @@ func reasonOf(err error) string {
 	return "CheckFailed"
 }
 
-func clientKey(ns, name string) types.NamespacedName {
-	return types.NamespacedName{Namespace: ns, Name: name}
+// openHTTPJSON maps an httpjson DataSource to the driver; the token and the
+// headers' values come from the DataSource's Secret.
+func (s *Sources) openHTTPJSON(ds *cxv1.DataSource, secret map[string][]byte, timeout time.Duration, maxConns int) (source.Source, error) {
+	h := ds.Spec.HTTPJSON
+	cfg := source.HTTPJSONConfig{URL: h.URL, RecordsPath: h.RecordsPath, Token: string(secret["token"]),
+		MaxResponseBytes: h.MaxResponseBytes, MaxPages: int(h.MaxPages), Timeout: timeout, MaxConnections: maxConns,
+		Network: s.Network}
+	for header, key := range h.HeadersFromSecret {
+		v, ok := secret[key]
+		if !ok {
+			return nil, &CheckError{Reason: "SecretNotFound", Err: fmt.Errorf("header %s: the Secret has no key %q", header, key)}
+		}
+		if cfg.Headers == nil {
+			cfg.Headers = map[string]string{}
+		}
+		cfg.Headers[header] = strings.TrimSpace(string(v))
+	}
+	if p := h.Pagination; p != nil {
+		cfg.Pagination = source.Pagination(p.Type)
+		cfg.NextLinkPath, cfg.CursorPath, cfg.CursorParam = p.NextLinkPath, p.CursorPath, p.CursorParam
+	}
+	return source.OpenHTTPJSON(cfg)
+}
+
+// openCSV maps a csv DataSource to the driver: a file under the data
+// roots, or a key of a ConfigMap in the DataSource's own namespace, read
+// afresh at each query.
+func (s *Sources) openCSV(ds *cxv1.DataSource, timeout time.Duration) (source.Source, error) {
+	c := ds.Spec.CSV
+	cfg := source.CSVConfig{Path: c.Path, Roots: s.Roots, Timeout: timeout}
+	if c.Delimiter != "" {
+		r, _ := utf8.DecodeRuneInString(c.Delimiter)
+		cfg.Delimiter = r
+	}
+	if ref := c.ConfigMapRef; ref != nil {
+		if s.ConfigMaps == nil {
+			return nil, &CheckError{Reason: "Unsupported", Err: fmt.Errorf("this operator reads no ConfigMaps")}
+		}
+		read, ns := s.ConfigMaps, ds.Namespace
+		cfg.Name = fmt.Sprintf("configmap %s key %s", ref.Name, ref.Key)
+		cfg.Open = func(ctx context.Context) (io.ReadCloser, error) {
+			b, err := read(ctx, ns, ref.Name, ref.Key)
+			if err != nil {
+				return nil, err
+			}
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}
+	}
+	return source.OpenCSV(cfg)
 }

@@ -1,0 +1,208 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/engine"
+	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/metricspec"
+)
+
+// statusPatcher owns a Metric's status write: the reconcile edits next,
+// summarize sets Ready, Reconciling and Stalled from how it ended, and
+// flush patches once when something changed, then emits the events the
+// reconcile queued, so no event announces a state that was not written.
+type statusPatcher struct {
+	r    *MetricReconciler
+	m    *cxv1.Metric
+	next *cxv1.MetricStatus
+	// keep: nothing was due; the status stays as it is.
+	keep bool
+	// settled: the reconcile set Ready itself (measured, stalled,
+	// suspended or source failed).
+	settled, stalled bool
+	events           []queuedEvent
+}
+
+type queuedEvent struct{ typ, reason, note string }
+
+func newStatusPatcher(r *MetricReconciler, m *cxv1.Metric) *statusPatcher {
+	return &statusPatcher{r: r, m: m, next: m.Status.DeepCopy()}
+}
+
+func (p *statusPatcher) event(typ, reason, note string, args ...any) {
+	p.events = append(p.events, queuedEvent{typ, reason, fmt.Sprintf(note, args...)})
+}
+
+func (p *statusPatcher) setReady(s metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: cxv1.ConditionReady, Status: s, Reason: reason,
+		Message: truncate(msg, 1024), ObservedGeneration: p.m.Generation})
+}
+
+// ready: the operator did its job for this generation.
+func (p *statusPatcher) ready(reason, msg string) {
+	p.settled = true
+	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionStalled)
+	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionReconciling)
+	p.setReady(metav1.ConditionTrue, reason, msg)
+}
+
+// stall: nothing will change until the user does; the message says what
+// to fix.
+func (p *statusPatcher) stall(reason, msg string) {
+	p.settled, p.stalled = true, true
+	if c := meta.FindStatusCondition(p.next.Conditions, cxv1.ConditionStalled); c == nil || c.Reason != reason || c.Message != truncate(msg, 1024) {
+		p.event("Warning", reason, "%s", truncate(msg, 900))
+	}
+	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: cxv1.ConditionStalled, Status: metav1.ConditionTrue,
+		Reason: reason, Message: truncate(msg, 1024), ObservedGeneration: p.m.Generation})
+	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionReconciling)
+	p.setReady(metav1.ConditionFalse, reason, msg)
+}
+
+// sourceFailed: the source could not be read; the last good value stays
+// and the evaluation is retried.
+func (p *statusPatcher) sourceFailed(err error) {
+	p.settled = true
+	next := p.next
+	next.ConsecutiveSourceErrors++
+	msg := truncate(err.Error(), 900)
+	if next.ConsecutiveSourceErrors == 1 {
+		p.event("Warning", "SourceUnavailable", "%s", msg)
+	}
+	gen := p.m.Generation
+	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
+	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionSourceUnavailable, Status: metav1.ConditionTrue,
+		Reason: "QueryFailed", Message: msg, ObservedGeneration: gen})
+	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionReconciling, Status: metav1.ConditionTrue,
+		Reason: "ProgressingWithRetry", ObservedGeneration: gen,
+		Message: fmt.Sprintf("retrying after %d failed evaluation(s); the last good value is kept", next.ConsecutiveSourceErrors)})
+	p.setReady(metav1.ConditionFalse, "SourceUnavailable", msg+"; check DataSource "+sourceName(p.m))
+}
+
+// summarize sets the conditions of a reconcile that ended without
+// settling them: an error the operator retries.
+func (p *statusPatcher) summarize(err error) {
+	if p.keep || p.settled || err == nil {
+		return
+	}
+	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: cxv1.ConditionReconciling, Status: metav1.ConditionTrue,
+		Reason: "ProgressingWithRetry", Message: truncate(err.Error(), 1024), ObservedGeneration: p.m.Generation})
+}
+
+// flush patches the status when it changed, then emits queued events.
+func (p *statusPatcher) flush(ctx context.Context) error {
+	if !equality.Semantic.DeepEqual(&p.m.Status, p.next) {
+		patch := client.MergeFrom(p.m.DeepCopy())
+		p.m.Status = *p.next.DeepCopy()
+		if err := p.r.Status().Patch(ctx, p.m, patch); err != nil {
+			return fmt.Errorf("write status of metric %s: %w", p.m.Name, err)
+		}
+	}
+	if p.r.Recorder != nil {
+		for _, e := range p.events {
+			p.r.Recorder.Eventf(p.m, nil, e.typ, e.reason, "Evaluate", "%s", e.note)
+		}
+	}
+	p.events = nil
+	return nil
+}
+
+// announceEpisodes queues an event for each episode that started or ended.
+func (p *statusPatcher) announceEpisodes(res *engine.Evaluation) {
+	before := map[string]bool{}
+	if d := p.m.Status.Detector; d != nil {
+		for _, s := range d.Segments {
+			if s.EpisodeStart != nil {
+				before[s.Segment] = true
+			}
+		}
+	}
+	now := map[string]bool{}
+	for _, ep := range res.Episodes {
+		now[ep.Segment] = true
+		if !before[ep.Segment] {
+			p.event("Warning", "EpisodeStarted", "a change episode started in %s on %s", segmentLabel(ep.Segment), ep.Start.UTC().Format(time.RFC3339))
+		}
+	}
+	for seg := range before {
+		if !now[seg] {
+			p.event("Normal", "EpisodeEnded", "the change episode in %s ended", segmentLabel(seg))
+		}
+	}
+}
+
+// applyEvaluation writes a successful evaluation into the next status.
+func applyEvaluation(next *cxv1.MetricStatus, gen int64, res *engine.Evaluation, held []loop.Held) {
+	o := res.Overall
+	changed := next.Value == nil || o.Value == nil || *next.Value != *o.Value || next.Samples != o.Samples ||
+		next.State != cxv1.WindowState(o.State) || next.DefinitionHash != res.DefinitionHash
+	next.DefinitionHash = res.DefinitionHash
+	next.State, next.Value, next.Lower, next.Upper, next.Samples = cxv1.WindowState(o.State), o.Value, o.Lower, o.Upper, o.Samples
+	next.Target = res.Target
+	next.Baseline = metricspec.BaselineStatus(res.Baseline)
+	next.Detector = metricspec.DetectorStatus(res.Detector)
+	next.WorstSegments = nil
+	for i, s := range res.Segments {
+		if i == cxv1.MaxWorstSegments {
+			break
+		}
+		next.WorstSegments = append(next.WorstSegments, cxv1.SegmentResult{Segment: s.Segment, Value: s.Value,
+			Lower: s.Lower, Upper: s.Upper, Samples: s.Samples, State: cxv1.WindowState(s.State), Weight: s.Weight})
+	}
+	next.Episode = nil
+	for _, ep := range res.Episodes {
+		if ep.Segment == "" {
+			t := metav1.NewTime(ep.Start)
+			next.Episode = &t
+		}
+	}
+	next.HeldBackTasks = nil
+	for i, h := range held {
+		if i == cxv1.MaxHeldBackTasks {
+			break
+		}
+		next.HeldBackTasks = append(next.HeldBackTasks, cxv1.HeldBackTask{Segment: h.Segment,
+			EpisodeStart: metav1.NewTime(h.EpisodeStart), Reason: string(h.Reason)})
+	}
+	if changed {
+		next.LastEvaluation = &cxv1.Evaluation{WindowStart: metav1.NewTime(res.WindowStart), WindowEnd: metav1.NewTime(res.WindowEnd),
+			Query: truncate(res.Query, 8192), Reason: res.Reason, Message: truncate(res.Message, 1024)}
+		next.History = appendBounded(next.History, cxv1.HistoryPoint{WindowEnd: metav1.NewTime(res.WindowEnd), Value: o.Value,
+			Lower: o.Lower, Upper: o.Upper, Samples: o.Samples, State: cxv1.WindowState(o.State), DefinitionHash: res.DefinitionHash}, cxv1.MaxHistory)
+	}
+	if o.State == "InsufficientData" {
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionInsufficientData, Status: metav1.ConditionTrue,
+			Reason: "BelowMinSamples", ObservedGeneration: gen,
+			Message: fmt.Sprintf("%d samples in the window, fewer than objective.minSamples; nothing opens, verifies or closes", o.Samples)})
+	} else {
+		meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionInsufficientData)
+	}
+	if len(res.Episodes) > 0 {
+		segs := make([]string, 0, len(res.Episodes))
+		for _, ep := range res.Episodes {
+			segs = append(segs, segmentLabel(ep.Segment))
+		}
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionChangeDetected, Status: metav1.ConditionTrue,
+			Reason: "EpisodeOpen", ObservedGeneration: gen,
+			Message: truncate(fmt.Sprintf("the change detector has an open episode in %d segment(s): %v", len(segs), segs), 1024)})
+	} else {
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionChangeDetected, Status: metav1.ConditionFalse,
+			Reason: "InControl", Message: "no change beyond the smallest shift worth a task", ObservedGeneration: gen})
+	}
+}
+
+func segmentLabel(seg string) string {
+	if seg == "" {
+		return "(all)"
+	}
+	return seg
+}

@@ -1,0 +1,80 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/engine"
+	"github.com/cxloop/cxloop/internal/metricspec"
+)
+
+// planTasks gathers what the engine needs to plan the Metric's tasks: its
+// existing tasks and the owning team's load.
+func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, res *engine.Evaluation, now time.Time) (engine.TaskPlan, error) {
+	if len(res.Episodes) == 0 {
+		return engine.TaskPlan{}, nil
+	}
+	var tasks cxv1.ImprovementTaskList
+	if err := r.List(ctx, &tasks, client.InNamespace(m.Namespace), client.MatchingFields{indexTaskMetric: m.Name}); err != nil {
+		return engine.TaskPlan{}, fmt.Errorf("list tasks of metric %s: %w", m.Name, err)
+	}
+	existing := make([]engine.ExistingTask, 0, len(tasks.Items))
+	for i := range tasks.Items {
+		existing = append(existing, engine.ExistingTask{Name: tasks.Items[i].Name, Open: !phaseOf(&tasks.Items[i]).Final()})
+	}
+	team, err := r.teamLoad(ctx, m)
+	if err != nil {
+		return engine.TaskPlan{}, err
+	}
+	return engine.PlanTasks(spec, res.Episodes, existing, team, now), nil
+}
+
+// createTasks creates planned tasks under their deterministic names; one
+// that exists already is left as it is, so a crash between detection and
+// creation never duplicates a task.
+func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, planned []engine.NewTask) error {
+	for _, nt := range planned {
+		task := metricspec.TaskObject(spec, nt)
+		if err := r.Create(ctx, task); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			return fmt.Errorf("create task %s: %w", task.Name, err)
+		}
+		if r.Recorder != nil {
+			r.Recorder.Eventf(m, nil, "Warning", "TaskOpened", "Evaluate", "task %s opened for team %s (segment %s)",
+				task.Name, task.Spec.Team, segmentLabel(task.Spec.Segment))
+		}
+	}
+	return nil
+}
+
+// teamLoad counts the owning team's open tasks and reads its capacity
+// (zero: no cap).
+func (r *MetricReconciler) teamLoad(ctx context.Context, m *cxv1.Metric) (engine.TeamLoad, error) {
+	var team cxv1.Team
+	err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.Owner.Team}, &team)
+	if apierrors.IsNotFound(err) || (err == nil && team.Spec.Capacity == nil) {
+		return engine.TeamLoad{}, nil
+	}
+	if err != nil {
+		return engine.TeamLoad{}, fmt.Errorf("read team %s: %w", m.Spec.Owner.Team, err)
+	}
+	var tasks cxv1.ImprovementTaskList
+	if err := r.List(ctx, &tasks, client.InNamespace(m.Namespace), client.MatchingFields{indexTaskTeam: team.Name}); err != nil {
+		return engine.TeamLoad{}, err
+	}
+	load := engine.TeamLoad{Max: int(team.Spec.Capacity.MaxOpenTasks)}
+	for i := range tasks.Items {
+		if !phaseOf(&tasks.Items[i]).Final() {
+			load.Open++
+		}
+	}
+	return load, nil
+}

@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/detect"
+	"github.com/cxloop/cxloop/internal/measure"
+	"github.com/cxloop/cxloop/internal/source"
+)
+
+// maxFeedIntervals bounds the intervals of new data one evaluation feeds
+// the detector, so a metric suspended for months catches up over several
+// evaluations instead of holding a worker.
+const maxFeedIntervals = 60
+
+// DetectionHorizon is the horizon of the detectable shift in status.
+const DetectionHorizon = 14 * 24 * time.Hour
+
+// MaxDetectorSegments bounds the segments whose evidence is kept.
+const MaxDetectorSegments = 200
+
+// feed steps the CUSUM over every interval of new data since the last
+// evaluation, exactly once, and reports the open episodes.
+func feed(ctx context.Context, src source.Source, m Metric, target float64, win *source.Result, prior Prior,
+	windowEnd time.Time, res *Evaluation) error {
+	windowContrib, err := contributions(m.Definition, win)
+	if err != nil {
+		return rejected(err)
+	}
+	obj := m.Objective
+	cfg, perMonth, err := detect.Configure(detect.Setup{Direction: detect.Direction(obj.Direction), Reference: target,
+		Shift: obj.MinShift, Formula: m.Definition.Formula, Budget: obj.Budget, Window: windowContrib,
+		WindowLength: m.Window, Interval: m.Interval})
+	if errors.Is(err, detect.ErrNoVolume) {
+		res.Detector = prior.Detector
+		return nil
+	}
+	if err != nil {
+		return rejected(err)
+	}
+	state, fedUntil := prior.Detector.detectState()
+	warmed := !fedUntil.IsZero()
+	if !warmed {
+		// First evaluation: warm the detector on the window's history.
+		fedUntil = res.WindowStart
+	}
+	// fedUntil moves only past intervals that held data, so an evaluation
+	// that finds nothing new writes nothing, and rows that arrive late in
+	// an empty interval are still fed once.
+	next := fedUntil
+	from := fedUntil
+	for i := 0; i < maxFeedIntervals && from.Before(windowEnd); i++ {
+		to := AddWall(from, m.Interval, m.Location)
+		r, err := src.Query(ctx, m.Definition, m.Query, from, to)
+		if err != nil {
+			return unavailable("new data", err)
+		}
+		if r.Overall.Total.N > 0 {
+			batch, err := contributions(m.Definition, r)
+			if err != nil {
+				return rejected(err)
+			}
+			state, _ = cfg.Feed(state, detect.Batch{From: from, To: to, Segments: batch})
+			next = to
+		}
+		from = to
+	}
+	switch {
+	case next.After(fedUntil):
+		fedUntil = next
+	case !warmed:
+		fedUntil = time.Time{}
+	}
+	state = state.Cap(MaxDetectorSegments)
+
+	segments := float64(len(win.Segments) + 1)
+	perDay := perMonth / 30 / segments
+	det := &Detector{FedUntil: second(fedUntil), Threshold: Round(cfg.Threshold), SegmentsMonitored: int32(segments),
+		DetectionHorizon: DetectionHorizon.String(), Segments: segmentsOf(state)}
+	if shift, ok := cfg.DetectableShift(perDay, DetectionHorizon, 100*cfg.Shift); ok {
+		det.DetectableShift = ptr(Round(shift))
+	}
+	if delay, ok := cfg.ExpectedDelay(cfg.Shift, perDay); ok {
+		det.ExpectedDelay = delay.Round(time.Hour).String()
+	}
+	res.Detector = det
+
+	estimates := map[string]Outcome{"": res.Overall}
+	for _, s := range res.Segments {
+		estimates[s.Segment] = s
+	}
+	totalWeight := win.Overall.Total.W
+	for _, s := range det.Segments {
+		if !s.Open() {
+			continue
+		}
+		values := map[string]string{}
+		if seg, ok := win.Segments[s.Segment]; ok {
+			values = seg.Values
+		} else if v, err := source.ParseSegmentKey(s.Segment); err == nil {
+			values = v
+		}
+		ep := Episode{Segment: s.Segment, Values: values, Start: s.EpisodeStart, WeightShare: 1,
+			Evidence:  Evidence{Statistic: s.Statistic, Threshold: det.Threshold, Samples: s.Samples},
+			Objective: TaskObjective{Direction: obj.Direction, Target: target, MinShift: cfg.Shift}}
+		// The evidence's value is the mean of the episode's own data.
+		r, err := src.Query(ctx, m.Definition, ForSegment(m.Query, values), s.Since, windowEnd)
+		if err != nil {
+			return unavailable("episode data", err)
+		}
+		if c, err := measure.Contributions(m.Definition, r.Overall); err == nil && c.Units.N > 0 {
+			ep.Evidence.ObservedValue = ptr(Round(c.Mean()))
+		}
+		if o, ok := estimates[s.Segment]; ok && o.Value != nil {
+			ep.Gap = gapOf(obj.Direction, target, *o.Value, cfg.Shift)
+			ep.Baseline = &TaskBaseline{Value: *o.Value, Lower: *o.Lower, Upper: *o.Upper, Samples: o.Samples,
+				WindowStart: res.WindowStart, WindowEnd: res.WindowEnd}
+		}
+		if seg, ok := win.Segments[s.Segment]; ok && totalWeight > 0 && s.Segment != "" {
+			ep.WeightShare = seg.Stats.Total.W / totalWeight
+		}
+		res.Episodes = append(res.Episodes, ep)
+	}
+	return nil
+}
+
+// contributions turns a result into per-segment contributions, the whole
+// population under "".
+func contributions(def measure.Definition, r *source.Result) (map[string]measure.Contribution, error) {
+	out := make(map[string]measure.Contribution, len(r.Segments)+1)
+	c, err := measure.Contributions(def, r.Overall)
+	if err != nil {
+		return nil, err
+	}
+	out[""] = c
+	for k, s := range r.Segments {
+		c, err := measure.Contributions(def, s.Stats)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = c
+	}
+	return out, nil
+}
+
+// ForSegment narrows a query to one segment's rows, with a bound equality
+// filter per segment column.
+func ForSegment(q source.Query, values map[string]string) source.Query {
+	out := q
+	out.Filters = append([]source.Filter(nil), q.Filters...)
+	for _, col := range q.Segments {
+		if v, ok := values[col]; ok {
+			out.Filters = append(out.Filters, source.Filter{Column: col, Operator: source.Equals, Values: []string{v}})
+		}
+	}
+	out.Segments = nil
+	return out
+}
+
+func defaultShift(formula string) float64 { return detect.DefaultShift(formula) }

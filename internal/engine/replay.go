@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/source"
+)
+
+// The events a replay reports.
+const (
+	EventTaskOpened   = "TaskOpened"
+	EventHeldBack     = "HeldBack"
+	EventEpisodeEnded = "EpisodeEnded"
+	EventResolved     = "Resolved"
+)
+
+// ReplayEvent is something that would have happened.
+type ReplayEvent struct {
+	Metric  string    `json:"metric"`
+	Segment string    `json:"segment"`
+	Event   string    `json:"event"`
+	At      time.Time `json:"at"`
+	// EpisodeStart is the episode's start, the detector's estimate of when
+	// the change began.
+	EpisodeStart time.Time `json:"episodeStart"`
+	// Task is the name the operator would give the episode's task.
+	Task  string   `json:"task,omitempty"`
+	Value *float64 `json:"value,omitempty"`
+	// Reason says why a task was held back, or why a task moved.
+	Reason string `json:"reason,omitempty"`
+	// Attempt is the task's attempt after the event.
+	Attempt int32 `json:"attempt,omitempty"`
+}
+
+// ReplayOptions shape a replay.
+type ReplayOptions struct {
+	// Prior is the metric's state at the start (zero: none).
+	Prior Prior
+	// Team is the owning team's capacity; Team.Open counts tasks of other
+	// metrics, this metric's own replayed tasks are added to it.
+	Team TeamLoad
+	// TeamEscalation is the owning team's escalation team.
+	TeamEscalation string
+	// ResolveAfter, when positive, plays the owner: each open or reopened
+	// task is resolved this long after it opened or reopened, and its fix
+	// is verified on the data that follows.
+	ResolveAfter time.Duration
+}
+
+// ReplayResult is a replay's timeline and where it ended.
+type ReplayResult struct {
+	Events []ReplayEvent
+	// Last is the last evaluation; nil when there was none.
+	Last *Evaluation
+}
+
+// replayTask is a task as the task reconciler would hold it.
+type replayTask struct {
+	name      string
+	task      Task
+	status    loop.Status
+	since     time.Time // when it opened or last reopened
+	ended     *time.Time
+	resolveOf int32
+}
+
+// Replay evaluates a metric at every aligned window end in (from, to]
+// through exactly the operator's decisions: Evaluate with the state
+// carried from one evaluation to the next (as status persists it),
+// PlanTasks against the tasks it would have created, and for each task the
+// state machine with Verify on fresh data, as the task reconciler runs it
+// after each evaluation.
+func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time, opts ReplayOptions) (*ReplayResult, error) {
+	if m.Interval <= 0 {
+		return nil, rejected(fmt.Errorf("interval %s must be positive", m.Interval))
+	}
+	src = source.Prefetch(src, m.Interval, m.WindowEnd(to))
+	prior := opts.Prior
+	out := &ReplayResult{}
+	var tasks []*replayTask
+	open := map[string]time.Time{}
+	held := map[string]string{}
+	for end := NextBoundary(from, m.Interval, m.Location); !end.After(to); end = AddWall(end, m.Interval, m.Location) {
+		res, err := Evaluate(ctx, src, m, prior, end)
+		if err != nil {
+			return out, fmt.Errorf("evaluate %s: %w", end.UTC().Format(time.RFC3339), err)
+		}
+		out.Last, prior = res, res.Prior()
+		emit := func(ev ReplayEvent) {
+			ev.Metric, ev.At = m.Name, end
+			out.Events = append(out.Events, ev)
+		}
+		now := map[string]time.Time{}
+		for _, ep := range res.Episodes {
+			now[ep.Segment] = ep.Start
+		}
+		for seg, start := range open {
+			if s, ok := now[seg]; !ok || !s.Equal(start) {
+				emit(ReplayEvent{Segment: seg, Event: EventEpisodeEnded, EpisodeStart: start})
+			}
+		}
+		open = now
+
+		// The task reconciler's pass over the tasks that exist.
+		mine := 0
+		existing := make([]ExistingTask, 0, len(tasks))
+		for _, rt := range tasks {
+			for _, ev := range advanceTask(ctx, src, m, res, rt, end, opts) {
+				ev.Segment, ev.EpisodeStart, ev.Task = rt.task.Segment, rt.task.EpisodeStart, rt.name
+				emit(ev)
+			}
+			if rt.status.Phase.Open() {
+				mine++
+			}
+			existing = append(existing, ExistingTask{Name: rt.name, Open: rt.status.Phase.Open()})
+		}
+
+		// The Metric reconciler's plan for new episodes.
+		team := opts.Team
+		team.Open += mine
+		plan := PlanTasks(m, res.Episodes, existing, team, end)
+		nowHeld := map[string]string{}
+		for _, h := range plan.Held {
+			k := fmt.Sprintf("%s\x00%d", h.Segment, h.EpisodeStart.Unix())
+			nowHeld[k] = string(h.Reason)
+			if held[k] != string(h.Reason) {
+				emit(ReplayEvent{Segment: h.Segment, Event: EventHeldBack, EpisodeStart: h.EpisodeStart, Reason: string(h.Reason),
+					Task: loop.TaskName(m.Name, m.UID, h.Segment, h.EpisodeStart)})
+			}
+		}
+		held = nowHeld
+		for _, nt := range plan.Create {
+			ep := nt.Episode
+			rt := &replayTask{name: nt.Name, since: end, task: Task{Segment: ep.Segment, SegmentValues: ep.Values,
+				EpisodeStart: second(ep.Start), Objective: ep.Objective, ObservedValue: ep.Evidence.ObservedValue}}
+			rt.status, _ = loop.Advance(loop.Status{}, loop.Observation{Now: end, Owner: loop.Owner{State: loop.OwnerOpen}})
+			tasks = append(tasks, rt)
+			emit(ReplayEvent{Segment: ep.Segment, Event: EventTaskOpened, EpisodeStart: ep.Start, Task: nt.Name,
+				Value: ep.Evidence.ObservedValue, Attempt: rt.status.Attempt})
+		}
+	}
+	return out, nil
+}
+
+// advanceTask runs the task reconciler's step for one replayed task at
+// the window end now, the owner resolving as the options say.
+func advanceTask(ctx context.Context, src source.Source, m Metric, res *Evaluation, rt *replayTask, now time.Time, opts ReplayOptions) []ReplayEvent {
+	cur := rt.status
+	if cur.Phase.Final() {
+		return nil
+	}
+	var events []ReplayEvent
+	owner := loop.Owner{State: loop.OwnerOpen, ResolutionAttempt: rt.resolveOf}
+	if rt.resolveOf > 0 {
+		owner.State = loop.OwnerResolved
+	}
+	if opts.ResolveAfter > 0 && rt.resolveOf < cur.Attempt && !now.Before(rt.since.Add(opts.ResolveAfter)) {
+		rt.resolveOf = cur.Attempt
+		owner = loop.Owner{State: loop.OwnerResolved, ResolutionAttempt: cur.Attempt}
+		events = append(events, ReplayEvent{Event: EventResolved, Attempt: cur.Attempt})
+	}
+	if rt.ended == nil && EpisodeClosed(res.Detector, rt.task) {
+		t := now
+		rt.ended = &t
+	}
+	obs := loop.Observation{Now: now, Owner: owner, Policy: loop.Policy{MaxAttempts: m.Policy.MaxAttempts, VerifyWindow: m.VerifyWindow}}
+	switch {
+	case cur.Phase == loop.Verifying && cur.ResolvedAt != nil:
+		obs.Fresh, _, _ = Verify(ctx, src, m, rt.task, *cur.ResolvedAt, cur.ResolvedAt.Add(m.VerifyWindow), now, res.Overall.Samples)
+	case owner.State != loop.OwnerResolved:
+		if since, ok := RecoverySince(res.Detector, rt.task, rt.ended); ok {
+			obs.SinceOpening, _, _ = Verify(ctx, src, m, rt.task, since, time.Time{}, now, res.Overall.Samples)
+		}
+	}
+	next, evs := loop.Advance(cur, obs)
+	rt.status = next
+	for _, ev := range evs {
+		e := ReplayEvent{Event: string(ev), Reason: next.Reason, Attempt: next.Attempt}
+		switch ev {
+		case loop.EventReopened:
+			rt.since = now
+		case loop.EventEscalated:
+			e.Reason = "escalated to team " + EscalationTeam(m, opts.TeamEscalation)
+		}
+		events = append(events, e)
+	}
+	return events
+}
