@@ -27,6 +27,7 @@ import (
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/promexport"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -43,7 +44,7 @@ type MetricReconciler struct {
 	Scheme   *runtime.Scheme
 	Clock    clock.Clock
 	Recorder events.EventRecorder
-	Exporter *Exporter
+	Exporter *promexport.Exporter
 	Sources  SourceGetter
 	// MaxConcurrent bounds how many Metrics are evaluated at once, so slow
 	// warehouse queries never starve the others.

@@ -8,7 +8,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/delivery"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/promexport"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -23,7 +25,7 @@ type Options struct {
 	// checks unless set.
 	SourceChecker SourceChecker
 	// Exporter publishes results as Prometheus gauges; none when nil.
-	Exporter *Exporter
+	Exporter *promexport.Exporter
 	// DataRoots are the directories file-based sources (SQLite, CSV) may
 	// read under; a path outside them is refused.
 	DataRoots []string
@@ -47,7 +49,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	sources := &metricspec.Sources{Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
 		Network: source.NetworkPolicy{Allowed: opts.SourceNetworks}}
 	if opts.Deliverer == nil {
-		opts.Deliverer = &Channels{Secrets: secrets, Clock: opts.Clock}
+		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock}
 	}
 	if opts.SourceChecker == nil {
 		opts.SourceChecker = sources

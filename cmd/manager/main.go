@@ -14,10 +14,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/controllers"
+	"github.com/cxloop/cxloop/internal/promexport"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -66,7 +68,7 @@ func main() {
 		os.Exit(1)
 	}
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, SourceNetworks: networks,
-		Exporter: controllers.DefaultExporter()}); err != nil {
+		Exporter: promexport.NewExporter(metrics.Registry)}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)
 	}

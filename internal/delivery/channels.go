@@ -1,4 +1,7 @@
-package controllers
+// Package delivery turns a Team's delivery channels and an ImprovementTask
+// event into deliveries by internal/notify, with credentials read from
+// Secrets in the Team's own namespace. It makes no decision about tasks.
+package delivery
 
 import (
 	"context"
@@ -8,9 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
-	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/notify"
 )
 
@@ -26,12 +29,12 @@ func (c *Channels) deliverOne(ctx context.Context, team *cxv1.Team, ch cxv1.Deli
 		Time: metav1.NewTime(c.Clock.Now()), Tries: tries}
 	d, err := c.deliverer(ctx, team.Namespace, ch)
 	if err != nil {
-		rec.Message, rec.Retryable = truncate(err.Error(), 512), true
+		rec.Message, rec.Retryable = truncate(err.Error(), maxMessage), true
 		return rec
 	}
 	out := d.Deliver(ctx, eventOf(task, ev))
 	rec.Succeeded, rec.Retryable = out.Succeeded, !out.Succeeded && out.Retryable
-	rec.Message, rec.ExternalRef = truncate(out.Message, 512), out.ExternalRef
+	rec.Message, rec.ExternalRef = truncate(out.Message, maxMessage), out.ExternalRef
 	return rec
 }
 
@@ -112,4 +115,14 @@ func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 	}
 	e.Summary = fmt.Sprintf("%s: %s (%s)", ev, t.Status.Message, t.Spec.Metric)
 	return e
+}
+
+// maxMessage is the longest delivery message a record keeps.
+const maxMessage = 512
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

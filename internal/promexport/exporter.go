@@ -1,11 +1,13 @@
-package controllers
+// Package promexport publishes each Metric's latest result as Prometheus
+// gauges, with a bounded number of series whatever the data's
+// cardinality. It reads Metric status only and makes no decision.
+package promexport
 
 import (
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 )
@@ -54,10 +56,6 @@ func NewExporter(reg prometheus.Registerer) *Exporter {
 		segments:       map[string][]string{},
 	}
 }
-
-// DefaultExporter registers with controller-runtime's registry, which the
-// manager serves on its metrics address.
-func DefaultExporter() *Exporter { return NewExporter(metrics.Registry) }
 
 // Observe publishes a Metric's status.
 func (e *Exporter) Observe(m *cxv1.Metric, evaluatedAt time.Time) {

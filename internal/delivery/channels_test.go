@@ -1,0 +1,32 @@
+package delivery
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/loop"
+)
+
+// The event owners receive names the fix it judges, or the reason a task
+// was dismissed.
+func TestEventsCarryTheOwnersWords(t *testing.T) {
+	task := &cxv1.ImprovementTask{ObjectMeta: metav1.ObjectMeta{Name: "csat-1", Namespace: "cx", UID: "u1"},
+		Spec: cxv1.ImprovementTaskSpec{Metric: "csat", Team: "support",
+			Resolution: &cxv1.Resolution{Note: "new refund macro", Attempt: 2}, DismissReason: ""},
+		Status: cxv1.ImprovementTaskStatus{Phase: cxv1.PhaseReopened, Attempt: 3}}
+	for _, ev := range []loop.Event{loop.EventReopened, loop.EventVerified, loop.EventEscalated} {
+		e := eventOf(task, ev)
+		if e.Resolution != "new refund macro" || e.ResolvedAttempt != 2 {
+			t.Fatalf("%s: resolution %q for attempt %d", ev, e.Resolution, e.ResolvedAttempt)
+		}
+	}
+	if e := eventOf(task, loop.EventOpened); e.Resolution != "" {
+		t.Fatalf("an opening carries a resolution: %q", e.Resolution)
+	}
+	task.Spec.State, task.Spec.DismissReason = cxv1.TaskDismissed, "seasonal dip, not a problem"
+	if e := eventOf(task, loop.EventDismissed); e.DismissReason != "seasonal dip, not a problem" {
+		t.Fatalf("dismissal reason %q", e.DismissReason)
+	}
+}
