@@ -11,6 +11,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/cxloop/cxloop/internal/cli"
+	// The demo runs the manager, so it is linked here rather than from
+	// package cli, whose other commands must not import the controllers.
+	_ "github.com/cxloop/cxloop/internal/cli/democmd"
 )
 
 func main() {

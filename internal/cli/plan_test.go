@@ -4,7 +4,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"math"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cxloop/cxloop/internal/demodata"
@@ -103,6 +105,23 @@ func TestPlanMatchesAnIndependentComputation(t *testing.T) {
 		}
 		if task.EpisodeStart.Before(sc.T0) {
 			t.Errorf("task %+v starts before any drop", task)
+		}
+	}
+}
+
+// plan, backtest and validate decide offline with the engine: the package
+// behind them links no reconciler and no manager (only the demo command,
+// which runs the manager, does, from a package of its own).
+func TestPlanBacktestAndValidateLinkNoController(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		switch dep {
+		case "github.com/cxloop/cxloop/controllers", "github.com/cxloop/cxloop/internal/demo",
+			"sigs.k8s.io/controller-runtime/pkg/manager", "sigs.k8s.io/controller-runtime/pkg/envtest":
+			t.Errorf("internal/cli imports %s", dep)
 		}
 	}
 }

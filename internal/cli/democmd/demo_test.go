@@ -1,11 +1,26 @@
-package cli
+package democmd
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/cxloop/cxloop/internal/cli"
 )
+
+// runCLI runs kubectl-cx, with the demo registered, as the binary does.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	code = cli.Run(context.Background(), args, streams)
+	return code, out.String(), errOut.String()
+}
 
 func TestDefaultAssetsDir(t *testing.T) {
 	env := func(vars map[string]string) func(string) string {
@@ -44,12 +59,15 @@ func TestKeepDefaultsToFalseWithoutATerminal(t *testing.T) {
 // reaches the summary and leaves a kubeconfig.
 func TestDemoReachesItsSummary(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a second control plane")
+		t.Skip("starts a control plane")
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make envtest-assets` and point it at the directory it prints")
 	}
 	state := t.TempDir()
 	code, out, errOut := runCLI(t, "demo", "--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--state-dir", state,
 		"--days", "2", "--day-every", "250ms")
-	if code != ExitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"==> metrics", "==> improvement tasks", "kubeconfig: " + filepath.Join(state, "kubeconfig")} {
@@ -60,7 +78,19 @@ func TestDemoReachesItsSummary(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(state, "kubeconfig")); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, _ := runCLI(t, "demo", "--day-every", "0s"); code != ExitUsage {
-		t.Fatalf("--day-every 0s: exit %d, want %d", code, ExitUsage)
+	if code, _, _ := runCLI(t, "demo", "--day-every", "0s"); code != cli.ExitUsage {
+		t.Fatalf("--day-every 0s: exit %d, want %d", code, cli.ExitUsage)
+	}
+}
+
+// The demo registers itself with the root command and follows its
+// conventions: arguments are a usage error.
+func TestDemoIsACommandOfTheRoot(t *testing.T) {
+	code, out, errOut := runCLI(t, "--help")
+	if code != cli.ExitOK || !strings.Contains(out, "demo") {
+		t.Fatalf("--help: exit %d, demo not listed:\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "demo", "now"); code != cli.ExitUsage || !strings.Contains(errOut, "takes no arguments") {
+		t.Fatalf("demo now: exit %d, want %d:\n%s", code, cli.ExitUsage, errOut)
 	}
 }

@@ -1,6 +1,12 @@
-package cli
+// Package democmd is `kubectl cx demo`: it runs the cxloop manager on an
+// embedded control plane, so it is the one command that imports the
+// controllers. It lives apart from package cli so that plan, backtest and
+// validate link no reconciler; the binary links it by importing it for its
+// registration.
+package democmd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,10 +19,11 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/cxloop/cxloop/internal/cli"
 	"github.com/cxloop/cxloop/internal/demo"
 )
 
-func init() { Register(newDemoCommand) }
+func init() { cli.Register(NewCommand) }
 
 // demoK8sVersion is the control-plane version whose binaries the demo looks
 // for in the cache; it follows K8S_VERSION in the Makefile.
@@ -47,7 +54,8 @@ type demoOptions struct {
 	logs     bool
 }
 
-func newDemoCommand(g *Globals) *cobra.Command {
+// NewCommand builds `kubectl cx demo`.
+func NewCommand(g *cli.Globals) *cobra.Command {
 	o := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -61,7 +69,7 @@ func newDemoCommand(g *Globals) *cobra.Command {
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.dayEvery <= 0 || o.days <= 0 || o.scale <= 0 {
-				return usageErrorf("--day-every, --days and --scale must be positive")
+				return &cli.UsageError{Err: errors.New("--day-every, --days and --scale must be positive")}
 			}
 			// The story is the demo's output; the manager's own logs are
 			// for debugging it. Setting a logger either way also keeps
@@ -96,6 +104,14 @@ func newDemoCommand(g *Globals) *cobra.Command {
 	f.BoolVar(&o.logs, "manager-logs", false, "write the manager's logs to stderr")
 	f.BoolVar(&o.keep, "keep", isTerminal(g.Streams.In), "keep the control plane running after the summary (default: true when stdin is a terminal)")
 	return cmd
+}
+
+// noArgs refuses arguments with a usage error, as every command does.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &cli.UsageError{Err: fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+	}
+	return nil
 }
 
 // defaultAssetsDir is $KUBEBUILDER_ASSETS, else the cache directory the
