@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // WebhookPayloadVersion versions the webhook body.
@@ -92,7 +94,7 @@ func (s Slack) Deliver(ctx context.Context, e Event) Outcome {
 	}
 	_, _, out := send(ctx, http.MethodPost, s.WebhookURL, msg, http.Header{"User-Agent": {"cxloop"}}, s.WebhookURL)
 	if !out.Succeeded {
-		out.Message = redact(out.Message, []string{s.WebhookURL})
+		out.Message = redact.Text(out.Message, s.WebhookURL)
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxloop/cxloop/internal/measure"
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // Pagination names how an HTTP JSON source pages its records.
@@ -245,7 +246,7 @@ func (s *httpJSONSource) classify(ctx context.Context, err error) error {
 }
 
 func (s *httpJSONSource) redacted(kind, err error) error {
-	msg := redactText(err.Error(), s.secret...)
+	msg := redact.Text(err.Error(), s.secret...)
 	if errors.Is(err, kind) {
 		return &typedError{kind: kind, msg: msg}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // PostgresConfig holds a PostgreSQL DataSource's settings.
@@ -45,7 +47,7 @@ func OpenPostgres(c PostgresConfig) (Source, error) {
 	}).String()
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, wrap(ErrBadQuery, "postgres settings: %v", redactText(err.Error(), c.Password))
+		return nil, wrap(ErrBadQuery, "postgres settings: %v", redact.Text(err.Error(), c.Password))
 	}
 	cfg.ConnectTimeout = timeoutOr(c.Timeout)
 	db := stdlib.OpenDB(*cfg)
@@ -130,15 +132,4 @@ func timeoutOr(d time.Duration) time.Duration {
 		return 30 * time.Second
 	}
 	return d
-}
-
-// redactText removes secrets (passwords, tokens) from a text bound for an
-// error, a condition or a log.
-func redactText(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
 }
