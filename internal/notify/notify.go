@@ -22,6 +22,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // Kind is what happened to a task.
@@ -36,6 +38,9 @@ const (
 	Recovered Kind = "Recovered"
 	Dismissed Kind = "Dismissed"
 	Cancelled Kind = "Cancelled"
+	// Reassigned goes to the team an open task moved to when its Metric
+	// changed owner; the task stays open.
+	Reassigned Kind = "Reassigned"
 )
 
 // Closes reports whether the event ends the task.
@@ -56,6 +61,8 @@ type Event struct {
 	Metric    string `json:"metric"`
 	Segment   string `json:"segment"`
 	Team      string `json:"team"`
+	// PreviousTeam is the team a reassigned task moved away from.
+	PreviousTeam string `json:"previousTeam,omitempty"`
 	Phase     string `json:"phase"`
 	Attempt   int32  `json:"attempt"`
 	// Direction, Target and Shift state what the task must restore.
@@ -91,9 +98,15 @@ type Interval struct {
 }
 
 // Key identifies one delivery of one event: the same task, event and
-// attempt always give the same key.
+// attempt always give the same key. A reassignment also names the team it
+// moved the task to, so a task moved twice within one attempt is announced
+// to each new team rather than dropped as a repeat.
 func (e Event) Key() string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", e.TaskUID, e.Kind, e.Attempt)))
+	id := fmt.Sprintf("%s/%s/%d", e.TaskUID, e.Kind, e.Attempt)
+	if e.Kind == Reassigned {
+		id += "/" + e.Team
+	}
+	h := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(h[:16])
 }
 
@@ -154,7 +167,7 @@ func send(ctx context.Context, method, url string, body any, header http.Header,
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return 0, nil, Outcome{Message: redact(err.Error(), secrets)}
+		return 0, nil, Outcome{Message: redact.Text(err.Error(), secrets...)}
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -164,7 +177,7 @@ func send(ctx context.Context, method, url string, body any, header http.Header,
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return 0, nil, Outcome{Retryable: true, Message: redact(err.Error(), secrets)}
+		return 0, nil, Outcome{Retryable: true, Message: redact.Text(err.Error(), secrets...)}
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -189,15 +202,6 @@ func snippet(b []byte) string {
 	return s
 }
 
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
-}
-
 // marker is the hidden text that identifies a task in a tool without an
 // idempotency key.
 func marker(e Event) string {
@@ -214,6 +218,13 @@ func describe(e Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", e.Summary)
 	fmt.Fprintf(&b, "- Metric: %s (segment %q), owned by %s\n", e.Metric, e.Segment, e.Team)
+	if e.Kind == Reassigned {
+		from := e.PreviousTeam
+		if from == "" {
+			from = "its previous owner"
+		}
+		fmt.Fprintf(&b, "- Reassigned: the metric's owner changed, so this open task moved from %s to %s\n", from, e.Team)
+	}
 	fmt.Fprintf(&b, "- Objective: %s %g; a shift of %g counts\n", e.Direction, e.Target, e.Shift)
 	if e.Baseline != nil {
 		fmt.Fprintf(&b, "- Value when the task opened: %.4g\n", *e.Baseline)
