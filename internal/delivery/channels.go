@@ -1,6 +1,7 @@
 // Package delivery turns a Team's delivery channels and an ImprovementTask
 // event into deliveries by internal/notify, with credentials read from
-// Secrets in the Team's own namespace. It makes no decision about tasks.
+// Secrets in the Team's own namespace. It makes no decision about tasks
+// and must not import controller-runtime or client-go.
 package delivery
 
 import (

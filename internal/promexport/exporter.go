@@ -1,6 +1,7 @@
 // Package promexport publishes each Metric's latest result as Prometheus
 // gauges, with a bounded number of series whatever the data's
-// cardinality. It reads Metric status only and makes no decision.
+// cardinality. It reads Metric status only and makes no decision; it
+// must not import controller-runtime (the manager passes its registry).
 package promexport
 
 import (
