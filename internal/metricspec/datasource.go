@@ -100,17 +100,15 @@ func (s *Sources) Get(ctx context.Context, ds *cxv1.DataSource) (source.Source, 
 }
 
 func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.Source, error) {
-	timeout := 30 * time.Second
-	if ds.Spec.QueryTimeout != "" {
-		d, err := time.ParseDuration(ds.Spec.QueryTimeout)
-		if err != nil {
-			return nil, &CheckError{Reason: "BadSettings", Err: fmt.Errorf("spec.queryTimeout: %w", err)}
-		}
-		timeout = d
+	if ds.Spec.QueryTimeout == "" {
+		return nil, &CheckError{Reason: "BadSettings", Err: fmt.Errorf("spec.queryTimeout: %w", errNotDefaulted)}
+	}
+	timeout, err := time.ParseDuration(ds.Spec.QueryTimeout)
+	if err != nil {
+		return nil, &CheckError{Reason: "BadSettings", Err: fmt.Errorf("spec.queryTimeout: %w", err)}
 	}
 	maxConns := int(ds.Spec.MaxConnections)
 	var src source.Source
-	var err error
 	switch {
 	case ds.Spec.Type == cxv1.DataSourceSQLite && ds.Spec.SQLite != nil:
 		src, err = source.OpenSQLite(source.SQLiteConfig{Path: ds.Spec.SQLite.Path, Roots: s.Roots, Timeout: timeout, MaxConnections: maxConns})
