@@ -78,7 +78,7 @@ func TestPlanTasks(t *testing.T) {
 		{name: "a new episode of a segment with a task is planned", episodes: []Episode{episode("stage=a", 2, 2, 1), episode("stage=a", 20, 2, 1)},
 			existing: []ExistingTask{taskFor(base, episode("stage=a", 2, 2, 1), false)}, create: []string{"stage=a"}},
 		{name: "most urgent first: priority before gap", episodes: []Episode{
-			episode("stage=wide", 2, 2.5, 0), // score 1.25: priority 2
+			episode("stage=wide", 2, 2.5, 0),  // score 1.25: priority 2
 			episode("stage=heavy", 2, 1.1, 1), // score 1.65: priority 1
 		}, create: []string{"stage=heavy", "stage=wide"}},
 		{name: "most urgent first: then the larger gap", episodes: []Episode{
