@@ -33,8 +33,9 @@ type Deliverer interface {
 
 // ImprovementTaskReconciler is the only writer of task status: it applies
 // the owner's actions, verifies resolutions on fresh data through the
-// engine, reopens, escalates, recovers, cancels, delivers each transition
-// to the team's tools and removes closed tasks after their retention.
+// engine, reopens, escalates, recovers, cancels, moves open tasks to their
+// Metric's new owner, delivers each transition to the team's tools and
+// removes closed tasks after their retention.
 type ImprovementTaskReconciler struct {
 	client.Client
 	Scheme    *runtime.Scheme
@@ -48,7 +49,7 @@ type ImprovementTaskReconciler struct {
 // read: it waits, and nothing verifies, reopens or closes on missing data.
 const ConditionDataUnavailable = "DataUnavailable"
 
-// +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks/status,verbs=get;update;patch
 
 // Reconcile moves one task through the closed loop.
@@ -95,8 +96,13 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 	next, evs := loop.Advance(current, obs)
 	applyStatus(status, next, task.Generation)
+	owner := ""
+	if metric != nil {
+		owner = metric.Spec.Owner.Team
+	}
+	from, moved := reassign(status, task.Spec.Team, owner, !next.Phase.Final(), now)
 	if next.Escalated && !current.Escalated && metric != nil {
-		status.EscalatedTo = engine.EscalationTeam(spec, r.ownerEscalation(ctx, metric))
+		status.EscalatedTo = engine.EscalationTeam(spec, r.ownerEscalation(ctx, task.Namespace, status.Team))
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionEscalated, Status: metav1.ConditionTrue,
 			Reason: "MaxAttemptsReached", ObservedGeneration: task.Generation,
 			Message: fmt.Sprintf("reopened %d times; escalated to team %s", next.Attempt-1, status.EscalatedTo)})
@@ -105,16 +111,30 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	// optimistic locking, so a reconcile that read a stale task conflicts
 	// instead of repeating the transition; the deliveries follow, and a
 	// crash between the two leaves them pending for the next reconcile.
+	// A move is announced to the new team before the transition that
+	// comes with it, so its tools hear of the task first.
+	if moved {
+		r.planDeliveries(ctx, &task, status, loop.EventReassigned, now)
+	}
 	for _, ev := range evs {
 		r.planDeliveries(ctx, &task, status, ev, now)
 	}
 	if err := r.writeStatus(ctx, &task, status); err != nil {
 		return ctrl.Result{}, err
 	}
+	if moved && r.Recorder != nil {
+		r.Recorder.Eventf(&task, nil, "Normal", string(loop.EventReassigned), "Reassign",
+			"moved from team %s to team %s, the owner of metric %s now", from, status.Team, task.Spec.Metric)
+	}
 	for _, ev := range evs {
 		if r.Recorder != nil {
 			r.Recorder.Eventf(&task, nil, eventType(ev), string(ev), "Transition", "%s: %s", next.Reason, next.Message)
 		}
+	}
+	// The label follows the recorded team; written after the status, so a
+	// crash in between is repaired by the next reconcile.
+	if err := r.syncTeamLabel(ctx, &task); err != nil {
+		return ctrl.Result{}, err
 	}
 	retryAt, err := r.sendDeliveries(ctx, &task, now)
 	if err != nil {
@@ -187,11 +207,11 @@ func (r *ImprovementTaskReconciler) source(ctx context.Context, m *cxv1.Metric) 
 	return r.Sources.Get(ctx, &ds)
 }
 
-// ownerEscalation is the owning team's own escalation team, if it names
-// one.
-func (r *ImprovementTaskReconciler) ownerEscalation(ctx context.Context, m *cxv1.Metric) string {
+// ownerEscalation is the escalation team of the team that owns the task
+// now, if it names one.
+func (r *ImprovementTaskReconciler) ownerEscalation(ctx context.Context, namespace, team string) string {
 	var owner cxv1.Team
-	if err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.Owner.Team}, &owner); err == nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: team}, &owner); err == nil {
 		return owner.Spec.EscalationTeam
 	}
 	return ""
@@ -224,6 +244,7 @@ func (r *ImprovementTaskReconciler) requeue(ctx context.Context, task *cxv1.Impr
 // defaultRetention keeps a closed task whose Metric is gone (so its
 // retention is unknown) for 90 days.
 const defaultRetention = 2160 * time.Hour
+
 // SetupWithManager registers the reconciler; a Metric's change (deletion,
 // definition change) re-examines its tasks.
 func (r *ImprovementTaskReconciler) SetupWithManager(mgr ctrl.Manager) error {

@@ -12,7 +12,10 @@ import (
 // Field indexes let a reconciler find the objects that refer to another
 // without listing everything.
 const (
-	indexTaskTeam     = "spec.team"
+	// indexTaskTeam is the team that owns a task now (status.team, or
+	// spec.team before the operator recorded it), so counts and capacity
+	// follow a task that moved with its Metric's owner.
+	indexTaskTeam     = "team"
 	indexTaskMetric   = "spec.metric"
 	indexMetricSource = "spec.source.name"
 	indexMetricTeam   = "spec.owner.team"
@@ -21,7 +24,7 @@ const (
 func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &cxv1.ImprovementTask{}, indexTaskTeam, func(o client.Object) []string {
-		return []string{o.(*cxv1.ImprovementTask).Spec.Team}
+		return []string{o.(*cxv1.ImprovementTask).CurrentTeam()}
 	}); err != nil {
 		return err
 	}

@@ -55,8 +55,10 @@ func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec
 	return nil
 }
 
-// teamLoad counts the owning team's open tasks and reads its capacity
-// (zero: no cap).
+// teamLoad counts the owning team's open tasks, wherever they were opened
+// (the index holds each task's current team, so tasks moved to this team
+// count and tasks moved away do not), and reads its capacity (zero: no
+// cap).
 func (r *MetricReconciler) teamLoad(ctx context.Context, m *cxv1.Metric) (engine.TeamLoad, error) {
 	var team cxv1.Team
 	err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.Owner.Team}, &team)

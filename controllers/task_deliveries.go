@@ -94,13 +94,19 @@ func (r *ImprovementTaskReconciler) sendDeliveries(ctx context.Context, task *cx
 }
 
 // planDeliveries records a pending delivery of an event to each channel of
-// the owning team, and of the escalation team for an escalation.
+// the team that owns the task now (status, about to be written), and of
+// the escalation team for an escalation. A team that does not exist yet
+// has no channels, so it gets no record.
 func (r *ImprovementTaskReconciler) planDeliveries(ctx context.Context, task *cxv1.ImprovementTask, status *cxv1.ImprovementTaskStatus, ev loop.Event, now time.Time) {
 	if r.Deliverer == nil {
 		return
 	}
-	teams := []string{task.Spec.Team}
-	if ev == loop.EventEscalated && status.EscalatedTo != "" && status.EscalatedTo != task.Spec.Team {
+	owner := status.Team
+	if owner == "" {
+		owner = task.Spec.Team
+	}
+	teams := []string{owner}
+	if ev == loop.EventEscalated && status.EscalatedTo != "" && status.EscalatedTo != owner {
 		teams = append(teams, status.EscalatedTo)
 	}
 	for _, name := range teams {
@@ -114,4 +120,3 @@ func (r *ImprovementTaskReconciler) planDeliveries(ctx context.Context, task *cx
 		}
 	}
 }
-

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
@@ -24,6 +25,52 @@ func (r *ImprovementTaskReconciler) writeStatus(ctx context.Context, task *cxv1.
 	task.Status = *status
 	if err := r.Status().Patch(ctx, task, patch); err != nil {
 		return fmt.Errorf("write status of task %s: %w", task.Name, err)
+	}
+	return nil
+}
+
+// labelTeam names a task's current team, so that
+// `kubectl get itask -l cxloop.dev/team=NAME` lists what a team owns now.
+const labelTeam = "cxloop.dev/team"
+
+// reassign records in st the team that owns the task now. A task that
+// stays open follows its Metric's owner, so a Metric handed to another
+// team takes its open work along; a closed task stays with the team that
+// had it, whose record it is. It reports the team the task moved from.
+func reassign(st *cxv1.ImprovementTaskStatus, openedFor, owner string, open bool, now time.Time) (from string, moved bool) {
+	if st.Team == "" {
+		st.Team = openedFor
+	}
+	if !open || owner == "" || owner == st.Team {
+		return "", false
+	}
+	from = st.Team
+	st.PreviousTeam, st.Team = from, owner
+	at := metav1.NewTime(now)
+	st.ReassignedAt = &at
+	return from, true
+}
+
+// syncTeamLabel makes the task's team label name its current team. A team
+// name that cannot be a label value (over 63 characters) removes the label
+// rather than leave it naming the wrong team.
+func (r *ImprovementTaskReconciler) syncTeamLabel(ctx context.Context, task *cxv1.ImprovementTask) error {
+	team := task.CurrentTeam()
+	valid := len(validation.IsValidLabelValue(team)) == 0
+	if got, ok := task.Labels[labelTeam]; (valid && got == team) || (!valid && !ok) {
+		return nil
+	}
+	patch := client.MergeFrom(task.DeepCopy())
+	if task.Labels == nil {
+		task.Labels = map[string]string{}
+	}
+	if valid {
+		task.Labels[labelTeam] = team
+	} else {
+		delete(task.Labels, labelTeam)
+	}
+	if err := r.Patch(ctx, task, patch); err != nil {
+		return fmt.Errorf("label task %s with team %s: %w", task.Name, team, err)
 	}
 	return nil
 }

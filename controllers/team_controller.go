@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
-	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
 // TeamReconciler keeps each Team's status: its task counts, how often its
@@ -134,14 +134,17 @@ func taskRecord(t *cxv1.ImprovementTask) loop.TaskRecord {
 }
 
 // SetupWithManager registers the reconciler; a task's change re-counts its
-// team, and a Secret's change re-checks the teams of its namespace.
+// current team (both teams when it moved), and a Secret's change re-checks the teams of its namespace.
 func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.Team{}).
 		Watches(&cxv1.ImprovementTask{}, handler.EnqueueRequestsFromMapFunc(
 			func(_ context.Context, o client.Object) []reconcile.Request {
 				t := o.(*cxv1.ImprovementTask)
-				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.Team}}}
+				// Called with the old and the new object on an update, so a
+				// task that moved re-counts the team it left and the one it
+				// joined.
+				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.CurrentTeam()}}}
 			})).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfNamespace)).
 		Named("team").

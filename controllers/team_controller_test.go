@@ -50,6 +50,7 @@ func TestTeamReadyFollowsItsChannelSecretsAndCountsTasks(t *testing.T) {
 	eventually(t, 10*time.Second, "Ready=True once the Secret exists", ready(metav1.ConditionTrue, "ChannelsConfigured"))
 
 	metric := validMetric(ns, "account-nps")
+	metric.Spec.Owner.Team = team.Name
 	if err := k8sClient.Create(ctx, metric); err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func validMetric(ns, name string) *cxv1.Metric {
 	return &cxv1.Metric{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: cxv1.MetricSpec{
-			Owner:   cxv1.MetricOwner{Team: "success"},
+			Owner:   cxv1.MetricOwner{Team: "customer-success"},
 			Source:  &cxv1.LocalObjectReference{Name: "warehouse"},
 			Formula: cxv1.FormulaNPS,
 			Query: &cxv1.MetricQuery{Table: "survey_responses",

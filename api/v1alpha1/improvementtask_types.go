@@ -61,7 +61,8 @@ type ImprovementTaskSpec struct {
 	// +optional
 	SegmentValues map[string]string `json:"segmentValues,omitempty"`
 
-	// team that owns the task.
+	// team the task was opened for: the Metric's owner when the episode
+	// opened. status.team is the team that owns it now.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="team is immutable"
@@ -215,6 +216,24 @@ type ImprovementTaskStatus struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Message string `json:"message,omitempty"`
+	// team that owns the task now. It starts as spec.team, the team the
+	// task was opened for, and follows the Metric's spec.owner.team while
+	// the task is not closed: when a Metric changes owner, its open tasks
+	// move to the new team (event Reassigned), which then counts them,
+	// receives their deliveries and escalates them through its own
+	// escalation team. A closed task stays with the team that had it. The
+	// label cxloop.dev/team follows this field.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Team string `json:"team,omitempty"`
+	// previousTeam is the team the task last moved away from; empty while
+	// it has never moved.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	PreviousTeam string `json:"previousTeam,omitempty"`
+	// reassignedAt is when the task last moved to another team.
+	// +optional
+	ReassignedAt *metav1.Time `json:"reassignedAt,omitempty"`
 	// escalatedTo is the team the task was escalated to.
 	// +optional
 	EscalatedTo string `json:"escalatedTo,omitempty"`
@@ -268,7 +287,7 @@ type DeliveryRecord struct {
 	// channel name on the Team.
 	Channel string `json:"channel"`
 	// event delivered: Opened, Reopened, Escalated, Verified, Recovered,
-	// Cancelled.
+	// Dismissed, Cancelled, or Reassigned (to the team the task moved to).
 	Event string `json:"event"`
 	// attempt of the task the event belongs to.
 	Attempt int32 `json:"attempt"`
@@ -293,7 +312,7 @@ type DeliveryRecord struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=itask;cxtask,categories=cxloop
-// +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.team`
+// +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.status.team`
 // +kubebuilder:printcolumn:name="Metric",type=string,JSONPath=`.spec.metric`
 // +kubebuilder:printcolumn:name="Segment",type=string,JSONPath=`.spec.segment`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
@@ -312,6 +331,16 @@ type ImprovementTask struct {
 	// status is the operator's record of the task.
 	// +optional
 	Status ImprovementTaskStatus `json:"status,omitempty"`
+}
+
+// CurrentTeam is the team that owns the task now: status.team once the
+// operator has recorded it, otherwise spec.team, the team it was opened
+// for.
+func (t *ImprovementTask) CurrentTeam() string {
+	if t.Status.Team != "" {
+		return t.Status.Team
+	}
+	return t.Spec.Team
 }
 
 // +kubebuilder:object:root=true

@@ -608,6 +608,10 @@ func (in *ImprovementTaskStatus) DeepCopyInto(out *ImprovementTaskStatus) {
 		in, out := &in.ClosedAt, &out.ClosedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.ReassignedAt != nil {
+		in, out := &in.ReassignedAt, &out.ReassignedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.Measurements != nil {
 		in, out := &in.Measurements, &out.Measurements
 		*out = make([]TaskMeasurement, len(*in))

@@ -69,7 +69,8 @@ type TaskRow struct {
 	Name string `json:"name"`
 	// Priority from 1 (most urgent) to 4: the first sort key.
 	Priority int32 `json:"priority"`
-	// Team that owns the task.
+	// Team that owns the task now: the Metric's current owner while the
+	// task is open, which may differ from the team it was opened for.
 	Team string `json:"team"`
 	// Metric whose episode opened the task.
 	Metric string `json:"metric"`
@@ -155,7 +156,7 @@ func runTasks(cmd *cobra.Command, g *Globals, o *tasksOptions) error {
 	rows := make([]TaskRow, 0, len(list.Items))
 	for i := range list.Items {
 		t := &list.Items[i]
-		if (o.team != "" && t.Spec.Team != o.team) || !keep(t.Status.Phase) {
+		if (o.team != "" && t.CurrentTeam() != o.team) || !keep(t.Status.Phase) {
 			continue
 		}
 		rows = append(rows, taskRow(t))
@@ -177,7 +178,7 @@ func taskRow(t *cxv1.ImprovementTask) TaskRow {
 		Namespace: t.Namespace,
 		Name:      t.Name,
 		Priority:  t.Spec.Priority,
-		Team:      t.Spec.Team,
+		Team:      t.CurrentTeam(),
 		Metric:    t.Spec.Metric,
 		Segment:   t.Spec.Segment,
 		Phase:     t.Status.Phase,

@@ -49,6 +49,9 @@ const (
 	EventRecovered Event = "Recovered"
 	EventDismissed Event = "Dismissed"
 	EventCancelled Event = "Cancelled"
+	// EventReassigned tells the team a task moved to (because its Metric
+	// changed owner) that the task is now theirs. It changes no phase.
+	EventReassigned Event = "Reassigned"
 )
 
 // Reasons recorded with a phase change.
