@@ -63,8 +63,8 @@ type Event struct {
 	Team      string `json:"team"`
 	// PreviousTeam is the team a reassigned task moved away from.
 	PreviousTeam string `json:"previousTeam,omitempty"`
-	Phase     string `json:"phase"`
-	Attempt   int32  `json:"attempt"`
+	Phase        string `json:"phase"`
+	Attempt      int32  `json:"attempt"`
 	// Direction, Target and Shift state what the task must restore.
 	Direction string  `json:"direction"`
 	Target    float64 `json:"target"`
