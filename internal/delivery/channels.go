@@ -91,7 +91,8 @@ func (c *Channels) deliverer(ctx context.Context, ns string, ch cxv1.DeliveryCha
 // eventOf renders a task transition for owners' tools.
 func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 	e := notify.Event{Kind: notify.Kind(ev), Namespace: t.Namespace, Task: t.Name, TaskUID: string(t.UID),
-		Metric: t.Spec.Metric, Segment: t.Spec.Segment, Team: t.Spec.Team, Phase: string(t.Status.Phase),
+		Metric: t.Spec.Metric, Segment: t.Spec.Segment, Team: t.CurrentTeam(), PreviousTeam: t.Status.PreviousTeam,
+		Phase:   string(t.Status.Phase),
 		Attempt: t.Status.Attempt, Direction: string(t.Spec.Objective.Direction), Target: t.Spec.Objective.Target,
 		Shift: t.Spec.Objective.MinShift, Playbook: t.Spec.Playbook, EscalatedTo: t.Status.EscalatedTo}
 	if t.Spec.Evidence != nil {
@@ -115,6 +116,10 @@ func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 		e.DismissReason = t.Spec.DismissReason
 	}
 	e.Summary = fmt.Sprintf("%s: %s (%s)", ev, t.Status.Message, t.Spec.Metric)
+	if ev == loop.EventReassigned {
+		e.Summary = fmt.Sprintf("Reassigned: moved from team %s to team %s, the owner of %s now",
+			t.Status.PreviousTeam, t.CurrentTeam(), t.Spec.Metric)
+	}
 	return e
 }
 

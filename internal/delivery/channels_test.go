@@ -30,3 +30,21 @@ func TestEventsCarryTheOwnersWords(t *testing.T) {
 		t.Fatalf("dismissal reason %q", e.DismissReason)
 	}
 }
+
+// A reassigned task's event names the team it moved to and the one it
+// left, so the new team's tools say who owns the work now.
+func TestReassignedEventsNameBothTeams(t *testing.T) {
+	task := &cxv1.ImprovementTask{ObjectMeta: metav1.ObjectMeta{Name: "nps-1", Namespace: "cx", UID: "u1"},
+		Spec:   cxv1.ImprovementTaskSpec{Metric: "account-nps", Team: "support-operations"},
+		Status: cxv1.ImprovementTaskStatus{Phase: cxv1.PhaseOpen, Attempt: 1, Team: "customer-success", PreviousTeam: "support-operations"}}
+	e := eventOf(task, loop.EventReassigned)
+	if e.Team != "customer-success" || e.PreviousTeam != "support-operations" {
+		t.Fatalf("event team %q, previous %q", e.Team, e.PreviousTeam)
+	}
+	if want := "Reassigned: moved from team support-operations to team customer-success, the owner of account-nps now"; e.Summary != want {
+		t.Fatalf("summary %q", e.Summary)
+	}
+	if e := eventOf(task, loop.EventOpened); e.Team != "customer-success" {
+		t.Fatalf("an opened event after the move names team %q", e.Team)
+	}
+}
