@@ -45,7 +45,7 @@ func (s *story) step(ctx context.Context, now time.Time) error {
 		}
 		if phase != "" && s.seen[t.Name] != phase {
 			s.seen[t.Name] = phase
-			s.say("%s  %-26s %-22s %-28s %s", day, t.Spec.Metric, segmentLabel(t.Spec.Segment), t.Spec.Team, describe(t))
+			s.say("%s  %-26s %-22s %-28s %s", day, t.Spec.Metric, segmentLabel(t.Spec.Segment), t.CurrentTeam(), describe(t))
 		}
 		if err := s.resolveIfDue(ctx, t, now); err != nil {
 			return err
@@ -101,13 +101,13 @@ func (s *story) resolveIfDue(ctx context.Context, t *cxv1.ImprovementTask, now t
 	patch := client.MergeFrom(t.DeepCopy())
 	t.Spec.State = cxv1.TaskResolved
 	t.Spec.Resolution = &cxv1.Resolution{Attempt: attempt,
-		Note: fmt.Sprintf("%s: fix number %d is in", t.Spec.Team, attempt)}
+		Note: fmt.Sprintf("%s: fix number %d is in", t.CurrentTeam(), attempt)}
 	if err := s.c.Patch(ctx, t, patch); err != nil {
 		return fmt.Errorf("resolve %s: %w", t.Name, err)
 	}
 	s.resolved[t.Name] = attempt
 	s.say("%s  %-26s %-22s %-28s owner: resolved attempt %d (%q)", now.Format("Jan 02"), t.Spec.Metric,
-		segmentLabel(t.Spec.Segment), t.Spec.Team, attempt, t.Spec.Resolution.Note)
+		segmentLabel(t.Spec.Segment), t.CurrentTeam(), attempt, t.Spec.Resolution.Note)
 	return nil
 }
 
@@ -165,7 +165,7 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 		if esc == "" {
 			esc = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Name, t.Spec.Metric, segmentLabel(t.Spec.Segment), t.Spec.Team,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Name, t.Spec.Metric, segmentLabel(t.Spec.Segment), t.CurrentTeam(),
 			t.Status.Phase, t.Status.Attempt, esc, imp)
 	}
 	w.Flush()
