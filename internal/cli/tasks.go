@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/loop"
 )
 
 func init() { Register(newTasksCommand) }
@@ -119,14 +120,9 @@ func phaseFilter(value string) (func(cxv1.TaskPhase) bool, error) {
 	return nil, usageErrorf("unknown phase %q: use one of %v or all", value, allPhases)
 }
 
-// isFinalPhase reports whether nothing more will happen to a task.
-func isFinalPhase(p cxv1.TaskPhase) bool {
-	switch p {
-	case cxv1.PhaseVerified, cxv1.PhaseRecovered, cxv1.PhaseDismissed, cxv1.PhaseCancelled:
-		return true
-	}
-	return false
-}
+// isFinalPhase reports whether nothing more will happen to a task, in the
+// state machine's own words.
+func isFinalPhase(p cxv1.TaskPhase) bool { return loop.Phase(p).Final() }
 
 func runTasks(cmd *cobra.Command, g *Globals, o *tasksOptions) error {
 	format, err := parseOutputFormat(o.output)
