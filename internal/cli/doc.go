@@ -1,8 +1,10 @@
 // Package cli holds the commands of the kubectl plugin `kubectl cx`: the
 // owner's inbox and actions on ImprovementTasks, offline validation of
-// manifests against the embedded CRDs, and the demo. It is command-line
-// plumbing, so it may import Kubernetes client packages; decisions belong
-// to the engine packages it calls.
+// manifests against the embedded CRDs, plan and backtest through
+// internal/engine. It is command-line plumbing, so it may import
+// Kubernetes client packages; decisions belong to the engine it calls. It
+// must not import controllers: the demo, which runs the manager, lives in
+// internal/cli/democmd.
 //
 // Each subcommand lives in its own file and registers itself, so adding
 // one (plan.go, backtest.go) touches no other file:
