@@ -63,7 +63,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	obs := loop.Observation{Now: now, Owner: ownerOf(&task), MetricDeleted: metric == nil || !metric.DeletionTimestamp.IsZero()}
+	obs := loop.Observation{Now: now, Owner: metricspec.OwnerOf(&task), MetricDeleted: metric == nil || !metric.DeletionTimestamp.IsZero()}
 	var spec engine.Metric
 	if metric != nil {
 		if spec, err = metricspec.Translate(metric); err != nil {
@@ -73,7 +73,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		obs.DefinitionChanged = spec.Hash != task.Spec.DefinitionHash
 	}
 
-	current := statusOf(&task)
+	current := metricspec.LoopStatus(&task)
 	status := task.Status.DeepCopy()
 	if status.EpisodeEndedAt == nil && metric != nil && !current.Phase.Final() &&
 		engine.EpisodeClosed(metricspec.DetectorOf(metric.Status.Detector), metricspec.TaskOf(&task)) {
@@ -90,12 +90,12 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			meta.RemoveStatusCondition(&status.Conditions, ConditionDataUnavailable)
 		}
 		if measurement != nil {
-			status.Measurements = recordMeasurement(status.Measurements, *measurement)
+			status.Measurements = metricspec.RecordMeasurement(status.Measurements, *measurement)
 		}
 	}
 
 	next, evs := loop.Advance(current, obs)
-	applyStatus(status, next, task.Generation)
+	metricspec.ApplyLoopStatus(status, next, task.Generation)
 	owner := ""
 	if metric != nil {
 		owner = metric.Spec.Owner.Team

@@ -17,8 +17,8 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/demodata"
-	"github.com/cxloop/cxloop/internal/measure"
 	"github.com/cxloop/cxloop/internal/engine"
+	"github.com/cxloop/cxloop/internal/measure"
 	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/source"
 )

@@ -176,7 +176,7 @@ func applyEvaluation(next *cxv1.MetricStatus, gen int64, res *engine.Evaluation,
 	if changed {
 		next.LastEvaluation = &cxv1.Evaluation{WindowStart: metav1.NewTime(res.WindowStart), WindowEnd: metav1.NewTime(res.WindowEnd),
 			Query: truncate(res.Query, 8192), Reason: res.Reason, Message: truncate(res.Message, 1024)}
-		next.History = appendBounded(next.History, cxv1.HistoryPoint{WindowEnd: metav1.NewTime(res.WindowEnd), Value: o.Value,
+		next.History = metricspec.AppendBounded(next.History, cxv1.HistoryPoint{WindowEnd: metav1.NewTime(res.WindowEnd), Value: o.Value,
 			Lower: o.Lower, Upper: o.Upper, Samples: o.Samples, State: cxv1.WindowState(o.State), DefinitionHash: res.DefinitionHash}, cxv1.MaxHistory)
 	}
 	if o.State == "InsufficientData" {

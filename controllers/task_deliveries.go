@@ -10,6 +10,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/notify"
 )
 
@@ -60,7 +61,7 @@ func (r *ImprovementTaskReconciler) sendDeliveries(ctx context.Context, task *cx
 		claim := d
 		claim.Tries, claim.Time, claim.Message, claim.Retryable = d.Tries+1, metav1.NewTime(now), "sending", true
 		claims = append(claims, claim)
-		status.Deliveries = appendBounded(status.Deliveries, claim, 50)
+		status.Deliveries = metricspec.AppendBounded(status.Deliveries, claim, 50)
 	}
 	if len(claims) == 0 {
 		return due, nil
@@ -115,7 +116,7 @@ func (r *ImprovementTaskReconciler) planDeliveries(ctx context.Context, task *cx
 			continue
 		}
 		for _, ch := range team.Spec.Channels {
-			status.Deliveries = appendBounded(status.Deliveries, cxv1.DeliveryRecord{Channel: team.Name + "/" + ch.Name,
+			status.Deliveries = metricspec.AppendBounded(status.Deliveries, cxv1.DeliveryRecord{Channel: team.Name + "/" + ch.Name,
 				Event: string(ev), Attempt: status.Attempt, Time: metav1.NewTime(now), Retryable: true, Message: "pending"}, 50)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -81,80 +80,6 @@ func eventType(ev loop.Event) string {
 		return "Warning"
 	}
 	return "Normal"
-}
-
-// recordMeasurement keeps one measurement per evaluation window: the
-// fresh data is read up to the window's aligned end, so every reconcile
-// within one window measures the same thing and replaces the entry rather
-// than adding another. Appending on each reconcile would write status on
-// every reconcile, each write would trigger the next reconcile, and the
-// bounded history would fill with copies of one window.
-func recordMeasurement(list []cxv1.TaskMeasurement, m cxv1.TaskMeasurement) []cxv1.TaskMeasurement {
-	if n := len(list); n > 0 && list[n-1].Time.Equal(&m.Time) {
-		out := append([]cxv1.TaskMeasurement(nil), list...)
-		out[n-1] = m
-		return out
-	}
-	return appendBounded(list, m, cxv1.MaxHistory)
-}
-
-func appendBounded[T any](list []T, item T, max int) []T {
-	list = append(list, item)
-	if len(list) > max {
-		list = append([]T(nil), list[len(list)-max:]...)
-	}
-	return list
-}
-
-func ownerOf(t *cxv1.ImprovementTask) loop.Owner {
-	o := loop.Owner{State: loop.OwnerState(t.Spec.State)}
-	if o.State == "" {
-		o.State = loop.OwnerOpen
-	}
-	if t.Spec.Resolution != nil {
-		o.ResolutionAttempt = t.Spec.Resolution.Attempt
-	}
-	return o
-}
-
-func statusOf(t *cxv1.ImprovementTask) loop.Status {
-	st := &t.Status
-	s := loop.Status{
-		Phase: loop.Phase(st.Phase), Attempt: st.Attempt, Reason: st.Reason, Message: st.Message,
-		Escalated: meta.IsStatusConditionTrue(st.Conditions, cxv1.ConditionEscalated),
-	}
-	if st.ResolvedAt != nil {
-		x := st.ResolvedAt.Time
-		s.ResolvedAt = &x
-	}
-	if st.ClosedAt != nil {
-		x := st.ClosedAt.Time
-		s.ClosedAt = &x
-	}
-	if v := st.Verification; v != nil {
-		s.Improvement = &loop.Improvement{Value: v.Improvement, Lower: v.Lower, Upper: v.Upper, Samples: v.Samples, Level: v.Level}
-	}
-	return s
-}
-
-func applyStatus(st *cxv1.ImprovementTaskStatus, s loop.Status, generation int64) {
-	st.ObservedGeneration = generation
-	st.Phase, st.Attempt, st.Reason, st.Message = cxv1.TaskPhase(s.Phase), s.Attempt, s.Reason, truncate(s.Message, 1024)
-	st.ResolvedAt, st.ClosedAt = timePtr(s.ResolvedAt), timePtr(s.ClosedAt)
-	st.Verification = nil
-	if imp := s.Improvement; imp != nil {
-		st.Verification = &cxv1.Verification{Improvement: imp.Value, Lower: imp.Lower, Upper: imp.Upper, Samples: imp.Samples, Level: imp.Level}
-	}
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: cxv1.ConditionReady, Status: metav1.ConditionTrue,
-		Reason: string(s.Phase), Message: "the task is tracked", ObservedGeneration: generation})
-}
-
-func timePtr(t *time.Time) *metav1.Time {
-	if t == nil {
-		return nil
-	}
-	mt := metav1.NewTime(*t)
-	return &mt
 }
 
 func truncate(s string, n int) string {
