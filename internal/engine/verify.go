@@ -36,7 +36,7 @@ type Measurement struct {
 // The deadline is the end of the verify window (zero: no final look).
 // It returns nil when there is nothing yet to look at. A metric with
 // per-unit contributions is tested on them; one without (a ratio of sums,
-// a gauge) on its estimate over the fresh data.
+// a gauge) on its estimate over the fresh data, against tumblingNull.
 func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, deadline, now time.Time, windowSamples int64) (*loop.Check, *Measurement, error) {
 	if m.Derived != nil || src == nil {
 		return nil, nil, nil
@@ -72,6 +72,9 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 		in.Fresh = fresh
 		v = detect.Verify(in)
 	} else {
+		// The bad level is the null itself: detect's Reference − Shift
+		// with no shift.
+		in.Reference, in.Shift = tumblingNull(t), 0
 		est, err := measure.Compute(m.Definition, r.Overall, m.Objective.Confidence, 1)
 		if err != nil {
 			return nil, nil, rejected(err)
@@ -91,6 +94,31 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 			Samples: int64(v.Samples), Level: v.Level},
 		Message: fmt.Sprintf("fresh mean %.3g on %.0f samples since %s", v.Mean, v.Samples, since.UTC().Format(time.RFC3339))}
 	return check, meas, nil
+}
+
+// tumblingNull is the level a task opened from tumbling windows must be
+// proven to have left: the detector's reference, target − δ/2 (+ for
+// AtMost), or the level the episode was opened on should that lie on the
+// good side of it. A window opened the task because its upper bound lay
+// below the reference; the fix is proven when the fresh estimate's lower
+// bound lies above it. A lower null, such as target − δ, would verify a
+// fix that changed nothing whenever the drop was shallower than δ, and
+// the window's own value is too noisy a null: a window that happened to
+// come out low would let an unchanged metric pass for improved.
+func tumblingNull(t Task) float64 {
+	o := t.Objective
+	if o.Direction == AtMost {
+		null := o.Target + o.MinShift/2
+		if t.ObservedValue != nil {
+			null = math.Min(null, *t.ObservedValue)
+		}
+		return null
+	}
+	null := o.Target - o.MinShift/2
+	if t.ObservedValue != nil {
+		null = math.Max(null, *t.ObservedValue)
+	}
+	return null
 }
 
 // RecoverySince is where data for judging recovery without action starts:
