@@ -85,7 +85,16 @@ func (p *statusPatcher) sourceFailed(err error) {
 	meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionReconciling, Status: metav1.ConditionTrue,
 		Reason: "ProgressingWithRetry", ObservedGeneration: gen,
 		Message: fmt.Sprintf("retrying after %d failed evaluation(s); the last good value is kept", next.ConsecutiveSourceErrors)})
-	p.setReady(metav1.ConditionFalse, "SourceUnavailable", msg+"; check DataSource "+sourceName(p.m))
+	p.setReady(metav1.ConditionFalse, "SourceUnavailable", msg+"; "+sourceHint(p.m))
+}
+
+// sourceHint says where to look when a Metric's data cannot be read: its
+// DataSource, or for a derived Metric (which has none) its inputs.
+func sourceHint(m *cxv1.Metric) string {
+	if m.Spec.Formula == cxv1.FormulaDerived {
+		return "check the Metrics named in spec.inputs"
+	}
+	return "check DataSource " + sourceName(m)
 }
 
 // summarize sets the conditions of a reconcile that ended without

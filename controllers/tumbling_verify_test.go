@@ -65,21 +65,30 @@ func writeRevenue(t *testing.T, db string, days int, level func(day int) float64
 	}
 }
 
-// nrrMetric is net revenue retention over db with target 1.0 and δ 0.05:
-// tasks open from 72h tumbling windows whose NRR lies significantly
-// below 0.975.
-func nrrMetric(t *testing.T, ns, db string, verifyWindow string) *cxv1.Metric {
-	t.Helper()
-	ds := &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "revenue", Namespace: ns},
+// revenueSource is the SQLite DataSource "revenue" over db.
+func revenueSource(ns, db string) *cxv1.DataSource {
+	return &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "revenue", Namespace: ns},
 		Spec: cxv1.DataSourceSpec{Type: cxv1.DataSourceSQLite, SQLite: &cxv1.SQLiteSource{Path: db}}}
+}
+
+// nrrSpec is net revenue retention over the DataSource "revenue" with
+// target 1.0 and δ 0.05: tasks open from 72h tumbling windows whose NRR
+// lies significantly below 0.975.
+func nrrSpec(ns, verifyWindow string) *cxv1.Metric {
 	target, shift := 1.0, 0.05
-	m := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "nrr", Namespace: ns}, Spec: cxv1.MetricSpec{
+	return &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "nrr", Namespace: ns}, Spec: cxv1.MetricSpec{
 		Owner: cxv1.MetricOwner{Team: "customer-success"}, Source: &cxv1.LocalObjectReference{Name: "revenue"},
 		Formula: cxv1.FormulaRatio, Window: "72h", Interval: "24h",
 		Query:       &cxv1.MetricQuery{Table: "periods", Columns: &cxv1.QueryColumns{Time: "period_end", Numerator: "retained", Denominator: "starting"}},
 		Objective:   cxv1.Objective{Target: &target, MinShift: &shift, MinSamples: 30},
 		Improvement: &cxv1.ImprovementPolicy{MinFreshSamples: 100, VerifyWindow: verifyWindow}}}
-	for _, o := range []client.Object{ds, m} {
+}
+
+// nrrMetric creates the DataSource over db and the NRR metric on it.
+func nrrMetric(t *testing.T, ns, db string, verifyWindow string) *cxv1.Metric {
+	t.Helper()
+	m := nrrSpec(ns, verifyWindow)
+	for _, o := range []client.Object{revenueSource(ns, db), m} {
 		if err := k8sClient.Create(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}
