@@ -187,6 +187,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 		return ctrl.Result{}, err
 	}
 	if err := r.createTasks(ctx, m, spec, plan.Create); err != nil {
+		p.retrying()
 		return ctrl.Result{}, err
 	}
 	r.markEvaluated(m.UID, key)

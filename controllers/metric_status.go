@@ -50,6 +50,9 @@ func (p *statusPatcher) setReady(s metav1.ConditionStatus, reason, msg string) {
 // ready: the operator did its job for this generation.
 func (p *statusPatcher) ready(reason, msg string) {
 	p.settled = true
+	// Ready is never shown beside a stale failure: whatever failed before,
+	// this reconcile got past it (or, suspended, no longer reads the source).
+	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionSourceUnavailable)
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionStalled)
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionReconciling)
 	p.setReady(metav1.ConditionTrue, reason, msg)
@@ -64,6 +67,9 @@ func (p *statusPatcher) stall(reason, msg string) {
 	}
 	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: cxv1.ConditionStalled, Status: metav1.ConditionTrue,
 		Reason: reason, Message: truncate(msg, 1024), ObservedGeneration: p.m.Generation})
+	// Until the user fixes the spec nothing reads the source, so an earlier
+	// source failure says nothing about it now.
+	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionSourceUnavailable)
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionReconciling)
 	p.setReady(metav1.ConditionFalse, reason, msg)
 }
@@ -96,6 +102,10 @@ func sourceHint(m *cxv1.Metric) string {
 	}
 	return "check DataSource " + sourceName(m)
 }
+
+// retrying marks a reconcile that settled its conditions and then failed
+// (creating a task, say): summarize records the error.
+func (p *statusPatcher) retrying() { p.settled = false }
 
 // summarize sets the conditions of a reconcile that ended without
 // settling them: an error the operator retries.
