@@ -178,7 +178,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	applyEvaluation(next, m.Generation, res, plan.Held)
+	metricspec.ApplyEvaluation(next, m.Generation, res, plan.Held)
 	p.announceEpisodes(res)
 	p.ready("Measured", fmt.Sprintf("measured %s: %s", res.WindowEnd.UTC().Format(time.RFC3339), res.Overall.State))
 	// A task never exists before the episode it answers is recorded on its

@@ -49,7 +49,7 @@ func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec
 		}
 		if r.Recorder != nil {
 			r.Recorder.Eventf(m, nil, "Warning", "TaskOpened", "Evaluate", "task %s opened for team %s (segment %s)",
-				task.Name, task.Spec.Team, segmentLabel(task.Spec.Segment))
+				task.Name, task.Spec.Team, metricspec.SegmentLabel(task.Spec.Segment))
 		}
 	}
 	return nil

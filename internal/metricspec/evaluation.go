@@ -1,0 +1,86 @@
+package metricspec
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/engine"
+	"github.com/cxloop/cxloop/internal/loop"
+)
+
+// maxQuery is the longest query text status keeps.
+const maxQuery = 8192
+
+// ApplyEvaluation writes a successful evaluation into a Metric's next
+// status: value, detector, worst segments, held-back tasks, history and
+// the conditions that describe the data (InsufficientData, ChangeDetected).
+func ApplyEvaluation(next *cxv1.MetricStatus, gen int64, res *engine.Evaluation, held []loop.Held) {
+	o := res.Overall
+	changed := next.Value == nil || o.Value == nil || *next.Value != *o.Value || next.Samples != o.Samples ||
+		next.State != cxv1.WindowState(o.State) || next.DefinitionHash != res.DefinitionHash
+	next.DefinitionHash = res.DefinitionHash
+	next.State, next.Value, next.Lower, next.Upper, next.Samples = cxv1.WindowState(o.State), o.Value, o.Lower, o.Upper, o.Samples
+	next.Target = res.Target
+	next.Baseline = BaselineStatus(res.Baseline)
+	next.Detector = DetectorStatus(res.Detector)
+	next.WorstSegments = nil
+	for i, s := range res.Segments {
+		if i == cxv1.MaxWorstSegments {
+			break
+		}
+		next.WorstSegments = append(next.WorstSegments, cxv1.SegmentResult{Segment: s.Segment, Value: s.Value,
+			Lower: s.Lower, Upper: s.Upper, Samples: s.Samples, State: cxv1.WindowState(s.State), Weight: s.Weight})
+	}
+	next.Episode = nil
+	for _, ep := range res.Episodes {
+		if ep.Segment == "" {
+			t := metav1.NewTime(ep.Start)
+			next.Episode = &t
+		}
+	}
+	next.HeldBackTasks = nil
+	for i, h := range held {
+		if i == cxv1.MaxHeldBackTasks {
+			break
+		}
+		next.HeldBackTasks = append(next.HeldBackTasks, cxv1.HeldBackTask{Segment: h.Segment,
+			EpisodeStart: metav1.NewTime(h.EpisodeStart), Reason: string(h.Reason)})
+	}
+	if changed {
+		next.LastEvaluation = &cxv1.Evaluation{WindowStart: metav1.NewTime(res.WindowStart), WindowEnd: metav1.NewTime(res.WindowEnd),
+			Query: truncate(res.Query, maxQuery), Reason: res.Reason, Message: truncate(res.Message, maxMessage)}
+		next.History = AppendBounded(next.History, cxv1.HistoryPoint{WindowEnd: metav1.NewTime(res.WindowEnd), Value: o.Value,
+			Lower: o.Lower, Upper: o.Upper, Samples: o.Samples, State: cxv1.WindowState(o.State), DefinitionHash: res.DefinitionHash}, cxv1.MaxHistory)
+	}
+	if o.State == "InsufficientData" {
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionInsufficientData, Status: metav1.ConditionTrue,
+			Reason: "BelowMinSamples", ObservedGeneration: gen,
+			Message: fmt.Sprintf("%d samples in the window, fewer than objective.minSamples; nothing opens, verifies or closes", o.Samples)})
+	} else {
+		meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionInsufficientData)
+	}
+	if len(res.Episodes) > 0 {
+		segs := make([]string, 0, len(res.Episodes))
+		for _, ep := range res.Episodes {
+			segs = append(segs, SegmentLabel(ep.Segment))
+		}
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionChangeDetected, Status: metav1.ConditionTrue,
+			Reason: "EpisodeOpen", ObservedGeneration: gen,
+			Message: truncate(fmt.Sprintf("the change detector has an open episode in %d segment(s): %v", len(segs), segs), maxMessage)})
+	} else {
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionChangeDetected, Status: metav1.ConditionFalse,
+			Reason: "InControl", Message: "no change beyond the smallest shift worth a task", ObservedGeneration: gen})
+	}
+}
+
+// SegmentLabel names a segment for people: its key, "(all)" for the whole
+// population.
+func SegmentLabel(seg string) string {
+	if seg == "" {
+		return "(all)"
+	}
+	return seg
+}
