@@ -68,11 +68,19 @@ type replayTask struct {
 }
 
 // Replay evaluates a metric at every aligned window end in (from, to]
-// through exactly the operator's decisions: Evaluate with the state
-// carried from one evaluation to the next (as status persists it),
-// PlanTasks against the tasks it would have created, and for each task the
-// state machine with Verify on fresh data, as the task reconciler runs it
-// after each evaluation.
+// through exactly the operator's decisions, in the operator's order. At
+// each boundary the task reconciler's requeue fires: every task looks
+// again, on the last evaluation's status and the data up to the latest
+// window end at that time (with a settle delay, still the previous one).
+// settleDelay after the boundary the Metric reconciler evaluates
+// (Evaluate with the state carried from one evaluation to the next, as
+// status persists it) and plans new tasks (PlanTasks) against the tasks
+// as they stand; its status write then wakes every task, new ones
+// included, for the state machine with Verify on the fresh data. So the
+// capacity a task frees on a day's data goes to a held-back episode that
+// same evaluation without a settle delay, and at the next one with a
+// settle delay. Without one the tasks' wake and the evaluation fall due
+// at the same instant; the tasks go first, as their pass is the shorter.
 func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time, opts ReplayOptions) (*ReplayResult, error) {
 	if m.Interval <= 0 {
 		return nil, rejected(fmt.Errorf("interval %s must be positive", m.Interval))
@@ -84,44 +92,53 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 	open := map[string]time.Time{}
 	held := map[string]string{}
 	for end := NextBoundary(from, m.Interval, m.Location); !end.After(to); end = AddWall(end, m.Interval, m.Location) {
+		emit := func(ev ReplayEvent) {
+			ev.Metric, ev.At = m.Name, end
+			out.Events = append(out.Events, ev)
+		}
+		// The task reconciler's pass over the tasks that exist, at now,
+		// on the Metric's status of the evaluation res.
+		pass := func(res *Evaluation, now time.Time) {
+			for _, rt := range tasks {
+				for _, ev := range advanceTask(ctx, src, m, res, rt, now, opts) {
+					ev.Segment, ev.EpisodeStart, ev.Task = rt.task.Segment, rt.task.EpisodeStart, rt.name
+					emit(ev)
+				}
+			}
+		}
+		if out.Last != nil {
+			pass(out.Last, end)
+		}
+
+		// The Metric reconciler, settleDelay after the boundary.
+		now := end.Add(m.SettleDelay)
 		res, err := Evaluate(ctx, src, m, prior, end)
 		if err != nil {
 			return out, fmt.Errorf("evaluate %s: %w", end.UTC().Format(time.RFC3339), err)
 		}
 		out.Last, prior = res, res.Prior()
-		emit := func(ev ReplayEvent) {
-			ev.Metric, ev.At = m.Name, end
-			out.Events = append(out.Events, ev)
-		}
-		now := map[string]time.Time{}
+		current := map[string]time.Time{}
 		for _, ep := range res.Episodes {
-			now[ep.Segment] = ep.Start
+			current[ep.Segment] = ep.Start
 		}
 		for seg, start := range open {
-			if s, ok := now[seg]; !ok || !s.Equal(start) {
+			if s, ok := current[seg]; !ok || !s.Equal(start) {
 				emit(ReplayEvent{Segment: seg, Event: EventEpisodeEnded, EpisodeStart: start})
 			}
 		}
-		open = now
+		open = current
 
-		// The task reconciler's pass over the tasks that exist.
 		mine := 0
 		existing := make([]ExistingTask, 0, len(tasks))
 		for _, rt := range tasks {
-			for _, ev := range advanceTask(ctx, src, m, res, rt, end, opts) {
-				ev.Segment, ev.EpisodeStart, ev.Task = rt.task.Segment, rt.task.EpisodeStart, rt.name
-				emit(ev)
-			}
 			if rt.status.Phase.Open() {
 				mine++
 			}
 			existing = append(existing, ExistingTask{Name: rt.name, Open: rt.status.Phase.Open()})
 		}
-
-		// The Metric reconciler's plan for new episodes.
 		team := opts.Team
 		team.Open += mine
-		plan := PlanTasks(m, res.Episodes, existing, team, end)
+		plan := PlanTasks(m, res.Episodes, existing, team, now)
 		nowHeld := map[string]string{}
 		for _, h := range plan.Held {
 			k := fmt.Sprintf("%s\x00%d", h.Segment, h.EpisodeStart.Unix())
@@ -134,13 +151,16 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 		held = nowHeld
 		for _, nt := range plan.Create {
 			ep := nt.Episode
-			rt := &replayTask{name: nt.Name, since: end, task: Task{Segment: ep.Segment, SegmentValues: ep.Values,
+			rt := &replayTask{name: nt.Name, since: now, task: Task{Segment: ep.Segment, SegmentValues: ep.Values,
 				EpisodeStart: second(ep.Start), Objective: ep.Objective, ObservedValue: ep.Evidence.ObservedValue}}
-			rt.status, _ = loop.Advance(loop.Status{}, loop.Observation{Now: end, Owner: loop.Owner{State: loop.OwnerOpen}})
+			rt.status, _ = loop.Advance(loop.Status{}, loop.Observation{Now: now, Owner: loop.Owner{State: loop.OwnerOpen}})
 			tasks = append(tasks, rt)
 			emit(ReplayEvent{Segment: ep.Segment, Event: EventTaskOpened, EpisodeStart: ep.Start, Task: nt.Name,
 				Value: ep.Evidence.ObservedValue, Attempt: rt.status.Attempt})
 		}
+
+		// The status write wakes the metric's tasks, new ones included.
+		pass(res, now)
 	}
 	return out, nil
 }
