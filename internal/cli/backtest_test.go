@@ -189,11 +189,16 @@ func TestBacktestEventsNameTheirTask(t *testing.T) {
 func TestBacktestHoldsBackBeyondTheMetricsCapacity(t *testing.T) {
 	dir, sc := backtestWarehouse(t, 1, csatManifest("  segmentBy: [segment]\n  improvement:\n    maxOpenTasks: 1\n"))
 	report, _ := backtestJSON(t, dir, sc, 16)
-	opened, heldSegments := 0, map[string]bool{}
+	// Capacity holds at every moment: a task that closes (Recovered) frees
+	// its slot for a held-back episode, as in the operator.
+	open, most, heldSegments := 0, 0, map[string]bool{}
 	for _, e := range report.Events {
 		switch e.Event {
 		case "TaskOpened":
-			opened++
+			open++
+			most = max(most, open)
+		case "Recovered", "Verified", "Dismissed", "Cancelled":
+			open--
 		case "HeldBack":
 			if e.Reason != "MetricCapacity" {
 				t.Errorf("held back for %q: %+v", e.Reason, e)
@@ -201,8 +206,8 @@ func TestBacktestHoldsBackBeyondTheMetricsCapacity(t *testing.T) {
 			heldSegments[e.Segment] = true
 		}
 	}
-	if opened != 1 || len(heldSegments) < 2 {
-		t.Fatalf("%d tasks opened, held back %v; want one task and the other drops held back: %+v", opened, heldSegments, report.Events)
+	if most != 1 || len(heldSegments) < 2 {
+		t.Fatalf("up to %d tasks open at once, held back %v; want one at a time and the other drops held back: %+v", most, heldSegments, report.Events)
 	}
 }
 
