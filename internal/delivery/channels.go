@@ -7,7 +7,10 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/notify"
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // Channels delivers task events to a Team's channels with credentials from
@@ -23,19 +27,31 @@ import (
 type Channels struct {
 	Secrets metricspec.SecretReader
 	Clock   clock.Clock
+	// AllowedSlackHosts are hosts (host, or host:port) a Slack webhook URL
+	// may point at besides hooks.slack.com, over http as well as https:
+	// local receivers that stand in for Slack in tests. Empty in
+	// production, where a Slack channel posts to https://hooks.slack.com
+	// only, so a Secret cannot send task details, or the URL itself,
+	// anywhere else.
+	AllowedSlackHosts []string
 }
+
+// slackHost is where Slack's incoming webhooks live.
+const slackHost = "hooks.slack.com"
 
 func (c *Channels) deliverOne(ctx context.Context, team *cxv1.Team, ch cxv1.DeliveryChannel, task *cxv1.ImprovementTask, ev loop.Event, tries int32) cxv1.DeliveryRecord {
 	rec := cxv1.DeliveryRecord{Channel: team.Name + "/" + ch.Name, Event: string(ev), Attempt: task.Status.Attempt,
 		Time: metav1.NewTime(c.Clock.Now()), Tries: tries}
-	d, err := c.deliverer(ctx, team.Namespace, ch)
+	// Every message reaches the record through redact.HTTP with the
+	// channel's credentials, whichever client produced it.
+	d, secrets, err := c.deliverer(ctx, team.Namespace, ch)
 	if err != nil {
-		rec.Message, rec.Retryable = truncate(err.Error(), maxMessage), true
+		rec.Message, rec.Retryable = truncate(redact.HTTP(err.Error(), secrets...), maxMessage), true
 		return rec
 	}
 	out := d.Deliver(ctx, eventOf(task, ev))
 	rec.Succeeded, rec.Retryable = out.Succeeded, !out.Succeeded && out.Retryable
-	rec.Message, rec.ExternalRef = truncate(out.Message, maxMessage), out.ExternalRef
+	rec.Message, rec.ExternalRef = truncate(redact.HTTP(out.Message, secrets...), maxMessage), out.ExternalRef
 	return rec
 }
 
@@ -62,30 +78,59 @@ func (c *Channels) secret(ctx context.Context, ns string, ref *cxv1.SecretKeyRef
 	if !ok {
 		return "", fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
 	}
-	return string(v), nil
+	// A value written with `kubectl create secret --from-file` or echo
+	// ends in a newline that is no part of the credential.
+	return strings.TrimSpace(string(v)), nil
 }
 
-func (c *Channels) deliverer(ctx context.Context, ns string, ch cxv1.DeliveryChannel) (notify.Deliverer, error) {
+// deliverer returns the channel's client and the credentials it holds,
+// which its messages must not show.
+func (c *Channels) deliverer(ctx context.Context, ns string, ch cxv1.DeliveryChannel) (notify.Deliverer, []string, error) {
 	switch {
 	case ch.Webhook != nil:
 		key, err := c.secret(ctx, ns, ch.Webhook.SigningKey)
-		return notify.Webhook{URL: ch.Webhook.URL, SigningKey: []byte(key)}, err
+		return notify.Webhook{URL: ch.Webhook.URL, SigningKey: []byte(key)}, []string{key}, err
 	case ch.Slack != nil:
-		url, err := c.secret(ctx, ns, &ch.Slack.WebhookURL)
-		return notify.Slack{WebhookURL: url}, err
+		hook, err := c.secret(ctx, ns, &ch.Slack.WebhookURL)
+		if err == nil {
+			err = c.checkSlackURL(hook, ch.Slack.WebhookURL)
+		}
+		return notify.Slack{WebhookURL: hook}, []string{hook}, err
 	case ch.GitHub != nil:
 		token, err := c.secret(ctx, ns, &ch.GitHub.Token)
-		return notify.GitHub{APIURL: ch.GitHub.APIURL, Repository: ch.GitHub.Repository, Labels: ch.GitHub.Labels, Token: token}, err
+		return notify.GitHub{APIURL: ch.GitHub.APIURL, Repository: ch.GitHub.Repository, Labels: ch.GitHub.Labels, Token: token},
+			[]string{token}, err
 	case ch.Jira != nil:
 		user, err := c.secret(ctx, ns, &ch.Jira.User)
 		if err != nil {
-			return nil, err
+			return nil, []string{user}, err
 		}
 		token, err := c.secret(ctx, ns, &ch.Jira.Token)
 		return notify.Jira{URL: ch.Jira.URL, Project: ch.Jira.Project, IssueType: ch.Jira.IssueType,
-			DoneTransition: ch.Jira.DoneTransition, User: user, Token: token}, err
+			DoneTransition: ch.Jira.DoneTransition, User: user, Token: token}, []string{user, token}, err
 	}
-	return nil, fmt.Errorf("channel %s has no settings", ch.Name)
+	return nil, nil, fmt.Errorf("channel %s has no settings", ch.Name)
+}
+
+// checkSlackURL refuses a webhook URL that is not https://hooks.slack.com
+// (or an allowed test host). The error names at most the URL's scheme and
+// host: the rest of the URL is the credential.
+func (c *Channels) checkSlackURL(hook string, ref cxv1.SecretKeyReference) error {
+	u, err := url.Parse(hook)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("secret %s key %s does not hold a Slack webhook URL, which points at https://%s", ref.Name, ref.Key, slackHost)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "https" && strings.EqualFold(u.Hostname(), slackHost) && (u.Port() == "" || u.Port() == "443") && u.User == nil {
+		return nil
+	}
+	for _, h := range c.AllowedSlackHosts {
+		if (scheme == "https" || scheme == "http") && (strings.EqualFold(u.Host, h) || strings.EqualFold(u.Hostname(), h)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("secret %s key %s holds a URL for %s://%s: a Slack webhook URL must point at https://%s",
+		ref.Name, ref.Key, scheme, u.Host, slackHost)
 }
 
 // eventOf renders a task transition for owners' tools.
@@ -126,9 +171,13 @@ func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 // maxMessage is the longest delivery message a record keeps.
 const maxMessage = 512
 
+// truncate shortens s to at most n bytes without splitting a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -57,7 +57,7 @@ func (g GitHub) call(ctx context.Context, method, path string, body any, into an
 	_, data, out := send(ctx, method, g.base()+path, body, g.header(), g.Token)
 	if out.Succeeded && into != nil {
 		if err := json.Unmarshal(data, into); err != nil {
-			return Outcome{Message: "decode GitHub answer: " + err.Error()}
+			return clean(Outcome{Message: "decode GitHub answer: " + err.Error()}, g.Token)
 		}
 	}
 	return out

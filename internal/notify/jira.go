@@ -26,15 +26,22 @@ type Jira struct {
 }
 
 func (j Jira) header() http.Header {
-	auth := base64.StdEncoding.EncodeToString([]byte(j.User + ":" + j.Token))
-	return http.Header{"Authorization": {"Basic " + auth}, "Accept": {"application/json"}, "User-Agent": {"cxloop"}}
+	return http.Header{"Authorization": {"Basic " + j.basic()}, "Accept": {"application/json"}, "User-Agent": {"cxloop"}}
 }
 
+func (j Jira) basic() string {
+	return base64.StdEncoding.EncodeToString([]byte(j.User + ":" + j.Token))
+}
+
+// secrets are what an outcome must not show, the encoded header included,
+// which a server may echo.
+func (j Jira) secrets() []string { return []string{j.User, j.Token, j.basic()} }
+
 func (j Jira) call(ctx context.Context, method, path string, body, into any) Outcome {
-	_, data, out := send(ctx, method, strings.TrimRight(j.URL, "/")+path, body, j.header(), j.Token)
+	_, data, out := send(ctx, method, strings.TrimRight(j.URL, "/")+path, body, j.header(), j.secrets()...)
 	if out.Succeeded && into != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, into); err != nil {
-			return Outcome{Message: "decode Jira answer: " + err.Error()}
+			return clean(Outcome{Message: "decode Jira answer: " + err.Error()}, j.secrets()...)
 		}
 	}
 	return out

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cxloop/cxloop/internal/redact"
 )
@@ -155,8 +156,15 @@ var httpClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// send performs a request and classifies the answer. body may be nil.
+// send performs a request and classifies the answer. body may be nil. The
+// outcome's message has been through redact.HTTP with the secrets: an
+// error names the request's URL, and an answer may echo it.
 func send(ctx context.Context, method, url string, body any, header http.Header, secrets ...string) (int, []byte, Outcome) {
+	code, data, out := sendRaw(ctx, method, url, body, header)
+	return code, data, clean(out, secrets...)
+}
+
+func sendRaw(ctx context.Context, method, url string, body any, header http.Header) (int, []byte, Outcome) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -167,7 +175,7 @@ func send(ctx context.Context, method, url string, body any, header http.Header,
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return 0, nil, Outcome{Message: redact.Text(err.Error(), secrets...)}
+		return 0, nil, Outcome{Message: err.Error()}
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -177,11 +185,34 @@ func send(ctx context.Context, method, url string, body any, header http.Header,
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return 0, nil, Outcome{Retryable: true, Message: redact.Text(err.Error(), secrets...)}
+		return 0, nil, Outcome{Retryable: true, Message: err.Error()}
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, data, classify(resp.StatusCode, data)
+}
+
+// clean removes the secrets, and every URL's userinfo, path and query,
+// from an outcome's message; the external reference, an issue's address,
+// is the tool's own and stays.
+func clean(out Outcome, secrets ...string) Outcome {
+	out.Message = cut(redact.HTTP(out.Message, secrets...), maxMessage)
+	return out
+}
+
+// maxMessage bounds an outcome's message. The answer's body is cut only
+// after redaction: a secret cut in two would no longer be recognised.
+const maxMessage = 256
+
+// cut shortens s to at most n bytes without splitting a character.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func classify(code int, body []byte) Outcome {
@@ -194,12 +225,10 @@ func classify(code int, body []byte) Outcome {
 	return Outcome{Message: fmt.Sprintf("%d %s", code, snippet(body))}
 }
 
+// snippet is the start of an answer's body, long enough that clean sees
+// a secret whole before it cuts the message.
 func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
+	return cut(strings.TrimSpace(string(b)), 4096)
 }
 
 // marker is the hidden text that identifies a task in a tool without an
