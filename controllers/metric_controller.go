@@ -157,7 +157,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	res, err := r.evaluate(ctx, m, spec, windowEnd)
 	switch {
 	case errors.Is(err, engine.ErrRejected):
-		p.stall("InvalidSpec", err.Error())
+		p.stall(engine.RejectionReason(err, "InvalidSpec"), err.Error())
 		return requeue, nil
 	case errors.Is(err, errDataSourceNotFound):
 		p.stall("DataSourceNotFound", err.Error())

@@ -8,8 +8,11 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/cxloop/cxloop/config/crd"
+	"github.com/cxloop/cxloop/internal/engine"
+	"github.com/cxloop/cxloop/internal/measure"
 )
 
 func init() { Register(newValidateCommand) }
@@ -26,7 +29,10 @@ kustomization.yaml files are skipped with a note on stderr.
 
 The check is the one made on create: rules that compare with the stored
 object (oldSelf, such as "metric is immutable") need a cluster and are not
-run. Each problem is printed as
+run. One check goes beyond the API server's: a derived Metric's expression
+is compiled as the operator compiles it, so an expression the operator
+would stall on (one that does not compile, or whose cost exceeds the
+budget, reason ExpressionTooCostly) is refused here too. Each problem is printed as
 
   FILE: Kind/name: <message>
 
@@ -144,7 +150,40 @@ func validateFile(ctx context.Context, checker *SchemaChecker, stdin io.Reader, 
 			for _, msg := range res.Messages() {
 				fmt.Fprintf(out, "%s: %s: %s\n", path, label, msg)
 			}
+			continue
 		}
+		if err := checkExpression(res.Object); err != nil {
+			t.invalid++
+			fmt.Fprintf(out, "%s: %s: spec.expression: %v\n", path, label, err)
+		}
+	}
+	return err
+}
+
+// checkExpression compiles a derived Metric's expression over its inputs,
+// as the operator does before evaluating it: the API server bounds only
+// the expression's length, not what it costs to run.
+func checkExpression(obj *unstructured.Unstructured) error {
+	if obj.GroupVersionKind().Kind != "Metric" {
+		return nil
+	}
+	formula, _, _ := unstructured.NestedString(obj.Object, "spec", "formula")
+	expression, _, _ := unstructured.NestedString(obj.Object, "spec", "expression")
+	if formula != string(measure.FormulaDerived) || expression == "" {
+		return nil
+	}
+	inputs, _, _ := unstructured.NestedSlice(obj.Object, "spec", "inputs")
+	names := make([]string, 0, len(inputs))
+	for _, in := range inputs {
+		if m, ok := in.(map[string]any); ok {
+			if name, ok := m["name"].(string); ok {
+				names = append(names, name)
+			}
+		}
+	}
+	_, err := measure.CompileDerived(expression, names)
+	if errors.Is(err, measure.ErrExpressionTooCostly) {
+		return fmt.Errorf("%s: %w", engine.ReasonExpressionTooCostly, err)
 	}
 	return err
 }

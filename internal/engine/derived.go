@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -30,7 +31,7 @@ func EvaluateDerived(m Metric, inputs map[string]InputValue, windowEnd time.Time
 	sort.Strings(names)
 	expr, err := measure.CompileDerived(m.Derived.Expression, names)
 	if err != nil {
-		return nil, rejected(err)
+		return nil, rejectExpression(err)
 	}
 	obj := m.Objective
 	ests := map[string]measure.Estimate{}
@@ -45,7 +46,7 @@ func EvaluateDerived(m Metric, inputs map[string]InputValue, windowEnd time.Time
 	}
 	est, err := expr.Estimate(ests)
 	if err != nil {
-		return nil, rejected(err)
+		return nil, rejectExpression(err)
 	}
 	res := &Evaluation{WindowStart: AddWall(windowEnd, -m.Window, m.Location), WindowEnd: windowEnd, Query: m.Derived.Expression,
 		DefinitionHash: m.Hash, Target: obj.Target, Reason: "Measured",
@@ -59,4 +60,13 @@ func EvaluateDerived(m Metric, inputs map[string]InputValue, windowEnd time.Time
 		res.Overall = Outcome{Value: ptr(est.Value), Lower: ptr(est.Value), Upper: ptr(est.Value), Samples: est.N, State: st}
 	}
 	return res, nil
+}
+
+// rejectExpression rejects the spec for its expression, naming a costly one
+// as such so its Metric says why rather than only that the spec is invalid.
+func rejectExpression(err error) error {
+	if errors.Is(err, measure.ErrExpressionTooCostly) {
+		return &RejectedError{Reason: ReasonExpressionTooCostly, Err: err}
+	}
+	return rejected(err)
 }

@@ -31,6 +31,35 @@ func rejected(err error) error {
 	return fmt.Errorf("%w: %v", ErrRejected, err)
 }
 
+// RejectedError is a rejection (it wraps ErrRejected) with a more specific
+// condition reason than a plain spec rejection, such as
+// ReasonExpressionTooCostly.
+type RejectedError struct {
+	// Reason is the CamelCase condition reason.
+	Reason string
+	// Err is what is wrong.
+	Err error
+}
+
+// Error implements error.
+func (e *RejectedError) Error() string { return fmt.Sprintf("%v: %v", ErrRejected, e.Err) }
+
+// Unwrap returns ErrRejected and the cause.
+func (e *RejectedError) Unwrap() []error { return []error{ErrRejected, e.Err} }
+
+// ReasonExpressionTooCostly: a derived expression exceeds the cost budget.
+const ReasonExpressionTooCostly = "ExpressionTooCostly"
+
+// RejectionReason is the condition reason of a rejection: a RejectedError's
+// own, otherwise fallback.
+func RejectionReason(err error, fallback string) string {
+	var r *RejectedError
+	if errors.As(err, &r) && r.Reason != "" {
+		return r.Reason
+	}
+	return fallback
+}
+
 // Evaluation is one evaluation of a metric.
 type Evaluation struct {
 	WindowStart, WindowEnd time.Time

@@ -1,14 +1,41 @@
 package measure
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/interpreter"
 )
+
+// Bounds on what one derived expression may cost. CEL always terminates,
+// but comprehensions nest: six .map calls over a ten-element list already
+// take 10^6 steps, and each further level multiplies by ten. An arithmetic
+// expression of the longest length the API admits costs a few hundred, so
+// the budget leaves ample room for real formulas and none for such bombs.
+const (
+	// MaxExpressionCost bounds both the cost the type checker estimates
+	// (its worst case) and the cost evaluation actually spends, in CEL's
+	// cost units (about one per operation).
+	MaxExpressionCost = 10_000
+	// expressionTimeout bounds one evaluation's wall time; evaluation
+	// checks it every interruptEvery comprehension iterations.
+	expressionTimeout = 100 * time.Millisecond
+	interruptEvery    = 100
+)
+
+// ErrExpressionTooCostly: an expression's estimated or actual cost exceeds
+// MaxExpressionCost, or its evaluation outran its deadline. It is wrapped by
+// an ExpressionError (at compile time) or an evaluation error; test with
+// errors.Is.
+var ErrExpressionTooCostly = errors.New("expression too costly")
 
 // ExpressionError is a derived expression that does not compile, names an
 // input twice or badly, or does not yield a number. Message is CEL's own
@@ -19,12 +46,18 @@ type ExpressionError struct {
 	Expression string
 	// Message says what is wrong.
 	Message string
+	// Err is the class of fault callers branch on, such as
+	// ErrExpressionTooCostly; nil for an expression that is simply wrong.
+	Err error
 }
 
 // Error implements error.
 func (e *ExpressionError) Error() string {
 	return fmt.Sprintf("derived expression %q: %s", e.Expression, e.Message)
 }
+
+// Unwrap returns the class of fault, if any.
+func (e *ExpressionError) Unwrap() error { return e.Err }
 
 // inputName is a CEL identifier that is not a reserved word's shape.
 var inputName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -33,7 +66,8 @@ var inputName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // named inputs, each a double, such as
 // "avg_purchase_value * purchase_frequency * lifespan" (CLV). CEL is total
 // and side-effect free, so evaluating an expression cannot loop or reach
-// outside its inputs.
+// outside its inputs; its cost is bounded by MaxExpressionCost, checked on
+// compile and enforced on every evaluation.
 type DerivedExpression struct {
 	expression string
 	inputs     []string
@@ -42,8 +76,17 @@ type DerivedExpression struct {
 
 // CompileDerived compiles expression over the named inputs. The result must
 // be a double: CEL does not mix int and double, so constants are written
-// with a decimal point (12.0, not 12), and the error says so.
+// with a decimal point (12.0, not 12), and the error says so. An expression
+// whose worst-case cost the type checker estimates above MaxExpressionCost
+// is refused with an ExpressionError wrapping ErrExpressionTooCostly,
+// before anything runs.
 func CompileDerived(expression string, inputs []string) (*DerivedExpression, error) {
+	return compileDerived(expression, inputs, MaxExpressionCost)
+}
+
+// compileDerived is CompileDerived with the estimated cost's limit given, so
+// a test can show evaluation's own limit stopping what the estimate let by.
+func compileDerived(expression string, inputs []string, maxEstimate uint64) (*DerivedExpression, error) {
 	if strings.TrimSpace(expression) == "" {
 		return nil, &ExpressionError{Expression: expression, Message: "empty expression"}
 	}
@@ -74,14 +117,36 @@ func CompileDerived(expression string, inputs []string) (*DerivedExpression, err
 		}
 		return nil, &ExpressionError{Expression: expression, Message: msg}
 	}
+	// Checked before the result type, so a costly expression is named as
+	// such whatever it yields.
+	cost, err := env.EstimateCost(ast, noSizes{})
+	if err != nil {
+		return nil, &ExpressionError{Expression: expression, Message: "estimate its cost: " + err.Error(), Err: ErrExpressionTooCostly}
+	}
+	if cost.Max > maxEstimate {
+		return nil, &ExpressionError{Expression: expression, Err: ErrExpressionTooCostly,
+			Message: fmt.Sprintf("%v: its estimated cost (up to %d) exceeds the limit of %d; nested comprehensions (.map, .filter, .all, .exists) multiply cost, and a derived metric rarely needs any",
+				ErrExpressionTooCostly, cost.Max, maxEstimate)}
+	}
 	if !ast.OutputType().IsExactType(cel.DoubleType) {
 		return nil, &ExpressionError{Expression: expression, Message: fmt.Sprintf("yields %s, want double", ast.OutputType())}
 	}
-	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize),
+		cel.CostLimit(MaxExpressionCost), cel.InterruptCheckFrequency(interruptEvery))
 	if err != nil {
 		return nil, &ExpressionError{Expression: expression, Message: err.Error()}
 	}
 	return &DerivedExpression{expression: expression, inputs: names, program: prg}, nil
+}
+
+// noSizes leaves every size to the checker: inputs are doubles, so each
+// list or string an expression handles is a literal of known size.
+type noSizes struct{}
+
+func (noSizes) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
+
+func (noSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // Inputs returns the input names, sorted.
@@ -98,7 +163,13 @@ func (x *DerivedExpression) Eval(values map[string]float64) (float64, error) {
 		}
 		act[n] = v
 	}
-	out, _, err := x.program.Eval(act)
+	ctx, cancel := context.WithTimeout(context.Background(), expressionTimeout)
+	defer cancel()
+	out, _, err := x.program.ContextEval(ctx, act)
+	var cancelled interpreter.EvalCancelledError
+	if errors.As(err, &cancelled) {
+		return 0, fmt.Errorf("derived expression %q: %w: %s (limit %d, %s)", x.expression, ErrExpressionTooCostly, cancelled.Message, MaxExpressionCost, expressionTimeout)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("derived expression %q: %w", x.expression, err)
 	}
