@@ -70,6 +70,13 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		ready.Message = "create the Secret keys the channels name: " + strings.Join(missing, ", ")
 	}
 	meta.SetStatusCondition(&next.Conditions, ready)
+	if unsigned := unsignedWebhooks(&team); len(unsigned) > 0 {
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: conditionUnsigned, Status: metav1.ConditionTrue,
+			Reason: "WebhookWithoutSigningKey", ObservedGeneration: team.Generation,
+			Message: "webhook channel(s) " + strings.Join(unsigned, ", ") + " deliver unsigned, so their receivers cannot refuse forged or replayed requests; set webhook.signingKey"})
+	} else {
+		meta.RemoveStatusCondition(&next.Conditions, conditionUnsigned)
+	}
 
 	if equality.Semantic.DeepEqual(&team.Status, next) {
 		return ctrl.Result{}, nil
@@ -77,6 +84,21 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	patch := client.MergeFrom(team.DeepCopy())
 	team.Status = *next
 	return ctrl.Result{}, r.Status().Patch(ctx, &team, patch)
+}
+
+// conditionUnsigned is True while a webhook channel has no signing key. It
+// is a warning, not a failure: the deliveries still go out.
+const conditionUnsigned = "Unsigned"
+
+// unsignedWebhooks names the webhook channels without a signing key.
+func unsignedWebhooks(team *cxv1.Team) []string {
+	var names []string
+	for _, ch := range team.Spec.Channels {
+		if ch.Webhook != nil && ch.Webhook.SigningKey == nil {
+			names = append(names, ch.Name)
+		}
+	}
+	return names
 }
 
 // missingSecrets lists the channel credentials that are not in a Secret of

@@ -2,17 +2,14 @@ package notify
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
-	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func event(kind Kind, attempt int32) Event {
@@ -41,10 +38,8 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
 		s.t.Errorf("request %s %s", r.Method, r.Header.Get("Content-Type"))
 	}
-	mac := hmac.New(sha256New(), s.key)
-	mac.Write(body)
-	if want := fmt.Sprintf("sha256=%x", mac.Sum(nil)); r.Header.Get("X-Cxloop-Signature") != want {
-		s.t.Errorf("signature %q, want %q", r.Header.Get("X-Cxloop-Signature"), want)
+	if err := VerifyWebhookSignature(r.Header.Get("X-Cxloop-Signature"), body, s.key, time.Now(), SignatureTolerance); err != nil {
+		s.t.Errorf("signature %q: %v", r.Header.Get("X-Cxloop-Signature"), err)
 	}
 	var p WebhookPayload
 	if err := json.Unmarshal(body, &p); err != nil || p.APIVersion != WebhookPayloadVersion || p.Event.Task == "" {
@@ -141,5 +136,3 @@ func TestSlackIncomingWebhookShape(t *testing.T) {
 		t.Fatalf("unreachable Slack: %+v", bad)
 	}
 }
-
-func sha256New() func() hash.Hash { return sha256.New }
