@@ -61,11 +61,14 @@ type DataSourceSpec struct {
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 
 	// queryTimeout bounds every query against this source, as a Go duration
-	// such as "30s" or "2m". A query that runs longer is cancelled and
-	// reported as a timeout.
+	// from "1s" to "10m", such as "30s" or "2m". A query that runs longer is
+	// cancelled and reported as a timeout. The ceiling keeps one slow
+	// warehouse from holding the operator's connections and workers: push
+	// heavy work into a materialized view instead.
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="queryTimeout must lie between 1s and 10m; a query needing longer belongs in a materialized view the metric reads"
 	// +optional
 	QueryTimeout string `json:"queryTimeout,omitempty"`
 
@@ -94,8 +97,15 @@ type PostgresSource struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	Database string `json:"database"`
-	// sslMode as libpq understands it.
-	// +kubebuilder:default=prefer
+	// sslMode as libpq understands it. The default, require, encrypts the
+	// connection but does not authenticate the server; verify-full also
+	// checks the server's certificate and host name against the trusted CAs
+	// of the manager's image (or the CA file named by PGSSLROOTCERT in the
+	// manager's environment) and is the mode to use across networks you do
+	// not control. allow and prefer fall back to plaintext when the server
+	// or an attacker in between refuses TLS, and disable never encrypts:
+	// use them only for a server on the same host or a trusted link.
+	// +kubebuilder:default=require
 	// +kubebuilder:validation:Enum=disable;allow;prefer;require;verify-ca;verify-full
 	// +optional
 	SSLMode string `json:"sslMode,omitempty"`
@@ -104,10 +114,12 @@ type PostgresSource struct {
 // SQLiteSource holds the settings of an SQLite database file.
 type SQLiteSource struct {
 	// path of the database file, relative to one of the data roots the
-	// operator was started with. The file is opened read-only; a path that
-	// leaves the roots is refused.
+	// manager was started with (--data-root), such as "warehouse.db". The
+	// file is opened read-only; an absolute path or one with a ".." segment
+	// is refused.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && self != '..' && !self.startsWith('../') && !self.endsWith('/..') && !self.contains('/../')",message="path must be relative to the manager's --data-root, without a leading / or .. segments, such as warehouse.db"
 	Path string `json:"path"`
 }
 
@@ -144,9 +156,13 @@ type HTTPJSONSource struct {
 	// pagination says how to fetch further pages.
 	// +optional
 	Pagination *HTTPPagination `json:"pagination,omitempty"`
-	// maxResponseBytes caps the size of one response body.
+	// maxResponseBytes caps the size of one response body, from 1024 bytes
+	// to 268435456 (256 MiB); 64 MiB by default. Records are aggregated as
+	// they stream in, so the cap bounds the operator's work per page, not
+	// its memory: page a larger export with pagination instead.
 	// +kubebuilder:default=67108864
 	// +kubebuilder:validation:Minimum=1024
+	// +kubebuilder:validation:Maximum=268435456
 	// +optional
 	MaxResponseBytes int64 `json:"maxResponseBytes,omitempty"`
 	// maxPages caps how many pages one query reads.
@@ -180,9 +196,11 @@ type HTTPPagination struct {
 // CSVSource holds the settings of a CSV export.
 // +kubebuilder:validation:XValidation:rule="has(self.path) != has(self.configMapRef)",message="set exactly one of path and configMapRef"
 type CSVSource struct {
-	// path of the file, relative to one of the data roots the operator was
-	// started with; a path that leaves the roots is refused.
+	// path of the file, relative to one of the data roots the manager was
+	// started with (--data-root), such as "exports/shipments.csv"; an
+	// absolute path or one with a ".." segment is refused.
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && self != '..' && !self.startsWith('../') && !self.endsWith('/..') && !self.contains('/../')",message="path must be relative to the manager's --data-root, without a leading / or .. segments, such as exports/shipments.csv"
 	// +optional
 	Path string `json:"path,omitempty"`
 	// configMapRef reads the file from a key of a ConfigMap in the same

@@ -34,6 +34,11 @@ type UnratedPolicy string
 // +kubebuilder:validation:XValidation:rule="self.formula == 'percentile' ? has(self.percentile) : !has(self.percentile)",message="percentile must be set when, and only when, formula is percentile"
 // +kubebuilder:validation:XValidation:rule="!has(self.satisfiedMin) || self.formula == 'csat'",message="satisfiedMin applies only to formula csat"
 // +kubebuilder:validation:XValidation:rule="!has(self.satisfiedMin) || !has(self.scale) || (self.satisfiedMin > self.scale.min && self.satisfiedMin <= self.scale.max)",message="satisfiedMin must lie above scale.min and within the scale"
+// +kubebuilder:validation:XValidation:rule="!has(self.satisfiedMin) || has(self.scale) || (self.satisfiedMin > 1 && self.satisfiedMin <= 5)",message="satisfiedMin must lie in 2-5 on the default csat scale 1-5; set scale for another range, such as scale: {min: 1, max: 10}",fieldPath=".satisfiedMin"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'nps' || !has(self.objective.target) || (self.objective.target >= -100.0 && self.objective.target <= 100.0)",message="objective.target of an nps metric must lie between -100 and 100",fieldPath=".objective.target"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'nps' || !has(self.objective.warningAt) || (self.objective.warningAt >= -100.0 && self.objective.warningAt <= 100.0)",message="objective.warningAt of an nps metric must lie between -100 and 100",fieldPath=".objective.warningAt"
+// +kubebuilder:validation:XValidation:rule="!(self.formula in ['csat', 'rate']) || !has(self.objective.target) || (self.objective.target >= 0.0 && self.objective.target <= 100.0)",message="objective.target of a csat or rate metric is a percentage and must lie between 0 and 100, such as 85 for 85 %",fieldPath=".objective.target"
+// +kubebuilder:validation:XValidation:rule="!(self.formula in ['csat', 'rate']) || !has(self.objective.warningAt) || (self.objective.warningAt >= 0.0 && self.objective.warningAt <= 100.0)",message="objective.warningAt of a csat or rate metric is a percentage and must lie between 0 and 100",fieldPath=".objective.warningAt"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'nps' || !has(self.scale) || (self.scale.min == 0 && self.scale.max == 10)",message="nps is defined on the 0-10 scale only"
 // +kubebuilder:validation:XValidation:rule="!has(self.scale) || self.formula in ['nps', 'csat', 'ces']",message="scale applies only to the survey formulas nps, csat and ces"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'ratio' || !has(self.query) || (has(self.query.columns) && has(self.query.columns.numerator) && has(self.query.columns.denominator))",message="formula ratio needs query.columns.numerator and query.columns.denominator"
@@ -118,13 +123,15 @@ type MetricSpec struct {
 	// +optional
 	Window string `json:"window,omitempty"`
 
-	// interval between evaluations, as a Go duration such as "24h" or
-	// "1h". Evaluation bounds are aligned to multiples of it counted from a
-	// Monday midnight in timeZone; window must be a whole number of
-	// intervals.
+	// interval between evaluations, as a Go duration of at least "1m",
+	// such as "24h" or "1h". Evaluation bounds are aligned to multiples of
+	// it counted from a Monday midnight in timeZone; window must be a whole
+	// number of intervals. The floor bounds the queries one Metric sends
+	// its source.
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="interval must be at least 1m, such as 1h or 24h"
 	// +optional
 	Interval string `json:"interval,omitempty"`
 
@@ -321,8 +328,11 @@ type Objective struct {
 	// +optional
 	Direction Direction `json:"direction,omitempty"`
 
-	// target is the fixed value the metric should hold, such as 30 for NPS
-	// or 0.85 for a rate expressed as a share.
+	// target is the fixed value the metric should hold, in the unit the
+	// formula reports: NPS points from -100 to 100 (such as 30), a csat or
+	// rate share in percent from 0 to 100 (85 for 85 %), ratios as plain
+	// ratios (1.05 for an NRR of 105 %), means and percentiles in the
+	// data's own unit.
 	// +optional
 	Target *float64 `json:"target,omitempty"`
 
@@ -332,7 +342,8 @@ type Objective struct {
 	Relative *RelativeObjective `json:"relative,omitempty"`
 
 	// warningAt is a value on the safe side of the target where the state
-	// turns Warning before it turns Breached.
+	// turns Warning before it turns Breached, in the target's unit and
+	// within the same range.
 	// +optional
 	WarningAt *float64 `json:"warningAt,omitempty"`
 
