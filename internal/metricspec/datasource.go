@@ -115,10 +115,10 @@ func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.So
 	case ds.Spec.Type == cxv1.DataSourcePostgres && ds.Spec.Postgres != nil:
 		p := ds.Spec.Postgres
 		src, err = source.OpenPostgres(source.PostgresConfig{Host: p.Host, Port: int(p.Port), Database: p.Database, SSLMode: p.SSLMode,
-			Username: string(secret["username"]), Password: string(secret["password"]), Timeout: timeout, MaxConnections: maxConns})
+			Username: secretValue(secret, "username"), Password: secretValue(secret, "password"), Timeout: timeout, MaxConnections: maxConns})
 	case ds.Spec.Type == cxv1.DataSourcePrometheus && ds.Spec.Prometheus != nil:
-		src, err = source.OpenPrometheus(source.PrometheusConfig{URL: ds.Spec.Prometheus.URL, Token: string(secret["token"]),
-			Username: string(secret["username"]), Password: string(secret["password"]), Timeout: timeout,
+		src, err = source.OpenPrometheus(source.PrometheusConfig{URL: ds.Spec.Prometheus.URL, Token: secretValue(secret, "token"),
+			Username: secretValue(secret, "username"), Password: secretValue(secret, "password"), Timeout: timeout,
 			MaxConnections: maxConns, Network: s.Network})
 	case ds.Spec.Type == cxv1.DataSourceHTTPJSON && ds.Spec.HTTPJSON != nil:
 		src, err = s.openHTTPJSON(ds, secret, timeout, maxConns)
@@ -131,6 +131,14 @@ func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.So
 		return nil, &CheckError{Reason: reasonOf(err), Err: err}
 	}
 	return src, nil
+}
+
+// secretValue is a credential of the DataSource's Secret without the
+// whitespace around it: a value written with `kubectl create secret
+// --from-file` or echo ends in a newline that is no part of it, and would
+// otherwise fail the login and slip past redaction.
+func secretValue(secret map[string][]byte, key string) string {
+	return strings.TrimSpace(string(secret[key]))
 }
 
 // CheckSource runs the driver's connectivity check.
@@ -168,7 +176,7 @@ func reasonOf(err error) string {
 // headers' values come from the DataSource's Secret.
 func (s *Sources) openHTTPJSON(ds *cxv1.DataSource, secret map[string][]byte, timeout time.Duration, maxConns int) (source.Source, error) {
 	h := ds.Spec.HTTPJSON
-	cfg := source.HTTPJSONConfig{URL: h.URL, RecordsPath: h.RecordsPath, Token: string(secret["token"]),
+	cfg := source.HTTPJSONConfig{URL: h.URL, RecordsPath: h.RecordsPath, Token: secretValue(secret, "token"),
 		MaxResponseBytes: h.MaxResponseBytes, MaxPages: int(h.MaxPages), Timeout: timeout, MaxConnections: maxConns,
 		Network: s.Network}
 	for header, key := range h.HeadersFromSecret {

@@ -64,7 +64,7 @@ type httpJSONSource struct {
 func OpenHTTPJSON(c HTTPJSONConfig) (Source, error) {
 	base, err := url.Parse(c.URL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, wrap(ErrBadQuery, "url %q: want an absolute http or https URL", c.URL)
+		return nil, wrap(ErrBadQuery, "url %q: want an absolute http or https URL", redact.HTTP(c.URL, c.Token))
 	}
 	if base.User != nil {
 		return nil, wrap(ErrBadQuery, "url: put credentials in the Secret, not in the URL")
@@ -134,7 +134,7 @@ func (s *httpJSONSource) Query(ctx context.Context, def measure.Definition, q Qu
 			return nil, wrap(ErrBadQuery, "more than maxPages (%d) pages: raise it or narrow the URL", s.cfg.MaxPages)
 		}
 		if seen[next.String()] {
-			return nil, wrap(ErrBadQuery, "page %d repeats %s: the pagination loops", page, next.Redacted())
+			return nil, s.classify(ctx, wrap(ErrBadQuery, "page %d repeats %s: the pagination loops", page, next.Redacted()))
 		}
 		seen[next.String()] = true
 		where := func() string { return fmt.Sprintf("page %d record %d", page, n) }
@@ -150,7 +150,7 @@ func (s *httpJSONSource) Query(ctx context.Context, def measure.Definition, q Qu
 		}
 		next, err = s.nextURL(next, link)
 		if err != nil {
-			return nil, err
+			return nil, s.classify(ctx, err)
 		}
 	}
 	return p.result(), nil
@@ -232,7 +232,9 @@ func (s *httpJSONSource) get(ctx context.Context, u *url.URL) (*http.Response, e
 }
 
 // classify maps a transport error to a typed one, keeping typed errors and
-// removing any credential from the text.
+// removing any credential from the text: the known secrets, and every
+// URL's userinfo, path and query, which may carry a token a link or a
+// cursor brought in.
 func (s *httpJSONSource) classify(ctx context.Context, err error) error {
 	for _, kind := range []error{ErrAddressNotAllowed, ErrBadQuery, ErrUnauthorized, ErrUnreachable, ErrTimeout} {
 		if errors.Is(err, kind) {
@@ -246,7 +248,7 @@ func (s *httpJSONSource) classify(ctx context.Context, err error) error {
 }
 
 func (s *httpJSONSource) redacted(kind, err error) error {
-	msg := redact.Text(err.Error(), s.secret...)
+	msg := redact.HTTP(err.Error(), s.secret...)
 	if errors.Is(err, kind) {
 		return &typedError{kind: kind, msg: msg}
 	}

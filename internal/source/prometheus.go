@@ -87,7 +87,7 @@ const windowVariable = "$__window"
 func OpenPrometheus(c PrometheusConfig) (Source, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, wrap(ErrBadQuery, "prometheus url %q: give an http or https URL such as http://prometheus.monitoring:9090", redact.Text(c.URL, c.Token, c.Password))
+		return nil, wrap(ErrBadQuery, "prometheus url %q: give an http or https URL such as http://prometheus.monitoring:9090", redact.HTTP(c.URL, c.Token, c.Password))
 	}
 	if u.User != nil {
 		return nil, wrap(ErrBadQuery, "prometheus url: put credentials in the DataSource's Secret, not in the URL")
@@ -97,7 +97,7 @@ func OpenPrometheus(c PrometheusConfig) (Source, error) {
 	rt := &promAuth{next: transport, host: u.Host, token: c.Token, username: c.Username, password: c.Password}
 	client, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: rt})
 	if err != nil {
-		return nil, wrap(ErrBadQuery, "prometheus settings: %s", redact.Text(err.Error(), c.Token, c.Password))
+		return nil, wrap(ErrBadQuery, "prometheus settings: %s", redact.HTTP(err.Error(), c.Token, c.Password))
 	}
 	return &promSource{api: v1.NewAPI(client), transport: transport, timeout: timeout,
 		secrets: []string{c.Token, c.Password}}, nil
@@ -327,7 +327,9 @@ func (s *promSource) Close() error {
 
 // classify maps a client error to a typed error, its text free of secrets.
 func (s *promSource) classify(ctx context.Context, err error, status int) error {
-	msg := redact.Text(err.Error(), s.secrets...)
+	// The client's errors name the request's URL; redact.HTTP keeps its
+	// scheme and host only.
+	msg := redact.HTTP(err.Error(), s.secrets...)
 	if errors.Is(err, ErrAddressNotAllowed) {
 		var opErr *net.OpError
 		if errors.As(err, &opErr) && errors.Is(opErr.Err, ErrAddressNotAllowed) {
@@ -344,13 +346,13 @@ func (s *promSource) classify(ctx context.Context, err error, status int) error 
 	}
 	var apiErr *v1.Error
 	if errors.As(err, &apiErr) {
-		typ, text := apiErr.Type, redact.Text(apiErr.Msg, s.secrets...)
+		typ, text := apiErr.Type, redact.HTTP(apiErr.Msg, s.secrets...)
 		if typ == v1.ErrServer || typ == v1.ErrClient {
 			// The client keeps the body of an unexpected status as Detail;
 			// Prometheus's own timeout comes back that way, as a 503.
 			var body struct{ ErrorType, Error string }
 			if json.Unmarshal([]byte(apiErr.Detail), &body) == nil && body.ErrorType != "" {
-				typ, text = v1.ErrorType(body.ErrorType), redact.Text(body.Error, s.secrets...)
+				typ, text = v1.ErrorType(body.ErrorType), redact.HTTP(body.Error, s.secrets...)
 			}
 		}
 		switch {
