@@ -1,9 +1,14 @@
 package metricspec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/engine"
@@ -68,13 +73,27 @@ func TaskOf(t *cxv1.ImprovementTask) engine.Task {
 	return out
 }
 
-// TaskObject is the ImprovementTask to create for a planned task.
+// The labels of a task: its Metric, and its current team.
+const (
+	LabelMetric = "cxloop.dev/metric"
+	LabelTeam   = "cxloop.dev/team"
+)
+
+// TaskObject is the ImprovementTask to create for a planned task. Its
+// metric label is LabelValue of the Metric's name, which may be longer
+// than a label value can be. The team label is set only when the team's
+// name is a valid label value as it stands: the task reconciler keeps that
+// label naming the current team and removes it for a name that cannot be
+// one, so a shortened name would not survive the task's first reconcile.
 func TaskObject(m engine.Metric, nt engine.NewTask) *cxv1.ImprovementTask {
 	ep := nt.Episode
 	due := metav1.NewTime(nt.DueDate)
+	labels := map[string]string{LabelMetric: LabelValue(m.Name)}
+	if len(validation.IsValidLabelValue(m.Team)) == 0 {
+		labels[LabelTeam] = m.Team
+	}
 	t := &cxv1.ImprovementTask{
-		ObjectMeta: metav1.ObjectMeta{Name: nt.Name, Namespace: m.Namespace,
-			Labels: map[string]string{"cxloop.dev/metric": m.Name, "cxloop.dev/team": m.Team}},
+		ObjectMeta: metav1.ObjectMeta{Name: nt.Name, Namespace: m.Namespace, Labels: labels},
 		Spec: cxv1.ImprovementTaskSpec{
 			Metric: m.Name, Segment: ep.Segment, SegmentValues: ep.Values, Team: m.Team,
 			EpisodeStart: metav1.NewTime(ep.Start), DefinitionHash: m.Hash,
@@ -114,4 +133,65 @@ func timeOf(t *metav1.Time) time.Time {
 		return time.Time{}
 	}
 	return t.Time.UTC()
+}
+
+// maxLabelValue is the longest label value Kubernetes accepts.
+const maxLabelValue = validation.LabelValueMaxLength
+
+// LabelValue returns v as a Kubernetes label value: v itself when it is
+// one, otherwise v with every character outside [A-Za-z0-9-_.] (invalid
+// UTF-8 included) replaced by '_', cut so that it starts and ends with an
+// alphanumeric, and suffixed with a hash of v so that distinct values stay
+// distinct. The result is at most 63 characters and always valid.
+func LabelValue(v string) string {
+	return fitLabel(v, true)
+}
+
+// MetricsLabelValue returns v as a Prometheus label value: v itself when
+// it is valid UTF-8 of at most 63 bytes, otherwise v with invalid bytes
+// replaced and shortened the way LabelValue shortens, hash suffix
+// included. A Metric's or team's name, which is a valid label value but
+// for its length, comes out exactly as LabelValue gives it, so gauges and
+// task labels name a long Metric alike; and every series stays bounded
+// whatever the data's segment values are.
+func MetricsLabelValue(v string) string {
+	return fitLabel(v, false)
+}
+
+// fitLabel is LabelValue when strict, MetricsLabelValue otherwise.
+func fitLabel(v string, strict bool) string {
+	if len(v) <= maxLabelValue && utf8.ValidString(v) && (!strict || len(validation.IsValidLabelValue(v)) == 0) {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	suffix := hex.EncodeToString(sum[:])[:10]
+	var clean string
+	if strict {
+		clean = strings.Map(func(r rune) rune {
+			if r < utf8.RuneSelf && (r == '-' || r == '_' || r == '.' || isAlnum(byte(r))) {
+				return r
+			}
+			return '_'
+		}, strings.ToValidUTF8(v, "_"))
+	} else {
+		clean = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	prefix := clean
+	if room := maxLabelValue - len(suffix) - 1; len(prefix) > room {
+		for room > 0 && !utf8.RuneStart(prefix[room]) {
+			room--
+		}
+		prefix = prefix[:room]
+	}
+	if strict {
+		prefix = strings.TrimFunc(prefix, func(r rune) bool { return r >= utf8.RuneSelf || !isAlnum(byte(r)) })
+	}
+	if prefix == "" {
+		return suffix
+	}
+	return prefix + "-" + suffix
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

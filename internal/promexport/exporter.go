@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
 // windowStates orders the window states for the state gauge, which is 1 for
@@ -58,9 +59,14 @@ func NewExporter(reg prometheus.Registerer) *Exporter {
 	}
 }
 
-// Observe publishes a Metric's status.
+// Observe publishes a Metric's status. Every label value goes through
+// metricspec.MetricsLabelValue: a segment value is data, and one that is
+// not valid UTF-8 would make the client library panic; a long one, or a
+// long Metric name, is shortened with a hash so series stay distinct and
+// bounded.
 func (e *Exporter) Observe(m *cxv1.Metric, evaluatedAt time.Time) {
-	labels := prometheus.Labels{"namespace": m.Namespace, "metric": m.Name, "team": m.Spec.Owner.Team}
+	labels := prometheus.Labels{"namespace": metricspec.MetricsLabelValue(m.Namespace),
+		"metric": metricspec.MetricsLabelValue(m.Name), "team": metricspec.MetricsLabelValue(m.Spec.Owner.Team)}
 	st := &m.Status
 	setOrDelete(e.value, labels, st.Value)
 	setOrDelete(e.lower, labels, st.Lower)
@@ -88,12 +94,14 @@ func (e *Exporter) Observe(m *cxv1.Metric, evaluatedAt time.Time) {
 	defer e.mu.Unlock()
 	keep := map[string]bool{}
 	for _, seg := range st.WorstSegments {
-		keep[seg.Segment] = true
-		l := with(labels, "segment", seg.Segment)
+		value := metricspec.MetricsLabelValue(seg.Segment)
+		keep[value] = true
+		l := with(labels, "segment", value)
 		setOrDelete(e.segmentValue, l, seg.Value)
 		e.segmentSamples.With(l).Set(float64(seg.Samples))
 	}
 	var exported []string
+	// e.segments holds the segments' label values as exported.
 	for _, seg := range e.segments[key] {
 		if !keep[seg] {
 			e.segmentValue.Delete(with(labels, "segment", seg))
@@ -108,7 +116,7 @@ func (e *Exporter) Observe(m *cxv1.Metric, evaluatedAt time.Time) {
 
 // Forget removes every series of a deleted Metric.
 func (e *Exporter) Forget(namespace, name string) {
-	match := prometheus.Labels{"namespace": namespace, "metric": name}
+	match := prometheus.Labels{"namespace": metricspec.MetricsLabelValue(namespace), "metric": metricspec.MetricsLabelValue(name)}
 	for _, v := range []*prometheus.GaugeVec{e.value, e.lower, e.upper, e.samples, e.state, e.detector,
 		e.lastEvaluation, e.segmentValue, e.segmentSamples} {
 		v.DeletePartialMatch(match)
