@@ -42,6 +42,11 @@ func (o *Options) defaults() {
 	}
 }
 
+// The manager's metrics endpoint authenticates scrapers and authorizes
+// them through the API server.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // SetupAll registers every cxloop reconciler with the manager.
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
