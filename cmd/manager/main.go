@@ -37,6 +37,8 @@ func main() {
 	flag.StringVar(&leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election lease; the manager's own namespace when empty.")
 	var dataRoots stringList
 	flag.Var(&dataRoots, "data-root", "Directory SQLite and CSV DataSources may read files under (repeatable); none by default.")
+	var watchNamespaces stringList
+	flag.Var(&watchNamespaces, "watch-namespace", "Namespace whose DataSources, Metrics, Teams and tasks this manager reconciles (repeatable); every namespace when unset. A namespaced install grants the manager Roles in these namespaces only.")
 	var sourceNetworks stringList
 	flag.Var(&sourceNetworks, "allow-source-network", "CIDR of a loopback, link-local or private network that Prometheus and HTTP JSON DataSources may reach, such as the cluster's Service range for an in-cluster Prometheus (repeatable); only public addresses by default.")
 	opts := zap.Options{}
@@ -59,6 +61,7 @@ func main() {
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsServer(metricsAddr, metricsSecure),
+		Cache:                   cacheOptions(watchNamespaces),
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          leaderElection,
 		LeaderElectionID:        "cxloop-manager.cxloop.dev",
