@@ -39,6 +39,8 @@ type UnratedPolicy string
 // +kubebuilder:validation:XValidation:rule="self.formula != 'nps' || !has(self.objective.warningAt) || (self.objective.warningAt >= -100.0 && self.objective.warningAt <= 100.0)",message="objective.warningAt of an nps metric must lie between -100 and 100",fieldPath=".objective.warningAt"
 // +kubebuilder:validation:XValidation:rule="!(self.formula in ['csat', 'rate']) || !has(self.objective.target) || (self.objective.target >= 0.0 && self.objective.target <= 100.0)",message="objective.target of a csat or rate metric is a percentage and must lie between 0 and 100, such as 85 for 85 %",fieldPath=".objective.target"
 // +kubebuilder:validation:XValidation:rule="!(self.formula in ['csat', 'rate']) || !has(self.objective.warningAt) || (self.objective.warningAt >= 0.0 && self.objective.warningAt <= 100.0)",message="objective.warningAt of a csat or rate metric is a percentage and must lie between 0 and 100",fieldPath=".objective.warningAt"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'ces' || !has(self.objective.target) || (has(self.scale) ? (self.objective.target >= double(self.scale.min) && self.objective.target <= double(self.scale.max)) : (self.objective.target >= 1.0 && self.objective.target <= 7.0))",message="objective.target of a ces metric is a mean score and must lie within its scale: 1-7 unless scale says otherwise",fieldPath=".objective.target"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'ces' || !has(self.objective.warningAt) || (has(self.scale) ? (self.objective.warningAt >= double(self.scale.min) && self.objective.warningAt <= double(self.scale.max)) : (self.objective.warningAt >= 1.0 && self.objective.warningAt <= 7.0))",message="objective.warningAt of a ces metric is a mean score and must lie within its scale: 1-7 unless scale says otherwise",fieldPath=".objective.warningAt"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'nps' || !has(self.scale) || (self.scale.min == 0 && self.scale.max == 10)",message="nps is defined on the 0-10 scale only"
 // +kubebuilder:validation:XValidation:rule="!has(self.scale) || self.formula in ['nps', 'csat', 'ces']",message="scale applies only to the survey formulas nps, csat and ces"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'ratio' || !has(self.query) || (has(self.query.columns) && has(self.query.columns.numerator) && has(self.query.columns.denominator))",message="formula ratio needs query.columns.numerator and query.columns.denominator"
@@ -330,9 +332,9 @@ type Objective struct {
 
 	// target is the fixed value the metric should hold, in the unit the
 	// formula reports: NPS points from -100 to 100 (such as 30), a csat or
-	// rate share in percent from 0 to 100 (85 for 85 %), ratios as plain
-	// ratios (1.05 for an NRR of 105 %), means and percentiles in the
-	// data's own unit.
+	// rate share in percent from 0 to 100 (85 for 85 %), a ces mean within
+	// its scale (5.5 on 1-7), ratios as plain ratios (1.05 for an NRR of
+	// 105 %), other means and percentiles in the data's own unit.
 	// +optional
 	Target *float64 `json:"target,omitempty"`
 
