@@ -49,6 +49,17 @@ type ImprovementTaskReconciler struct {
 // read: it waits, and nothing verifies, reopens or closes on missing data.
 const ConditionDataUnavailable = "DataUnavailable"
 
+// ConditionFactsDisputed is True on a task whose facts disagree with its
+// Metric's own record of the episode (its name, which hashes the Metric's
+// UID, segment and episode start; its segment values; the detector's
+// state): no data is read for it, and it is not verified, reopened or
+// recovered until the disagreement is gone.
+const ConditionFactsDisputed = "FactsDisputed"
+
+// ConditionResolutionIgnored is True on a task whose resolution claims an
+// attempt the task has not reached: the resolution does not count.
+const ConditionResolutionIgnored = "ResolutionIgnored"
+
 // +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks/status,verbs=get;update;patch
 
@@ -75,12 +86,18 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 	current := metricspec.LoopStatus(&task)
 	status := task.Status.DeepCopy()
-	if status.EpisodeEndedAt == nil && metric != nil && !current.Phase.Final() &&
+	newlyDisputed := false
+	if metric != nil && !current.Phase.Final() {
+		var dispute loop.Dispute
+		dispute, obs.FactsDisputed = checkFacts(&task, metric)
+		newlyDisputed = recordDispute(status, dispute, obs.FactsDisputed, task.Generation)
+	}
+	if status.EpisodeEndedAt == nil && metric != nil && !current.Phase.Final() && !obs.FactsDisputed &&
 		engine.EpisodeClosed(metricspec.DetectorOf(metric.Status.Detector), metricspec.TaskOf(&task)) {
 		t := metav1.NewTime(now)
 		status.EpisodeEndedAt = &t
 	}
-	if metric != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !current.Phase.Final() && current.Phase != "" {
+	if metric != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !obs.FactsDisputed && !current.Phase.Final() && current.Phase != "" {
 		measurement, err := r.look(ctx, metric, spec, &task, current, status, &obs, now)
 		if err != nil {
 			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ConditionDataUnavailable, Status: metav1.ConditionTrue,
@@ -96,6 +113,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 	next, evs := loop.Advance(current, obs)
 	metricspec.ApplyLoopStatus(status, next, task.Generation)
+	newlyIgnored := recordIgnoredResolution(status, next, obs.Owner, task.Generation)
 	owner := ""
 	if metric != nil {
 		owner = metric.Spec.Owner.Team
@@ -131,6 +149,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			r.Recorder.Eventf(&task, nil, eventType(ev), string(ev), "Transition", "%s: %s", next.Reason, next.Message)
 		}
 	}
+	r.announceRefusals(&task, status, newlyDisputed, newlyIgnored)
 	// The label follows the recorded team; written after the status, so a
 	// crash in between is repaired by the next reconcile.
 	if err := r.syncTeamLabel(ctx, &task); err != nil {

@@ -34,30 +34,43 @@ const (
 
 // ImprovementTaskSpec is written once by the operator when an episode opens;
 // afterwards only the owner's fields (state, resolution, dismissReason)
-// change.
+// change. The operator's facts (metric through playbook) can be neither
+// changed nor removed nor added later: a rule on a field alone runs only
+// while the field is present on both sides of an update, so the rules that
+// guard presence sit here, on the spec.
 // +kubebuilder:validation:XValidation:rule="oldSelf.state != 'Dismissed' || self.state == 'Dismissed'",message="state: a dismissed task stays dismissed"
 // +kubebuilder:validation:XValidation:rule="self.state != 'Open' || oldSelf.state == 'Open'",message="state: a task cannot be moved back to Open"
 // +kubebuilder:validation:XValidation:rule="self.state != 'Resolved' || (has(self.resolution) && size(self.resolution.note) > 0)",message="resolution.note is required when state is Resolved: say what changed"
 // +kubebuilder:validation:XValidation:rule="self.state != 'Dismissed' || (has(self.dismissReason) && size(self.dismissReason) > 0)",message="dismissReason is required when state is Dismissed"
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || !has(self.resolution) || self.resolution.attempt >= oldSelf.resolution.attempt",message="resolution.attempt cannot go back to an earlier attempt"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || has(self.resolution)",message="resolution cannot be removed once set: move state to InProgress to withdraw it",fieldPath=".resolution"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || !has(self.resolution) || self.resolution.attempt == oldSelf.resolution.attempt || self.resolution.attempt == oldSelf.resolution.attempt + 1",message="resolution.attempt can only stay or move to the next attempt (status.attempt after a reopening); it cannot go back or skip attempts",fieldPath=".resolution"
+// +kubebuilder:validation:XValidation:rule="self.metric == oldSelf.metric",message="metric is immutable: the operator sets it when the task opens",fieldPath=".metric"
+// +kubebuilder:validation:XValidation:rule="has(self.segment) == has(oldSelf.segment) && (!has(self.segment) || self.segment == oldSelf.segment)",message="segment is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".segment"
+// +kubebuilder:validation:XValidation:rule="has(self.segmentValues) == has(oldSelf.segmentValues) && (!has(self.segmentValues) || self.segmentValues == oldSelf.segmentValues)",message="segmentValues is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".segmentValues"
+// +kubebuilder:validation:XValidation:rule="self.team == oldSelf.team",message="team is immutable: the operator sets it when the task opens; status.team is the team that owns it now",fieldPath=".team"
+// +kubebuilder:validation:XValidation:rule="self.episodeStart == oldSelf.episodeStart",message="episodeStart is immutable: the operator sets it when the task opens",fieldPath=".episodeStart"
+// +kubebuilder:validation:XValidation:rule="self.definitionHash == oldSelf.definitionHash",message="definitionHash is immutable: the operator sets it when the task opens",fieldPath=".definitionHash"
+// +kubebuilder:validation:XValidation:rule="has(self.baseline) == has(oldSelf.baseline) && (!has(self.baseline) || self.baseline == oldSelf.baseline)",message="baseline is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".baseline"
+// +kubebuilder:validation:XValidation:rule="self.objective == oldSelf.objective",message="objective is immutable: the operator sets it when the task opens",fieldPath=".objective"
+// +kubebuilder:validation:XValidation:rule="has(self.evidence) == has(oldSelf.evidence) && (!has(self.evidence) || self.evidence == oldSelf.evidence)",message="evidence is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".evidence"
+// +kubebuilder:validation:XValidation:rule="self.priority == oldSelf.priority",message="priority is immutable: the operator sets it when the task opens",fieldPath=".priority"
+// +kubebuilder:validation:XValidation:rule="has(self.dueDate) == has(oldSelf.dueDate) && (!has(self.dueDate) || self.dueDate == oldSelf.dueDate)",message="dueDate is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".dueDate"
+// +kubebuilder:validation:XValidation:rule="has(self.playbook) == has(oldSelf.playbook) && (!has(self.playbook) || self.playbook == oldSelf.playbook)",message="playbook is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".playbook"
 type ImprovementTaskSpec struct {
 	// metric is the name of the Metric, in this namespace, whose episode
 	// opened the task.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="metric is immutable"
 	Metric string `json:"metric"`
 
 	// segment key of the episode: column=value pairs sorted by column and
 	// joined by commas; empty for the whole population.
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="segment is immutable"
 	// +optional
 	Segment string `json:"segment,omitempty"`
 
 	// segmentValues are the raw values of the segment's columns.
 	// +kubebuilder:validation:MaxProperties=4
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="segmentValues is immutable"
 	// +optional
 	SegmentValues map[string]string `json:"segmentValues,omitempty"`
 
@@ -65,29 +78,23 @@ type ImprovementTaskSpec struct {
 	// opened. status.team is the team that owns it now.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="team is immutable"
 	Team string `json:"team"`
 
 	// episodeStart is when the change detector's episode started.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="episodeStart is immutable"
 	EpisodeStart metav1.Time `json:"episodeStart"`
 
 	// definitionHash of the Metric definition that found the episode.
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="definitionHash is immutable"
 	DefinitionHash string `json:"definitionHash"`
 
 	// baseline is the value before the episode, with its interval.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="baseline is immutable"
 	// +optional
 	Baseline *TaskBaseline `json:"baseline,omitempty"`
 
 	// objective the task must restore.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="objective is immutable"
 	Objective TaskObjective `json:"objective"`
 
 	// evidence is what the change detector saw when it opened the episode.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="evidence is immutable"
 	// +optional
 	Evidence *TaskEvidence `json:"evidence,omitempty"`
 
@@ -95,17 +102,14 @@ type ImprovementTaskSpec struct {
 	// weight.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="priority is immutable"
 	Priority int32 `json:"priority"`
 
 	// dueDate is when the fix is expected.
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="dueDate is immutable"
 	// +optional
 	DueDate *metav1.Time `json:"dueDate,omitempty"`
 
 	// playbook is the Metric's advice for this kind of task.
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="playbook is immutable"
 	// +optional
 	Playbook string `json:"playbook,omitempty"`
 
@@ -171,7 +175,12 @@ type Resolution struct {
 	// +kubebuilder:validation:MaxLength=2048
 	Note string `json:"note"`
 	// attempt this resolution answers (status.attempt at the time), so a
-	// reopened task is resolved again with the next attempt.
+	// reopened task is resolved again with the next attempt. Once set, the
+	// attempt can only stay or move to the next one, never back and never
+	// past it. The operator ignores a resolution whose attempt is not the
+	// task's current one (condition ResolutionIgnored when it is ahead);
+	// since it cannot be lowered, write status.attempt, as
+	// `kubectl cx resolve` does.
 	// +kubebuilder:validation:Minimum=1
 	Attempt int32 `json:"attempt"`
 }
@@ -195,7 +204,11 @@ type ImprovementTaskStatus struct {
 	// attempt counts the owner's tries, starting at 1; a reopening adds one.
 	// +optional
 	Attempt int32 `json:"attempt,omitempty"`
-	// resolvedAt is when the operator observed the current resolution.
+	// resolvedAt is when the operator first observed a resolution of the
+	// current attempt; fresh data for verification starts there. It is
+	// stamped once per attempt: withdrawing the resolution (state back to
+	// InProgress) and resolving again keeps it, and only a reopening, which
+	// starts the next attempt, clears it.
 	// +optional
 	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
 	// episodeEndedAt is when the operator first saw the change detector

@@ -11,7 +11,7 @@ import (
 // a Step on its own output with the same observation changes nothing, so a
 // crash between writing the status and delivering is safe to retry.
 func Step(s Status, o Observation) (Status, []Event) {
-	next, events, _ := stepOnce(s, o)
+	next, events, _ := stepOnce(s, admissible(o))
 	return next, events
 }
 
@@ -76,10 +76,12 @@ func dismissByOwner(s Status, o Observation) (Status, []Event, bool) {
 }
 
 // currentResolution reports whether the owner's resolution answers the
-// task's current attempt (a resolution of an earlier, reopened attempt does
-// not count).
+// task's current attempt. A resolution of an earlier, reopened attempt does
+// not count, and neither does one claiming a later attempt: counting it
+// would let one resolution answer attempts that have not happened yet, so
+// a reopening would go straight back to verifying without the owner's word.
 func currentResolution(s Status, o Observation) bool {
-	return o.Owner.State == OwnerResolved && o.Owner.ResolutionAttempt >= s.Attempt
+	return o.Owner.State == OwnerResolved && o.Owner.ResolutionAttempt == s.Attempt
 }
 
 func verifyFreshData(s Status, o Observation) (Status, []Event, bool) {
@@ -118,24 +120,34 @@ func reopen(s Status, o Observation, why Outcome) (Status, []Event, bool) {
 	return s, events, true
 }
 
+// withdrawResolution moves a task whose resolution no longer answers the
+// current attempt back to InProgress. It keeps resolvedAt: the attempt was
+// resolved at that time, and resolving it again verifies from there, so
+// toggling Resolved → InProgress → Resolved neither restarts the verify
+// window nor drops the fresh data already seen.
 func withdrawResolution(s Status, o Observation) (Status, []Event, bool) {
 	if s.Phase != Verifying || currentResolution(s, o) {
 		return s, nil, false
 	}
-	s.Phase, s.ResolvedAt = InProgress, nil
+	s.Phase = InProgress
 	s.Reason, s.Message = ReasonWithdrawn, "the owner withdrew the resolution"
 	return s, nil, true
 }
 
+// startVerifying stamps resolvedAt once per attempt, from the operator's
+// clock, the first time it sees the attempt resolved; only a reopening
+// (a new attempt) clears it.
 func startVerifying(s Status, o Observation) (Status, []Event, bool) {
 	if s.Phase == Verifying || !currentResolution(s, o) {
 		return s, nil, false
 	}
-	now := o.Now
-	s.Phase, s.ResolvedAt = Verifying, &now
-	s.Reason = ReasonResolved
+	if s.ResolvedAt == nil {
+		now := o.Now
+		s.ResolvedAt = &now
+	}
+	s.Phase, s.Reason = Verifying, ReasonResolved
 	s.Message = fmt.Sprintf("verifying attempt %d on data newer than %s, for up to %s",
-		s.Attempt, now.UTC().Format(time.RFC3339), o.Policy.VerifyWindow)
+		s.Attempt, s.ResolvedAt.UTC().Format(time.RFC3339), o.Policy.VerifyWindow)
 	return s, nil, true
 }
 
@@ -170,6 +182,7 @@ const maxSteps = 8
 // Advance applies Step until the status stops changing and returns the
 // final status with every event on the way, in order.
 func Advance(s Status, o Observation) (Status, []Event) {
+	o = admissible(o)
 	var all []Event
 	for i := 0; i < maxSteps; i++ {
 		next, events, changed := stepOnce(s, o)
@@ -179,6 +192,17 @@ func Advance(s Status, o Observation) (Status, []Event) {
 		s, all = next, append(all, events...)
 	}
 	return s, all
+}
+
+// admissible drops the data checks of a task whose facts disagree with its
+// Metric's record: such a task still follows its owner's word and its
+// Metric's deletion or definition change, but it is never verified,
+// reopened or recovered on data read for facts that are not the episode's.
+func admissible(o Observation) Observation {
+	if o.FactsDisputed {
+		o.Fresh, o.SinceOpening = nil, nil
+	}
+	return o
 }
 
 func stepOnce(s Status, o Observation) (Status, []Event, bool) {

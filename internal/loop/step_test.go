@@ -45,6 +45,7 @@ func sinceOpening(out Outcome) obsOpt {
 	return func(o *Observation) { o.SinceOpening = &Check{Outcome: out, Improvement: proof} }
 }
 func metricDeleted() obsOpt     { return func(o *Observation) { o.MetricDeleted = true } }
+func disputed() obsOpt          { return func(o *Observation) { o.FactsDisputed = true } }
 func definitionChanged() obsOpt { return func(o *Observation) { o.DefinitionChanged = true } }
 
 func TestStep(t *testing.T) {
@@ -85,6 +86,18 @@ func TestStep(t *testing.T) {
 		{"dismissed is final", status(Dismissed, 1), obs(owner(OwnerResolved, 1)), Dismissed, 1, "", nil, false},
 		{"cancelled is final", status(Cancelled, 1), obs(owner(OwnerDismissed, 0)), Cancelled, 1, "", nil, false},
 		{"recovered is final", status(Recovered, 1), obs(owner(OwnerResolved, 1), fresh(Persists)), Recovered, 1, "", nil, false},
+		{"a resolution ahead of the attempt does not count", status(InProgress, 1), obs(owner(OwnerResolved, 2)), InProgress, 1, "", nil, false},
+		{"a resolution skipping attempts does not count", status(Open, 1), obs(owner(OwnerResolved, 100)), Open, 1, "", nil, false},
+		{"reopened, a resolution of a later attempt does not count", status(Reopened, 2), obs(owner(OwnerResolved, 3)), Reopened, 2, "", nil, false},
+		{"verifying, the resolution moved ahead: withdrawn", status(Verifying, 1, resolvedAt(t0)), obs(owner(OwnerResolved, 2), fresh(Proven)), InProgress, 1, ReasonWithdrawn, nil, false},
+		{"disputed facts: proof on fresh data does not verify", status(Verifying, 1, resolvedAt(t0)), obs(disputed(), owner(OwnerResolved, 1), fresh(Proven)), Verifying, 1, "", nil, false},
+		{"disputed facts: a persisting drop does not reopen", status(Verifying, 1, resolvedAt(t0)), obs(disputed(), owner(OwnerResolved, 1), fresh(Persists)), Verifying, 1, "", nil, false},
+		{"disputed facts: the window's end does not reopen", status(Verifying, 1, resolvedAt(t0)), obs(disputed(), owner(OwnerResolved, 1), fresh(NotProven)), Verifying, 1, "", nil, false},
+		{"disputed facts: recovery does not close", status(Open, 1), obs(disputed(), sinceOpening(Proven)), Open, 1, "", nil, false},
+		{"disputed facts: the owner still starts work", status(Open, 1), obs(disputed(), owner(OwnerInProgress, 0)), InProgress, 1, ReasonStarted, nil, false},
+		{"disputed facts: the owner still resolves", status(InProgress, 1), obs(disputed(), owner(OwnerResolved, 1)), Verifying, 1, ReasonResolved, nil, false},
+		{"disputed facts: the owner still dismisses", status(Verifying, 1, resolvedAt(t0)), obs(disputed(), owner(OwnerDismissed, 1)), Dismissed, 1, ReasonDismissed, []Event{EventDismissed}, false},
+		{"disputed facts: the metric's deletion still cancels", status(Open, 1), obs(disputed(), metricDeleted()), Cancelled, 1, ReasonMetricDeleted, []Event{EventCancelled}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,3 +187,44 @@ func TestReopenTwiceEscalatesAndStaysOpen(t *testing.T) {
 		t.Fatal("an escalated task must stay open")
 	}
 }
+
+// resolvedAt is stamped once per attempt: a withdrawal and a new resolution
+// within the attempt keep it, and only a reopening clears it, so the next
+// attempt's resolution stamps its own.
+func TestResolvedAtIsStampedOncePerAttempt(t *testing.T) {
+	at := func(d time.Duration, opts ...obsOpt) Observation {
+		o := obs(opts...)
+		o.Now = t0.Add(d)
+		return o
+	}
+	steps := []struct {
+		name      string
+		seen      Observation
+		wantPhase Phase
+		wantAt    *time.Time // nil: no resolvedAt
+	}{
+		{"resolved", at(time.Hour, owner(OwnerResolved, 1)), Verifying, ptr(t0.Add(time.Hour))},
+		{"withdrawn", at(2*time.Hour, owner(OwnerInProgress, 1)), InProgress, ptr(t0.Add(time.Hour))},
+		{"resolved again", at(3*time.Hour, owner(OwnerResolved, 1)), Verifying, ptr(t0.Add(time.Hour))},
+		{"withdrawn again", at(4*time.Hour, owner(OwnerInProgress, 1)), InProgress, ptr(t0.Add(time.Hour))},
+		{"resolved a third time", at(5*time.Hour, owner(OwnerResolved, 1)), Verifying, ptr(t0.Add(time.Hour))},
+		{"persists: reopened", at(6*time.Hour, owner(OwnerResolved, 1), fresh(Persists)), Reopened, nil},
+		{"a stale resolution stamps nothing", at(7*time.Hour, owner(OwnerResolved, 1)), Reopened, nil},
+		{"the next attempt resolved", at(8*time.Hour, owner(OwnerResolved, 2)), Verifying, ptr(t0.Add(8 * time.Hour))},
+	}
+	s, _ := Advance(Status{}, at(0))
+	for _, step := range steps {
+		s, _ = Advance(s, step.seen)
+		if s.Phase != step.wantPhase {
+			t.Fatalf("%s: phase %s, want %s", step.name, s.Phase, step.wantPhase)
+		}
+		switch {
+		case step.wantAt == nil && s.ResolvedAt != nil:
+			t.Fatalf("%s: resolvedAt %v, want none", step.name, s.ResolvedAt)
+		case step.wantAt != nil && (s.ResolvedAt == nil || !s.ResolvedAt.Equal(*step.wantAt)):
+			t.Fatalf("%s: resolvedAt %v, want %v", step.name, s.ResolvedAt, *step.wantAt)
+		}
+	}
+}
+
+func ptr(t time.Time) *time.Time { return &t }

@@ -146,4 +146,9 @@ type Observation struct {
 	// only consulted while the owner has not resolved it, to detect
 	// recovery without action.
 	SinceOpening *Check
+	// FactsDisputed is true when the task's facts disagree with its
+	// Metric's record of the episode (see CheckFacts): Fresh and
+	// SinceOpening are then ignored, so nothing verifies, reopens or
+	// recovers on data read for the wrong episode.
+	FactsDisputed bool
 }
