@@ -9,9 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
@@ -19,17 +22,43 @@ import (
 // object's namespace.
 var errSecretNotFound = errors.New("secret not found")
 
+// notOptedIn is the error for a Secret cxloop may not read, whether it
+// is missing or lacks the opt-in label: the two look alike, so the message
+// names both.
+func notOptedIn(ns, name string) error {
+	return fmt.Errorf("secret %s/%s: %w, or not labelled %s=true (cxloop reads only Secrets that opt in)",
+		ns, name, errSecretNotFound, cxv1.SecretLabel)
+}
+
+// optedIn reports whether a Secret carries the opt-in label.
+func optedIn(labels map[string]string) bool { return labels[cxv1.SecretLabel] == "true" }
+
 // readSecretVersion returns the data and resource version of a Secret in
-// namespace ns.
+// namespace ns, if it opted in.
 func readSecretVersion(ctx context.Context, c client.Reader, ns, name string) (map[string][]byte, string, error) {
 	var s corev1.Secret
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, "", fmt.Errorf("secret %s/%s: %w", ns, name, errSecretNotFound)
+			return nil, "", notOptedIn(ns, name)
 		}
 		return nil, "", fmt.Errorf("read secret %s/%s: %w", ns, name, err)
 	}
+	if !optedIn(s.Labels) {
+		return nil, "", notOptedIn(ns, name)
+	}
 	return s.Data, s.ResourceVersion, nil
+}
+
+// WatchOnlyOptedInSecrets restricts the manager's cache of Secrets'
+// metadata to Secrets labelled cxv1.SecretLabel=true, so the operator
+// has no view of the cluster's other Secrets at all. Every manager that
+// runs the reconcilers builds its cache with it.
+func WatchOnlyOptedInSecrets(o cache.Options) cache.Options {
+	if o.ByObject == nil {
+		o.ByObject = map[client.Object]cache.ByObject{}
+	}
+	o.ByObject[secretMetadata()] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{cxv1.SecretLabel: "true"})}
+	return o
 }
 
 // SecretStore reads credentials without caching the cluster's Secrets: the
@@ -66,9 +95,12 @@ func (s *SecretStore) Read(ctx context.Context, ns, name string) (map[string][]b
 	meta := secretMetadata()
 	if err := s.Metadata.Get(ctx, key, meta); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, "", fmt.Errorf("secret %s/%s: %w", ns, name, errSecretNotFound)
+			return nil, "", notOptedIn(ns, name)
 		}
 		return nil, "", fmt.Errorf("read secret %s/%s: %w", ns, name, err)
+	}
+	if !optedIn(meta.Labels) {
+		return nil, "", notOptedIn(ns, name)
 	}
 	s.mu.Lock()
 	cached, ok := s.data[key]

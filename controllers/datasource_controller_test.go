@@ -56,7 +56,7 @@ func TestPostgresSourceWrongPasswordThenFixed(t *testing.T) {
 	ns := newNamespace(t)
 	pw, _ := u.User.Password()
 	port, _ := strconv.Atoi(u.Port())
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "warehouse-credentials", Namespace: ns},
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "warehouse-credentials", Namespace: ns, Labels: map[string]string{cxv1.SecretLabel: "true"}},
 		Data: map[string][]byte{"username": []byte(u.User.Username()), "password": []byte(pw)}}
 	ds := &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "warehouse", Namespace: ns}, Spec: cxv1.DataSourceSpec{
 		Type: cxv1.DataSourcePostgres, SecretRef: &cxv1.LocalObjectReference{Name: secret.Name},

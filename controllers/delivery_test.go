@@ -38,7 +38,7 @@ func TestDeliveryRetriesUntilTheSinkIsBack(t *testing.T) {
 	}))
 	defer sink.Close()
 
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: ns}, Data: map[string][]byte{"hmac": []byte("k")}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hooks", Namespace: ns, Labels: map[string]string{cxv1.SecretLabel: "true"}}, Data: map[string][]byte{"hmac": []byte("k")}}
 	team := &cxv1.Team{ObjectMeta: metav1.ObjectMeta{Name: "customer-success", Namespace: ns},
 		Spec: cxv1.TeamSpec{Channels: []cxv1.DeliveryChannel{{Name: "hook", Type: cxv1.ChannelWebhook,
 			Webhook: &cxv1.WebhookChannel{URL: sink.URL, SigningKey: &cxv1.SecretKeyReference{Name: "hooks", Key: "hmac"}}}}}}

@@ -77,7 +77,7 @@ func TestHTTPJSONSourceOnALoopbackAddressIsRefused(t *testing.T) {
 		fmt.Fprint(w, `[]`)
 	}))
 	defer srv.Close()
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns},
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns, Labels: map[string]string{cxv1.SecretLabel: "true"}},
 		Data: map[string][]byte{"token": []byte("t0ken-value"), "api-key": []byte("k3y-value")}}
 	ds := &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "survey-api", Namespace: ns}, Spec: cxv1.DataSourceSpec{
 		Type: cxv1.DataSourceHTTPJSON, SecretRef: &cxv1.LocalObjectReference{Name: secret.Name},

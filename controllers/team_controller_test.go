@@ -43,7 +43,7 @@ func TestTeamReadyFollowsItsChannelSecretsAndCountsTasks(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "Ready=False SecretNotFound", ready(metav1.ConditionFalse, "SecretNotFound"))
 
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "gh", Namespace: ns}, Data: map[string][]byte{"token": []byte("t0ken")}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "gh", Namespace: ns, Labels: map[string]string{cxv1.SecretLabel: "true"}}, Data: map[string][]byte{"token": []byte("t0ken")}}
 	if err := k8sClient.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}

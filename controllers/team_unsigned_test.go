@@ -49,7 +49,7 @@ func TestTeamReportsAnUnsignedWebhook(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "Unsigned=True naming the channel", state(true))
 
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns}, Data: map[string][]byte{"key": []byte("whsec")}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: ns, Labels: map[string]string{cxv1.SecretLabel: "true"}}, Data: map[string][]byte{"key": []byte("whsec")}}
 	if err := k8sClient.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}

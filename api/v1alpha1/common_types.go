@@ -31,6 +31,12 @@ const (
 // reconcile.fluxcd.io/requestedAt does.
 const ReconcileRequestAnnotation = "reconcile.cxloop.dev/requestedAt"
 
+// SecretLabel opts a Secret in: cxloop reads (and watches) only Secrets
+// labelled `cxloop.dev/secret: "true"`, so a DataSource or Team can name
+// no other Secret of its namespace, such as another application's
+// database password.
+const SecretLabel = "cxloop.dev/secret"
+
 // MetricFinalizer lets the operator cancel a Metric's open tasks before the
 // Metric goes.
 const MetricFinalizer = "cxloop.dev/cancel-tasks"

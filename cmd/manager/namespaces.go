@@ -1,6 +1,10 @@
 package main
 
-import "sigs.k8s.io/controller-runtime/pkg/cache"
+import (
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"github.com/cxloop/cxloop/controllers"
+)
 
 // cacheOptions limits what the manager watches: every namespace when
 // namespaces is empty, else only those, so a namespaced install needs
@@ -14,5 +18,5 @@ func cacheOptions(namespaces []string) cache.Options {
 	for _, ns := range namespaces {
 		watched[ns] = cache.Config{}
 	}
-	return cache.Options{DefaultNamespaces: watched}
+	return controllers.WatchOnlyOptedInSecrets(cache.Options{DefaultNamespaces: watched})
 }

@@ -38,7 +38,8 @@ and change detector. It prints each Metric's window state (Met, Warning,
 Breached, Inconclusive, InsufficientData) per segment and the tasks the
 change detector would open, warmed on the window's history.
 
-Credentials come from Secret manifests in the same files or from
+Credentials come from Secret manifests in the same files (labelled
+cxloop.dev/secret: "true", as the operator requires) or from
 environment variables CXLOOP_SECRET_<SECRET>_<KEY> (upper case, dashes as
 underscores), for example CXLOOP_SECRET_WAREHOUSE_CREDENTIALS_PASSWORD.
 File-based sources read under --data-root.
@@ -192,7 +193,10 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 			}
 			key := u.GetNamespace() + "/" + u.GetName()
 			if u.GetKind() == "Secret" && u.GetAPIVersion() == "v1" {
-				secrets[key] = secretData(u)
+				// As in the cluster, only Secrets that opt in are read.
+				if u.GetLabels()[cxv1.SecretLabel] == "true" {
+					secrets[key] = secretData(u)
+				}
 				continue
 			}
 			if !checker.KnowsGroup(u.GroupVersionKind().Group) {
@@ -241,7 +245,7 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 			}
 		}
 		if len(data) == 0 {
-			return nil, "", fmt.Errorf("secret %s/%s: not in the manifests and no %s* environment variables", ns, name, prefix)
+			return nil, "", fmt.Errorf("secret %s/%s: not in the manifests (labelled %s=true) and no %s* environment variables", ns, name, cxv1.SecretLabel, prefix)
 		}
 		return data, "", nil
 	}

@@ -538,7 +538,7 @@ func startTrackedManager(t *testing.T, ns string, clk *clock.Manual) *activity {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  testScheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Cache:                   controllers.WatchOnlyOptedInSecrets(cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}),
 		Controller:              config.Controller{SkipNameValidation: ptr.To(true)},
 		GracefulShutdownTimeout: ptr.To(10 * time.Second),
 		NewClient: func(c *rest.Config, o client.Options) (client.Client, error) {

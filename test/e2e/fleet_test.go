@@ -123,7 +123,7 @@ func (f *fleet) runOne(parent context.Context) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  testScheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{f.ns: {}}},
+		Cache:                   controllers.WatchOnlyOptedInSecrets(cache.Options{DefaultNamespaces: map[string]cache.Config{f.ns: {}}}),
 		Controller:              config.Controller{SkipNameValidation: ptr.To(true)},
 		GracefulShutdownTimeout: ptr.To(10 * time.Second),
 		NewClient: func(c *rest.Config, o client.Options) (client.Client, error) {

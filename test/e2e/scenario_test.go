@@ -112,7 +112,7 @@ func newPlay(t *testing.T, name string, gh *fakeGitHub, server *httptest.Server,
 			Token: cxv1.SecretKeyReference{Name: "github", Key: "token"}}}}
 	}
 	objs := []client.Object{
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "github", Namespace: p.ns}, Data: map[string][]byte{"token": []byte(githubToken)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "github", Namespace: p.ns, Labels: map[string]string{cxv1.SecretLabel: "true"}}, Data: map[string][]byte{"token": []byte(githubToken)}},
 		&cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "warehouse", Namespace: p.ns},
 			Spec: cxv1.DataSourceSpec{Type: cxv1.DataSourceSQLite, SQLite: &cxv1.SQLiteSource{Path: "warehouse.db"}}},
 		&cxv1.Team{ObjectMeta: metav1.ObjectMeta{Name: "support-operations", Namespace: p.ns},
