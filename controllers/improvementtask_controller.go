@@ -43,6 +43,9 @@ type ImprovementTaskReconciler struct {
 	Recorder  events.EventRecorder
 	Sources   SourceGetter
 	Deliverer Deliverer
+	// APIReader reads around the cache when a decision must not rest on a
+	// stale copy; the cache alone when nil.
+	APIReader client.Reader
 }
 
 // ConditionDataUnavailable is True on a task whose fresh data could not be
@@ -74,6 +77,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	metric = r.confirmed(ctx, &task, metric)
 	obs := loop.Observation{Now: now, Owner: metricspec.OwnerOf(&task), MetricDeleted: metric == nil || !metric.DeletionTimestamp.IsZero()}
 	var spec engine.Metric
 	if metric != nil {
@@ -160,6 +164,28 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, err
 	}
 	return r.requeue(ctx, &task, next, spec, metric != nil, retryAt, now)
+}
+
+// confirmed re-reads the Metric from the API server when the cached copy
+// would dispute the task's facts or end its episode: the cache can lag the
+// status write that recorded a new episode just before its task was
+// created, and neither a dispute nor an episode's end may rest on a stale
+// read.
+func (r *ImprovementTaskReconciler) confirmed(ctx context.Context, task *cxv1.ImprovementTask, metric *cxv1.Metric) *cxv1.Metric {
+	if metric == nil || r.APIReader == nil || phaseOf(task).Final() {
+		return metric
+	}
+	_, disputed := checkFacts(task, metric)
+	ending := task.Status.EpisodeEndedAt == nil &&
+		engine.EpisodeClosed(metricspec.DetectorOf(metric.Status.Detector), metricspec.TaskOf(task))
+	if !disputed && !ending {
+		return metric
+	}
+	var fresh cxv1.Metric
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metric.Namespace, Name: metric.Name}, &fresh); err != nil {
+		return metric
+	}
+	return &fresh
 }
 
 // metricOf reads the task's Metric; nil when it is gone.

@@ -72,7 +72,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Exporter: opts.Exporter, Sources: sources}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Scheme: s, Secrets: secrets}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s, Clock: opts.Clock,
-			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer}).SetupWithManager},
+			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer, APIReader: mgr.GetAPIReader()}).SetupWithManager},
 	}
 	for _, st := range setups {
 		if err := st.setup(mgr); err != nil {
