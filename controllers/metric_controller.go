@@ -174,13 +174,14 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	next.ConsecutiveSourceErrors = 0
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionSourceUnavailable)
 
-	plan, err := r.planTasks(ctx, m, spec, res, now)
+	plan, team, err := r.planTasks(ctx, m, spec, res, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	metricspec.ApplyEvaluation(next, m.Generation, res, plan.Held)
 	p.announceEpisodes(res)
 	p.ready("Measured", fmt.Sprintf("measured %s: %s", res.WindowEnd.UTC().Format(time.RFC3339), res.Overall.State))
+	p.ownerTeam(team)
 	// A task never exists before the episode it answers is recorded on its
 	// Metric: the status goes first.
 	if err := p.flush(ctx); err != nil {
@@ -190,7 +191,12 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 		p.retrying()
 		return ctrl.Result{}, err
 	}
-	r.markEvaluated(m.UID, key)
+	// While the owner Team is missing the evaluation is not remembered as
+	// done, so the Team's creation (watched) plans again at once instead
+	// of at the next window; re-evaluating a window feeds nothing twice.
+	if !team.Missing {
+		r.markEvaluated(m.UID, key)
+	}
 	if r.Exporter != nil {
 		exported := m.DeepCopy()
 		exported.Status = *next

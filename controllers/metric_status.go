@@ -33,6 +33,12 @@ type statusPatcher struct {
 
 type queuedEvent struct{ typ, reason, note string }
 
+// conditionTeamNotFound is True while the Metric's owner Team does not
+// exist: the Metric is measured (Ready stays True, the operator does its
+// part) but its new episodes are held back until the user creates the
+// Team or fixes spec.owner.team.
+const conditionTeamNotFound = "TeamNotFound"
+
 func newStatusPatcher(r *MetricReconciler, m *cxv1.Metric) *statusPatcher {
 	return &statusPatcher{r: r, m: m, next: m.Status.DeepCopy()}
 }
@@ -54,7 +60,27 @@ func (p *statusPatcher) ready(reason, msg string) {
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionSourceUnavailable)
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionStalled)
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionReconciling)
+	// Only a measured reconcile plans tasks; it sets the Team's condition
+	// again after this (ownerTeam). Suspended, nothing is held for it.
+	meta.RemoveStatusCondition(&p.next.Conditions, conditionTeamNotFound)
 	p.setReady(metav1.ConditionTrue, reason, msg)
+}
+
+// ownerTeam sets TeamNotFound from the team read while planning: True,
+// with what to do, while the Team is missing; removed once it exists. An
+// event marks the moment it goes missing.
+func (p *statusPatcher) ownerTeam(team engine.TeamLoad) {
+	if !team.Missing {
+		meta.RemoveStatusCondition(&p.next.Conditions, conditionTeamNotFound)
+		return
+	}
+	msg := fmt.Sprintf("Team %s named in spec.owner.team does not exist in namespace %s; new tasks are held back (status.heldBackTasks) until it is created or spec.owner.team names an existing Team",
+		p.m.Spec.Owner.Team, p.m.Namespace)
+	if c := meta.FindStatusCondition(p.m.Status.Conditions, conditionTeamNotFound); c == nil || c.Status != metav1.ConditionTrue {
+		p.event("Warning", conditionTeamNotFound, "%s", msg)
+	}
+	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: conditionTeamNotFound, Status: metav1.ConditionTrue,
+		Reason: conditionTeamNotFound, Message: truncate(msg, 1024), ObservedGeneration: p.m.Generation})
 }
 
 // stall: nothing will change until the user does; the message says what
@@ -70,6 +96,7 @@ func (p *statusPatcher) stall(reason, msg string) {
 	// source failure says nothing about it now.
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionSourceUnavailable)
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionReconciling)
+	meta.RemoveStatusCondition(&p.next.Conditions, conditionTeamNotFound)
 	p.setReady(metav1.ConditionFalse, reason, msg)
 }
 

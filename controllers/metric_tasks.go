@@ -15,24 +15,23 @@ import (
 )
 
 // planTasks gathers what the engine needs to plan the Metric's tasks: its
-// existing tasks and the owning team's load.
-func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, res *engine.Evaluation, now time.Time) (engine.TaskPlan, error) {
-	if len(res.Episodes) == 0 {
-		return engine.TaskPlan{}, nil
+// existing tasks and the owning team's load. The team is read even when
+// there is nothing to plan, so a Metric naming a Team that does not exist
+// says so before its first episode; the load is returned for the status.
+func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, res *engine.Evaluation, now time.Time) (engine.TaskPlan, engine.TeamLoad, error) {
+	team, err := r.teamLoad(ctx, m, len(res.Episodes) > 0)
+	if err != nil || len(res.Episodes) == 0 {
+		return engine.TaskPlan{}, team, err
 	}
 	var tasks cxv1.ImprovementTaskList
 	if err := r.List(ctx, &tasks, client.InNamespace(m.Namespace), client.MatchingFields{indexTaskMetric: m.Name}); err != nil {
-		return engine.TaskPlan{}, fmt.Errorf("list tasks of metric %s: %w", m.Name, err)
+		return engine.TaskPlan{}, team, fmt.Errorf("list tasks of metric %s: %w", m.Name, err)
 	}
 	existing := make([]engine.ExistingTask, 0, len(tasks.Items))
 	for i := range tasks.Items {
 		existing = append(existing, engine.ExistingTask{Name: tasks.Items[i].Name, Open: !phaseOf(&tasks.Items[i]).Final()})
 	}
-	team, err := r.teamLoad(ctx, m)
-	if err != nil {
-		return engine.TaskPlan{}, err
-	}
-	return engine.PlanTasks(spec, res.Episodes, existing, team, now), nil
+	return engine.PlanTasks(spec, res.Episodes, existing, team, now), team, nil
 }
 
 // createTasks creates planned tasks under their deterministic names; one
@@ -55,22 +54,26 @@ func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec
 	return nil
 }
 
-// teamLoad counts the owning team's open tasks, wherever they were opened
-// (the index holds each task's current team, so tasks moved to this team
-// count and tasks moved away do not), and reads its capacity (zero: no
-// cap).
-func (r *MetricReconciler) teamLoad(ctx context.Context, m *cxv1.Metric) (engine.TeamLoad, error) {
+// teamLoad reads the owning team: whether it exists and, when count is set
+// and it has a capacity, how many open tasks it has, wherever they were
+// opened (the index holds each task's current team, so tasks moved to this
+// team count and tasks moved away do not). A Team that does not exist is
+// Missing, not uncapped: a task for it would reach nobody.
+func (r *MetricReconciler) teamLoad(ctx context.Context, m *cxv1.Metric, count bool) (engine.TeamLoad, error) {
 	var team cxv1.Team
 	err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.Owner.Team}, &team)
-	if apierrors.IsNotFound(err) || (err == nil && team.Spec.Capacity == nil) {
-		return engine.TeamLoad{}, nil
+	if apierrors.IsNotFound(err) {
+		return engine.TeamLoad{Missing: true}, nil
 	}
 	if err != nil {
 		return engine.TeamLoad{}, fmt.Errorf("read team %s: %w", m.Spec.Owner.Team, err)
 	}
+	if !count || team.Spec.Capacity == nil {
+		return engine.TeamLoad{}, nil
+	}
 	var tasks cxv1.ImprovementTaskList
 	if err := r.List(ctx, &tasks, client.InNamespace(m.Namespace), client.MatchingFields{indexTaskTeam: team.Name}); err != nil {
-		return engine.TeamLoad{}, err
+		return engine.TeamLoad{}, fmt.Errorf("list tasks of team %s: %w", team.Name, err)
 	}
 	load := engine.TeamLoad{Max: int(team.Spec.Capacity.MaxOpenTasks)}
 	for i := range tasks.Items {

@@ -47,7 +47,8 @@ func TestRatioMetricOpensFromTumblingWindows(t *testing.T) {
 		Formula: cxv1.FormulaRatio, Window: "240h", Interval: "24h",
 		Query:     &cxv1.MetricQuery{Table: "periods", Columns: &cxv1.QueryColumns{Time: "period_end", Numerator: "retained", Denominator: "starting"}},
 		Objective: cxv1.Objective{Target: &target, MinShift: &shift, MinSamples: 30}}}
-	for _, o := range []client.Object{ds, m} {
+	team := &cxv1.Team{ObjectMeta: metav1.ObjectMeta{Name: "customer-success", Namespace: ns}}
+	for _, o := range []client.Object{ds, team, m} {
 		if err := k8sClient.Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}

@@ -84,11 +84,13 @@ func nrrSpec(ns, verifyWindow string) *cxv1.Metric {
 		Improvement: &cxv1.ImprovementPolicy{MinFreshSamples: 100, VerifyWindow: verifyWindow}}}
 }
 
-// nrrMetric creates the DataSource over db and the NRR metric on it.
+// nrrMetric creates the DataSource over db, the owning Team and the NRR
+// metric on it.
 func nrrMetric(t *testing.T, ns, db string, verifyWindow string) *cxv1.Metric {
 	t.Helper()
 	m := nrrSpec(ns, verifyWindow)
-	for _, o := range []client.Object{revenueSource(ns, db), m} {
+	team := &cxv1.Team{ObjectMeta: metav1.ObjectMeta{Name: m.Spec.Owner.Team, Namespace: ns}}
+	for _, o := range []client.Object{revenueSource(ns, db), team, m} {
 		if err := k8sClient.Create(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}

@@ -137,6 +137,9 @@ func backtestMetric(ctx context.Context, set *manifestSet, o *backtestOptions, m
 	}
 	defer src.Close()
 	opts := engine.ReplayOptions{ResolveAfter: o.resolveAfter}
+	// A Team absent from the manifests is not held back as the cluster
+	// holds a missing Team's tasks (TeamLoad.Missing stays false): offline
+	// manifests often omit Teams, so it replays as a team without a cap.
 	if team, ok := set.teams[m.Namespace+"/"+m.Spec.Owner.Team]; ok {
 		opts.TeamEscalation = team.Spec.EscalationTeam
 		if team.Spec.Capacity != nil {

@@ -20,6 +20,12 @@ type TeamLoad struct {
 	Open int
 	// Max is the team's capacity; zero means no cap.
 	Max int
+	// Missing: the owning Team does not exist. A missing Team is not an
+	// unlimited one: every new episode is held back (TeamNotFound) until
+	// it is created, since nobody would be told of the task. Replay and
+	// the backtest leave it false: offline manifests often omit Teams, and
+	// a backtest answers what the detector and the caps would have done.
+	Missing bool
 }
 
 // NewTask is a task to create for an episode.
@@ -40,7 +46,8 @@ type TaskPlan struct {
 
 // PlanTasks decides which open episodes become tasks: one per episode
 // that has none yet, most urgent first within the metric's and the team's
-// capacity; the rest are held back with the reason. Names are
+// capacity; the rest are held back with the reason. A dry run holds
+// everything back, and so does a missing owner Team. Names are
 // deterministic, so planning twice (after a crash, say) plans the same
 // tasks and creating one that exists is a no-op.
 func PlanTasks(m Metric, episodes []Episode, existing []ExistingTask, team TeamLoad, now time.Time) TaskPlan {
@@ -67,7 +74,7 @@ func PlanTasks(m Metric, episodes []Episode, existing []ExistingTask, team TeamL
 		return plan
 	}
 	open, held := loop.Select(cands, loop.Capacity{DryRun: m.Policy.DryRun, MetricOpen: metricOpen,
-		MetricMax: int(m.Policy.MaxOpenTasks), TeamOpen: team.Open, TeamMax: team.Max})
+		MetricMax: int(m.Policy.MaxOpenTasks), TeamOpen: team.Open, TeamMax: team.Max, TeamMissing: team.Missing})
 	for _, c := range open {
 		name := loop.TaskName(m.Name, m.UID, c.Segment, c.EpisodeStart)
 		plan.Create = append(plan.Create, NewTask{Name: name, Episode: byName[name], Priority: loop.Priority(c.Gap, c.WeightShare),

@@ -66,6 +66,9 @@ const (
 	HoldDryRun         HoldReason = "DryRun"
 	HoldMetricCapacity HoldReason = "MetricCapacity"
 	HoldTeamCapacity   HoldReason = "TeamCapacity"
+	// HoldTeamNotFound: the owning Team does not exist, so nobody would
+	// receive the task; it opens once the Team is created.
+	HoldTeamNotFound HoldReason = "TeamNotFound"
 )
 
 // Held is a candidate that was held back, with the reason.
@@ -82,6 +85,8 @@ type Capacity struct {
 	// TeamOpen and TeamMax count the team's open tasks and its capacity;
 	// TeamMax zero means no cap.
 	TeamOpen, TeamMax int
+	// TeamMissing: the owning team does not exist; nothing opens.
+	TeamMissing bool
 }
 
 // Select orders candidates by urgency (priority, then gap, then segment)
@@ -104,6 +109,8 @@ func Select(cands []Candidate, c Capacity) (open []Candidate, held []Held) {
 		switch {
 		case c.DryRun:
 			held = append(held, Held{cand, HoldDryRun})
+		case c.TeamMissing:
+			held = append(held, Held{cand, HoldTeamNotFound})
 		case metricOpen >= c.MetricMax:
 			held = append(held, Held{cand, HoldMetricCapacity})
 		case c.TeamMax > 0 && teamOpen >= c.TeamMax:
