@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -290,12 +291,19 @@ func (r *ImprovementTaskReconciler) requeue(ctx context.Context, task *cxv1.Impr
 // retention is unknown) for 90 days.
 const defaultRetention = 2160 * time.Hour
 
+// taskWorkers is how many tasks reconcile at once. Deliveries run inside
+// the reconcile, each call bounded by notify.CallTimeout, so a channel
+// that never answers holds one worker for that long while the others go
+// on verifying other tasks.
+const taskWorkers = 4
+
 // SetupWithManager registers the reconciler; a Metric's change (deletion,
 // definition change) re-examines its tasks.
 func (r *ImprovementTaskReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.ImprovementTask{}).
 		Watches(&cxv1.Metric{}, handler.EnqueueRequestsFromMapFunc(r.tasksOfMetric)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: taskWorkers}).
 		Named("improvementtask").
 		Complete(r)
 }

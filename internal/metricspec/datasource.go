@@ -166,6 +166,8 @@ func reasonOf(err error) string {
 		return "AddressNotAllowed"
 	case errors.Is(err, source.ErrTimeout):
 		return "Timeout"
+	case errors.Is(err, source.ErrTooLarge):
+		return "TooLarge"
 	case errors.Is(err, source.ErrBadQuery):
 		return "BadQuery"
 	}

@@ -149,10 +149,16 @@ func RetryAfter(failures int) time.Duration {
 // shows the failures.
 const MaxTries = 12
 
+// CallTimeout bounds one HTTP call to a channel, from dialing to the last
+// byte of the answer: deliveries run inside the task reconcile, so a
+// channel that accepts and never answers must give the worker back soon.
+// A call cut short is a retryable failure.
+const CallTimeout = 10 * time.Second
+
 // httpClient is shared; redirects are not followed, so a channel cannot be
 // bounced to another host with its credentials.
 var httpClient = &http.Client{
-	Timeout:       20 * time.Second,
+	Timeout:       CallTimeout,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 

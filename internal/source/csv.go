@@ -95,11 +95,15 @@ func (s *csvSource) read(ctx context.Context, each func(header map[string]int, c
 		return err
 	}
 	defer rc.Close()
-	r := csv.NewReader(bufio.NewReaderSize(rc, 64<<10))
+	limit := &recordLimit{r: rc, max: MaxCSVRecordBytes + 2} // with a line ending
+	r := csv.NewReader(bufio.NewReaderSize(limit, csvBuffer))
 	r.Comma = s.cfg.Delimiter
 	r.ReuseRecord = true
 	names, err := r.Read()
 	if err != nil {
+		if limit.tripped {
+			return s.tooLarge(0)
+		}
 		if errors.Is(err, io.EOF) {
 			return wrap(ErrBadQuery, "%s is empty: the first line must name the columns", s.name)
 		}
@@ -109,6 +113,7 @@ func (s *csvSource) read(ctx context.Context, each func(header map[string]int, c
 	for i, n := range names {
 		header[n] = i
 	}
+	limit.start = r.InputOffset()
 	for _, c := range queryFields(q) {
 		if _, ok := header[c]; !ok {
 			return wrap(ErrBadQuery, "%s has no column %q", s.name, c)
@@ -122,17 +127,57 @@ func (s *csvSource) read(ctx context.Context, each func(header map[string]int, c
 			return wrap(ErrTimeout, "%s: read for longer than %s", s.name, timeoutOr(s.cfg.Timeout))
 		}
 		cells, err := r.Read()
+		if limit.tripped {
+			return s.tooLarge(n)
+		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return wrap(ErrBadQuery, "%s: %v", s.name, err)
 		}
+		limit.start = r.InputOffset()
 		line, _ := r.FieldPos(0)
 		if err := each(header, cells, line); err != nil {
 			return err
 		}
 	}
+}
+
+// csvBuffer is the read-ahead between the file and the CSV parser.
+const csvBuffer = 64 << 10
+
+func (s *csvSource) tooLarge(record int) error {
+	what := "the header"
+	if record > 0 {
+		what = fmt.Sprintf("record %d after the header", record)
+	}
+	return wrap(ErrTooLarge, "%s: %s is longer than %s (MaxCSVRecordBytes)", s.name, what, sizeName(MaxCSVRecordBytes))
+}
+
+// recordLimit refuses to read more than max bytes past the end of the
+// last complete record (start), so the parser never buffers a record
+// longer than that. The buffer asks for more only while the record being
+// parsed has not ended, so everything read past start belongs to it.
+type recordLimit struct {
+	r        io.Reader
+	n, start int64
+	max      int64
+	tripped  bool
+}
+
+func (l *recordLimit) Read(p []byte) (int, error) {
+	room := l.start + l.max - l.n
+	if room <= 0 {
+		l.tripped = true
+		return 0, ErrTooLarge
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
 }
 
 // queryFields lists the fields a query reads.

@@ -17,6 +17,12 @@
 // allows its network), follow redirects and next-page links only within
 // the configured origin, and cap each response's size and a query's pages.
 //
+// Bounded answers: every driver fails with ErrTooLarge, before buffering
+// it, an answer past one of the limits in limits.go (a CSV record, a JSON
+// value, a Prometheus answer's bytes and series, an SQLite string or blob,
+// an aggregation's rows, a result's segments), so one DataSource cannot
+// exhaust the manager's memory.
+//
 // Records of CSV and HTTP JSON sources are the table "records"; their
 // fields are CSV header names or JSON dot paths. Missing fields, empty CSV
 // cells and JSON null read as SQL's NULL does; times are RFC 3339 (a time

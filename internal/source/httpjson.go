@@ -88,8 +88,10 @@ func OpenHTTPJSON(c HTTPJSONConfig) (Source, error) {
 	}
 	timeout := timeoutOr(c.Timeout)
 	s := &httpJSONSource{cfg: c, base: base}
+	transport := c.Network.transport(timeout, c.MaxConnections)
+	transport.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	s.client = &http.Client{
-		Transport: c.Network.transport(timeout, c.MaxConnections),
+		Transport: transport,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if err := s.sameOrigin(req.URL); err != nil {
 				return fmt.Errorf("redirect refused: %w", err)
@@ -236,10 +238,13 @@ func (s *httpJSONSource) get(ctx context.Context, u *url.URL) (*http.Response, e
 // URL's userinfo, path and query, which may carry a token a link or a
 // cursor brought in.
 func (s *httpJSONSource) classify(ctx context.Context, err error) error {
-	for _, kind := range []error{ErrAddressNotAllowed, ErrBadQuery, ErrUnauthorized, ErrUnreachable, ErrTimeout} {
+	for _, kind := range []error{ErrAddressNotAllowed, ErrTooLarge, ErrBadQuery, ErrUnauthorized, ErrUnreachable, ErrTimeout} {
 		if errors.Is(err, kind) {
 			return s.redacted(kind, err)
 		}
+	}
+	if headersTooLarge(err) {
+		return wrap(ErrTooLarge, "the response's headers are larger than %s (MaxResponseHeaderBytes)", sizeName(MaxResponseHeaderBytes))
 	}
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
 		return wrap(ErrTimeout, "no complete answer within %s", timeoutOr(s.cfg.Timeout))

@@ -27,6 +27,7 @@ func splitPath(p string) []string {
 // token, and decodes the records one at a time.
 type jsonWalker struct {
 	dec     *json.Decoder
+	lim     *valueLimit
 	records []string
 	link    []string // nil when the pages have no link or cursor
 	each    func(record) error
@@ -38,13 +39,17 @@ type jsonWalker struct {
 // streamRecords reads a response, calling each for every record at
 // recordsPath, and returns the value at linkPath ("" when absent or null).
 func streamRecords(r io.Reader, recordsPath, linkPath string, each func(record) error) (string, error) {
-	dec := json.NewDecoder(r)
+	lim := &valueLimit{r: r, max: MaxJSONRecordBytes}
+	dec := json.NewDecoder(lim)
 	dec.UseNumber()
-	w := &jsonWalker{dec: dec, records: splitPath(recordsPath), each: each, paths: map[string][]string{}}
+	w := &jsonWalker{dec: dec, lim: lim, records: splitPath(recordsPath), each: each, paths: map[string][]string{}}
 	if linkPath != "" {
 		w.link = splitPath(linkPath)
 	}
 	if err := w.value(nil); err != nil {
+		if lim.tripped {
+			return "", wrap(ErrTooLarge, "a record or value of the response is larger than %s (MaxJSONRecordBytes)", sizeName(MaxJSONRecordBytes))
+		}
 		return "", jsonError(err)
 	}
 	if !w.found {
@@ -68,7 +73,7 @@ func (w *jsonWalker) value(path []string) error {
 	}
 	if w.link != nil && samePath(path, w.link) {
 		var v any
-		if err := w.dec.Decode(&v); err != nil {
+		if err := w.decode(&v); err != nil {
 			return err
 		}
 		switch x := v.(type) {
@@ -79,7 +84,7 @@ func (w *jsonWalker) value(path []string) error {
 		}
 		return nil
 	}
-	tok, err := w.dec.Token()
+	tok, err := w.token()
 	if err != nil {
 		return err
 	}
@@ -88,7 +93,7 @@ func (w *jsonWalker) value(path []string) error {
 	}
 	wanted := isPrefix(path, w.records) || (w.link != nil && isPrefix(path, w.link))
 	for w.dec.More() {
-		key, err := w.dec.Token()
+		key, err := w.token()
 		if err != nil {
 			return err
 		}
@@ -103,13 +108,13 @@ func (w *jsonWalker) value(path []string) error {
 			return err
 		}
 	}
-	_, err = w.dec.Token() // '}'
+	_, err = w.token() // '}'
 	return err
 }
 
 // skip passes over one value without keeping it.
 func (w *jsonWalker) skip() error {
-	tok, err := w.dec.Token()
+	tok, err := w.token()
 	if err != nil {
 		return err
 	}
@@ -123,7 +128,7 @@ func (w *jsonWalker) skipRest(tok json.Token) error {
 		return nil
 	}
 	for depth := 1; depth > 0; {
-		tok, err := w.dec.Token()
+		tok, err := w.token()
 		if err != nil {
 			return err
 		}
@@ -139,7 +144,7 @@ func (w *jsonWalker) skipRest(tok json.Token) error {
 
 // array decodes the records one by one.
 func (w *jsonWalker) array() error {
-	tok, err := w.dec.Token()
+	tok, err := w.token()
 	if err != nil {
 		return err
 	}
@@ -153,14 +158,14 @@ func (w *jsonWalker) array() error {
 	w.found = true
 	for w.dec.More() {
 		var rec any
-		if err := w.dec.Decode(&rec); err != nil {
+		if err := w.decode(&rec); err != nil {
 			return err
 		}
 		if err := w.each(w.recordOf(rec)); err != nil {
 			return err
 		}
 	}
-	_, err = w.dec.Token() // ']'
+	_, err = w.token() // ']'
 	return err
 }
 
@@ -225,4 +230,42 @@ func isPrefix(p, target []string) bool {
 		}
 	}
 	return true
+}
+
+// token reads the next token, and decode the next value, each at most
+// MaxJSONRecordBytes long: the decoder buffers a whole value (or string)
+// before it returns it, so the limit is set afresh from where it stands.
+func (w *jsonWalker) token() (json.Token, error) {
+	w.lim.start = w.dec.InputOffset()
+	return w.dec.Token()
+}
+
+func (w *jsonWalker) decode(v any) error {
+	w.lim.start = w.dec.InputOffset()
+	return w.dec.Decode(v)
+}
+
+// valueLimit refuses to read more than max bytes past start, the offset
+// where the value being decoded begins. The decoder asks for more only
+// while that value has not ended, so everything read past start belongs
+// to it.
+type valueLimit struct {
+	r        io.Reader
+	n, start int64
+	max      int64
+	tripped  bool
+}
+
+func (l *valueLimit) Read(p []byte) (int, error) {
+	room := l.start + l.max - l.n
+	if room <= 0 {
+		l.tripped = true
+		return 0, ErrTooLarge
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
 }

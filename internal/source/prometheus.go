@@ -94,6 +94,7 @@ func OpenPrometheus(c PrometheusConfig) (Source, error) {
 	}
 	timeout := timeoutOr(c.Timeout)
 	transport := c.Network.transport(timeout, c.MaxConnections)
+	transport.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	rt := &promAuth{next: transport, host: u.Host, token: c.Token, username: c.Username, password: c.Password}
 	client, err := api.NewClient(api.Config{Address: u.String(), RoundTripper: rt})
 	if err != nil {
@@ -133,7 +134,7 @@ func (s *promSource) Query(ctx context.Context, def measure.Definition, q Query,
 			return nil, fmt.Errorf("samples: %w", err)
 		}
 	}
-	return e.fold(q.Segments, at, values, samples), nil
+	return e.fold(q.Segments, at, values, samples)
 }
 
 // promExprs is a query's expressions with $__window filled in.
@@ -162,7 +163,7 @@ func promExpressions(def measure.Definition, q Query, window time.Duration) (pro
 // the value series and, when the query has a samples expression, the
 // samples series: each value series is folded into its segment's
 // statistics, weighted by its samples.
-func (e promExprs) fold(segments []string, at time.Time, values, samples []reading) *Result {
+func (e promExprs) fold(segments []string, at time.Time, values, samples []reading) (*Result, error) {
 	statement := "query=" + e.value
 	if e.samples != "" {
 		statement += " samples=" + e.samples
@@ -190,8 +191,11 @@ func (e promExprs) fold(segments []string, at time.Time, values, samples []readi
 		for _, t := range targets {
 			foldReading(t, r.value, n, counted)
 		}
+		if len(res.Segments) > MaxSegments {
+			return nil, tooManySegments(len(res.Segments))
+		}
 	}
-	return res
+	return res, nil
 }
 
 // reading is one series of an instant query's result.
@@ -330,6 +334,13 @@ func (s *promSource) classify(ctx context.Context, err error, status int) error 
 	// The client's errors name the request's URL; redact.HTTP keeps its
 	// scheme and host only.
 	msg := redact.HTTP(err.Error(), s.secrets...)
+	var tooLarge *promTooLarge
+	if errors.As(err, &tooLarge) {
+		return tooLarge
+	}
+	if headersTooLarge(err) {
+		return wrap(ErrTooLarge, "Prometheus answered headers larger than %s (MaxResponseHeaderBytes)", sizeName(MaxResponseHeaderBytes))
+	}
 	if errors.Is(err, ErrAddressNotAllowed) {
 		var opErr *net.OpError
 		if errors.As(err, &opErr) && errors.Is(opErr.Err, ErrAddressNotAllowed) {
@@ -396,6 +407,9 @@ func (a *promAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := a.next.RoundTrip(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = newPromBody(resp.Body)
+	}
 	if resp != nil {
 		if st, ok := req.Context().Value(responseStatusKey{}).(*responseStatus); ok {
 			st.code = resp.StatusCode

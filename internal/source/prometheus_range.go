@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,8 +19,9 @@ const maxRangePoints = 11000
 
 // QueryRange evaluates q at every window end first, first+step, ... up to
 // last with one range query per 11,000 ends (and as many for the samples
-// expression), and returns for each end the Result that Query would
-// return for [end−window, end). Prometheus evaluates a range query at
+// expression; fewer ends per query when an answer would pass
+// MaxPrometheusResponseBytes), and returns for each end the Result that
+// Query would return for [end−window, end). Prometheus evaluates a range query at
 // each step exactly as an instant query at that time, and both paths
 // fold the series with the same code, so the results agree. The map is
 // keyed by the ends in UTC; an end at which no series has a value holds
@@ -37,23 +39,37 @@ func (s *promSource) QueryRange(ctx context.Context, def measure.Definition, q Q
 	}
 	first, last = first.UTC(), last.UTC()
 	out := map[time.Time]*Result{}
-	for start := first; !start.After(last); start = start.Add(maxRangePoints * step) {
-		points := min(int64(last.Sub(start)/step)+1, maxRangePoints)
+	chunk := int64(maxRangePoints)
+	for start := first; !start.After(last); start = start.Add(time.Duration(chunk) * step) {
+		points := min(int64(last.Sub(start)/step)+1, chunk)
 		end := start.Add(time.Duration(points-1) * step)
 		r := v1.Range{Start: start.Add(-time.Millisecond), End: end.Add(-time.Millisecond), Step: step}
 		values, err := s.matrix(ctx, e.value, r)
+		samples := map[int64][]reading{}
+		if err == nil && e.samples != "" {
+			if samples, err = s.matrix(ctx, e.samples, r); err != nil {
+				err = fmt.Errorf("samples: %w", err)
+			}
+		}
+		var tooLarge *promTooLarge
+		if errors.As(err, &tooLarge) && tooLarge.bytes && points > 1 {
+			// Past MaxPrometheusResponseBytes: ask again for half as many
+			// points per request; series are no fewer that way, so only the
+			// byte limit is retried.
+			chunk = (points + 1) / 2
+			start = start.Add(-time.Duration(chunk) * step) // the loop adds it back
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		samples := map[int64][]reading{}
-		if e.samples != "" {
-			if samples, err = s.matrix(ctx, e.samples, r); err != nil {
-				return nil, fmt.Errorf("samples: %w", err)
-			}
-		}
 		for i := int64(0); i < points; i++ {
 			at := r.Start.Add(time.Duration(i) * step)
-			out[at.Add(time.Millisecond)] = e.fold(q.Segments, at, values[at.UnixMilli()], samples[at.UnixMilli()])
+			res, err := e.fold(q.Segments, at, values[at.UnixMilli()], samples[at.UnixMilli()])
+			if err != nil {
+				return nil, err
+			}
+			out[at.Add(time.Millisecond)] = res
 		}
 	}
 	return out, nil

@@ -128,7 +128,9 @@ func (p *recordPlan) fold(get record, where func() string) error {
 	}
 	targets := [2]*measure.Stats{p.res.Overall}
 	if len(p.q.Segments) > 0 {
-		targets[1] = p.segmentOf(get)
+		if targets[1], err = p.segmentOf(get); err != nil {
+			return err
+		}
 	}
 	row, ok := p.row(get)
 	for _, s := range targets {
@@ -144,14 +146,18 @@ func (p *recordPlan) fold(get record, where func() string) error {
 	return nil
 }
 
-// segmentOf returns the statistics of the record's segment.
-func (p *recordPlan) segmentOf(get record) *measure.Stats {
+// segmentOf returns the statistics of the record's segment; a new segment
+// past MaxSegments is an error.
+func (p *recordPlan) segmentOf(get record) (*measure.Stats, error) {
 	p.keyBuf = p.keyBuf[:0]
 	for _, c := range p.q.Segments {
 		p.keyBuf = append(append(p.keyBuf, get(c).text...), 0)
 	}
 	if s, ok := p.bySegment[string(p.keyBuf)]; ok {
-		return s
+		return s, nil
+	}
+	if len(p.bySegment) >= MaxSegments {
+		return nil, tooManySegments(len(p.bySegment))
 	}
 	values := make(map[string]string, len(p.q.Segments))
 	for _, c := range p.q.Segments {
@@ -162,7 +168,7 @@ func (p *recordPlan) segmentOf(get record) *measure.Stats {
 		p.bySegment = map[string]*measure.Stats{}
 	}
 	p.bySegment[string(p.keyBuf)] = s
-	return s
+	return s, nil
 }
 
 // row reads a record's value, weight, numerator and denominator; ok is

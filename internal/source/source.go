@@ -27,6 +27,10 @@ var (
 	// ErrAddressNotAllowed: an HTTP source's address (or a redirect's, or
 	// a next page's) is one the network policy refuses.
 	ErrAddressNotAllowed = errors.New("address not allowed")
+	// ErrTooLarge: an answer (a CSV line, a JSON record, a Prometheus
+	// result, an SQL value or result) passed one of the limits that keep a
+	// query's memory bounded; the message names the limit.
+	ErrTooLarge = errors.New("answer too large")
 )
 
 // FilterOperator compares a column with values.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/cxloop/cxloop/internal/measure"
 )
@@ -46,7 +48,17 @@ func (s *sqlSource) Query(ctx context.Context, def measure.Definition, q Query, 
 
 func (s *sqlSource) withQuery(ctx context.Context, st *statement, scan func(*sql.Rows) error) error {
 	if !s.readOnlyTx {
-		rows, err := s.db.QueryContext(ctx, st.text.String(), st.args...)
+		// SQLite runs in-process: its strings and blobs are bounded on the
+		// connection the query runs on, which is taken from the pool for it.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, MaxSQLValueBytes); err != nil {
+			return err
+		}
+		rows, err := conn.QueryContext(ctx, st.text.String(), st.args...)
 		if err != nil {
 			return err
 		}
@@ -90,7 +102,10 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 	dest = append(dest, &grp, &over, &n, &sw, &sw2, &swx, &swx2, &mn, &mx, &snum, &sden, &snum2, &sden2, &snumden, &rated)
 	fam := def.Family()
 	lo, hi := scaleOf(def)
-	for rows.Next() {
+	for row := 1; rows.Next(); row++ {
+		if row > MaxSQLResultRows {
+			return wrap(ErrTooLarge, "the aggregation answers more than %d rows (MaxSQLResultRows)", MaxSQLResultRows)
+		}
 		if err := rows.Scan(dest...); err != nil {
 			return wrap(ErrBadQuery, "scan: %v", err)
 		}
@@ -111,6 +126,9 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 		targets := []*measure.Stats{res.Overall}
 		if nseg > 0 {
 			targets = append(targets, res.segment(values).Stats)
+			if len(res.Segments) > MaxSegments {
+				return tooManySegments(len(res.Segments))
+			}
 		}
 		for _, t := range targets {
 			foldAggregate(t, fam, def, cell, isRated, grp, over.Int64, lo, hi,
@@ -178,8 +196,12 @@ func (s *sqlSource) Close() error { return s.db.Close() }
 
 // classify maps a driver error to a typed error.
 func (s *sqlSource) classify(ctx context.Context, err error) error {
-	if errors.Is(err, ErrBadQuery) || errors.Is(err, ErrPathNotAllowed) {
+	if errors.Is(err, ErrBadQuery) || errors.Is(err, ErrPathNotAllowed) || errors.Is(err, ErrTooLarge) {
 		return err
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_TOOBIG {
+		return wrap(ErrTooLarge, "a string or blob of the query is longer than %s (MaxSQLValueBytes): %v", sizeName(MaxSQLValueBytes), err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
