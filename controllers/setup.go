@@ -29,11 +29,17 @@ type Options struct {
 	// DataRoots are the directories file-based sources (SQLite, CSV) may
 	// read under; a path outside them is refused.
 	DataRoots []string
-	// SourceNetworks are the networks HTTP sources may reach beyond public
-	// addresses, such as the cluster's Service range for an in-cluster
-	// Prometheus; loopback, link-local and private addresses are refused
-	// otherwise.
-	SourceNetworks []netip.Prefix
+	// EgressNetworks are the networks every outbound connection may reach
+	// beyond public addresses: sources (Prometheus, HTTP JSON, PostgreSQL)
+	// and delivery channels (webhook, Slack, GitHub, Jira) alike, such as
+	// the cluster's Service range for an in-cluster Prometheus. Loopback,
+	// link-local and private addresses are refused otherwise, checked on
+	// the address each connection dials.
+	EgressNetworks []netip.Prefix
+	// EgressHosts are the hosts (host, or host:port) GitHub and Jira
+	// channels may call besides https://api.github.com; a channel pointing
+	// elsewhere fails its delivery and sends nothing.
+	EgressHosts []string
 }
 
 func (o *Options) defaults() {
@@ -51,10 +57,11 @@ func (o *Options) defaults() {
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
 	secrets := (&SecretStore{Metadata: mgr.GetClient(), Direct: mgr.GetAPIReader()}).Reader()
+	egress := source.NetworkPolicy{Allowed: opts.EgressNetworks}
 	sources := &metricspec.Sources{Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
-		Network: source.NetworkPolicy{Allowed: opts.SourceNetworks}}
+		Network: egress}
 	if opts.Deliverer == nil {
-		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock}
+		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock, Network: egress, AllowedHosts: opts.EgressHosts}
 	}
 	if opts.SourceChecker == nil {
 		opts.SourceChecker = sources

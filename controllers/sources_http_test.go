@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,11 +71,11 @@ func TestHTTPJSONSourceOnALoopbackAddressIsRefused(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// 127.0.0.2: a loopback address outside the suite's allowance.
+	srv := refusedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		fmt.Fprint(w, `[]`)
 	}))
-	defer srv.Close()
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns, Labels: map[string]string{cxv1.SecretLabel: "true"}},
 		Data: map[string][]byte{"token": []byte("t0ken-value"), "api-key": []byte("k3y-value")}}
 	ds := &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "survey-api", Namespace: ns}, Spec: cxv1.DataSourceSpec{

@@ -39,18 +39,26 @@ func main() {
 	flag.Var(&dataRoots, "data-root", "Directory SQLite and CSV DataSources may read files under (repeatable); none by default.")
 	var watchNamespaces stringList
 	flag.Var(&watchNamespaces, "watch-namespace", "Namespace whose DataSources, Metrics, Teams and tasks this manager reconciles (repeatable); every namespace when unset. A namespaced install grants the manager Roles in these namespaces only.")
-	var sourceNetworks stringList
-	flag.Var(&sourceNetworks, "allow-source-network", "CIDR of a loopback, link-local or private network that Prometheus and HTTP JSON DataSources may reach, such as the cluster's Service range for an in-cluster Prometheus (repeatable); only public addresses by default.")
+	var egressNetworks, egressHosts stringList
+	flag.Var(&egressNetworks, "allow-egress-network", "CIDR of a loopback, link-local or private network that outbound connections may reach: DataSources (Prometheus, HTTP JSON, PostgreSQL) and delivery channels (webhook, Slack, GitHub, Jira), such as the cluster's Service range for an in-cluster Prometheus (repeatable); only public addresses by default.")
+	flag.Var(&egressNetworks, "allow-source-network", "Former name of --allow-egress-network, which it adds to.")
+	flag.Var(&egressHosts, "allow-egress-host", "Host (or host:port) that GitHub and Jira channels may call, such as a GitHub Enterprise Server or a Jira site like example.atlassian.net (repeatable); only https://api.github.com by default.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
-	networks, err := source.ParseNetworks(sourceNetworks)
+	networks, err := source.ParseNetworks(egressNetworks)
 	if err != nil {
-		log.Error(err, "bad --allow-source-network")
+		log.Error(err, "bad --allow-egress-network")
 		os.Exit(1)
+	}
+	for _, h := range egressHosts {
+		if h == "" || strings.ContainsAny(h, "/@ ") {
+			log.Error(nil, "bad --allow-egress-host: give a host or host:port, without a scheme or path", "value", h)
+			os.Exit(1)
+		}
 	}
 
 	scheme := runtime.NewScheme()
@@ -71,7 +79,7 @@ func main() {
 		log.Error(err, "unable to create manager")
 		os.Exit(1)
 	}
-	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, SourceNetworks: networks,
+	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, EgressNetworks: networks, EgressHosts: egressHosts,
 		Exporter: promexport.NewExporter(metrics.Registry)}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)

@@ -7,8 +7,10 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/notify"
 	"github.com/cxloop/cxloop/internal/redact"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 // Channels delivers task events to a Team's channels with credentials from
@@ -34,6 +37,17 @@ type Channels struct {
 	// only, so a Secret cannot send task details, or the URL itself,
 	// anywhere else.
 	AllowedSlackHosts []string
+	// Network says which addresses channels may connect to; the zero value
+	// refuses loopback, link-local and private ones.
+	Network source.NetworkPolicy
+	// AllowedHosts are the hosts (host, or host:port) GitHub and Jira
+	// channels may call, over https or http, besides https://api.github.com:
+	// those channels send a token to their host, which the platform team
+	// therefore chooses.
+	AllowedHosts []string
+
+	clientOnce sync.Once
+	httpClient *http.Client
 }
 
 // slackHost is where Slack's incoming webhooks live.
@@ -89,25 +103,35 @@ func (c *Channels) deliverer(ctx context.Context, ns string, ch cxv1.DeliveryCha
 	switch {
 	case ch.Webhook != nil:
 		key, err := c.secret(ctx, ns, ch.Webhook.SigningKey)
-		return notify.Webhook{URL: ch.Webhook.URL, SigningKey: []byte(key)}, []string{key}, err
+		return notify.Webhook{URL: ch.Webhook.URL, SigningKey: []byte(key), Client: c.client()}, []string{key}, err
 	case ch.Slack != nil:
 		hook, err := c.secret(ctx, ns, &ch.Slack.WebhookURL)
 		if err == nil {
 			err = c.checkSlackURL(hook, ch.Slack.WebhookURL)
 		}
-		return notify.Slack{WebhookURL: hook}, []string{hook}, err
+		return notify.Slack{WebhookURL: hook, Client: c.client()}, []string{hook}, err
 	case ch.GitHub != nil:
+		api := ch.GitHub.APIURL
+		if api == "" {
+			api = "https://" + githubAPIHost
+		}
+		if err := c.checkAPIHost("GitHub API", api, githubAPIHost); err != nil {
+			return nil, nil, err
+		}
 		token, err := c.secret(ctx, ns, &ch.GitHub.Token)
-		return notify.GitHub{APIURL: ch.GitHub.APIURL, Repository: ch.GitHub.Repository, Labels: ch.GitHub.Labels, Token: token},
+		return notify.GitHub{APIURL: api, Repository: ch.GitHub.Repository, Labels: ch.GitHub.Labels, Token: token, Client: c.client()},
 			[]string{token}, err
 	case ch.Jira != nil:
+		if err := c.checkAPIHost("Jira", ch.Jira.URL, ""); err != nil {
+			return nil, nil, err
+		}
 		user, err := c.secret(ctx, ns, &ch.Jira.User)
 		if err != nil {
 			return nil, []string{user}, err
 		}
 		token, err := c.secret(ctx, ns, &ch.Jira.Token)
 		return notify.Jira{URL: ch.Jira.URL, Project: ch.Jira.Project, IssueType: ch.Jira.IssueType,
-			DoneTransition: ch.Jira.DoneTransition, User: user, Token: token}, []string{user, token}, err
+			DoneTransition: ch.Jira.DoneTransition, User: user, Token: token, Client: c.client()}, []string{user, token}, err
 	}
 	return nil, nil, fmt.Errorf("channel %s has no settings", ch.Name)
 }

@@ -28,6 +28,7 @@ func slackTeam() *cxv1.Team {
 
 func slackChannels(hook string, allowed ...string) *Channels {
 	return &Channels{Clock: clock.NewManual(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)), AllowedSlackHosts: allowed,
+		Network: loopbackAllowed,
 		Secrets: func(_ context.Context, ns, name string) (map[string][]byte, string, error) {
 			if ns != "cx" || name != "hooks" {
 				return nil, "", fmt.Errorf("secret %s/%s not found", ns, name)

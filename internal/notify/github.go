@@ -21,6 +21,8 @@ type GitHub struct {
 	Repository string
 	Labels     []string
 	Token      string
+	// Client sends the calls (see NewClient); nil sends nothing.
+	Client *http.Client
 }
 
 // Label is always added to cxloop's issues; the marker lookup lists by it.
@@ -54,7 +56,7 @@ func (g GitHub) header() http.Header {
 }
 
 func (g GitHub) call(ctx context.Context, method, path string, body any, into any) Outcome {
-	_, data, out := send(ctx, method, g.base()+path, body, g.header(), g.Token)
+	_, data, out := send(ctx, g.Client, method, g.base()+path, body, g.header(), g.Token)
 	if out.Succeeded && into != nil {
 		if err := json.Unmarshal(data, into); err != nil {
 			return clean(Outcome{Message: "decode GitHub answer: " + err.Error()}, g.Token)

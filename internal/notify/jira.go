@@ -23,6 +23,8 @@ type Jira struct {
 	IssueType      string
 	DoneTransition string
 	User, Token    string
+	// Client sends the calls (see NewClient); nil sends nothing.
+	Client *http.Client
 }
 
 func (j Jira) header() http.Header {
@@ -38,7 +40,7 @@ func (j Jira) basic() string {
 func (j Jira) secrets() []string { return []string{j.User, j.Token, j.basic()} }
 
 func (j Jira) call(ctx context.Context, method, path string, body, into any) Outcome {
-	_, data, out := send(ctx, method, strings.TrimRight(j.URL, "/")+path, body, j.header(), j.secrets()...)
+	_, data, out := send(ctx, j.Client, method, strings.TrimRight(j.URL, "/")+path, body, j.header(), j.secrets()...)
 	if out.Succeeded && into != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, into); err != nil {
 			return clean(Outcome{Message: "decode Jira answer: " + err.Error()}, j.secrets()...)

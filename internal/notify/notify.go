@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -155,22 +156,57 @@ const MaxTries = 12
 // A call cut short is a retryable failure.
 const CallTimeout = 10 * time.Second
 
-// httpClient is shared; redirects are not followed, so a channel cannot be
-// bounced to another host with its credentials.
+// httpClient is the shape of every channel's client; redirects are not
+// followed, so a channel cannot be bounced to another host with its
+// credentials. Its own transport sends nothing: a channel reaches the
+// network only through the transport given to NewClient, which carries
+// the manager's egress policy.
 var httpClient = &http.Client{
 	Timeout:       CallTimeout,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Transport:     noEgress{},
+}
+
+// NewClient returns the client channels send with, connecting through
+// transport (one whose dialer applies the egress policy), with the
+// channels' timeout and without following redirects.
+func NewClient(transport http.RoundTripper) *http.Client {
+	c := *httpClient
+	if transport != nil {
+		c.Transport = transport
+	}
+	return &c
+}
+
+// clientOr is c, or the client that sends nothing when a channel was
+// given none.
+func clientOr(c *http.Client) *http.Client {
+	if c == nil {
+		return httpClient
+	}
+	return c
+}
+
+// noEgress refuses every request: a channel built without a client has
+// no egress policy to obey.
+type noEgress struct{}
+
+func (noEgress) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	return nil, errors.New("the channel has no HTTP client with an egress policy; nothing was sent")
 }
 
 // send performs a request and classifies the answer. body may be nil. The
 // outcome's message has been through redact.HTTP with the secrets: an
 // error names the request's URL, and an answer may echo it.
-func send(ctx context.Context, method, url string, body any, header http.Header, secrets ...string) (int, []byte, Outcome) {
-	code, data, out := sendRaw(ctx, method, url, body, header)
+func send(ctx context.Context, client *http.Client, method, url string, body any, header http.Header, secrets ...string) (int, []byte, Outcome) {
+	code, data, out := sendRaw(ctx, clientOr(client), method, url, body, header)
 	return code, data, clean(out, secrets...)
 }
 
-func sendRaw(ctx context.Context, method, url string, body any, header http.Header) (int, []byte, Outcome) {
+func sendRaw(ctx context.Context, client *http.Client, method, url string, body any, header http.Header) (int, []byte, Outcome) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -189,7 +225,7 @@ func sendRaw(ctx context.Context, method, url string, body any, header http.Head
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, Outcome{Retryable: true, Message: err.Error()}
 	}

@@ -6,11 +6,55 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cxloop/cxloop/internal/source"
 )
+
+// loopbackClient reaches the tests' servers on 127.0.0.1, an address the
+// egress policy refuses unless the manager allows its network, as here.
+func loopbackClient() *http.Client {
+	allowed := source.NetworkPolicy{Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+	return NewClient(allowed.Transport(5*time.Second, 4))
+}
+
+// A channel reaches only the addresses its client's egress policy allows:
+// without an allowance, a webhook to a loopback server or to the cloud
+// metadata address is refused before any request, and a channel given no
+// client sends nothing at all.
+func TestChannelsSendOnlyThroughTheEgressPolicy(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	strict := NewClient(source.NetworkPolicy{}.Transport(2*time.Second, 1))
+	for _, c := range []struct {
+		name string
+		d    Deliverer
+		want string
+	}{
+		{"loopback webhook", Webhook{URL: srv.URL + "/hook", Client: strict}, "127.0.0.1 is a loopback, link-local or private address"},
+		{"metadata webhook", Webhook{URL: "http://169.254.169.254/latest/meta-data/", Client: strict}, "169.254.169.254 is a loopback, link-local or private address"},
+		{"loopback slack", Slack{WebhookURL: srv.URL + "/services/T/B/X", Client: strict}, "--allow-egress-network"},
+		{"github without a client", GitHub{APIURL: srv.URL, Repository: "acme/cx", Token: "ghp-unused-token"}, "nothing was sent"},
+		{"jira without a client", Jira{URL: srv.URL, Project: "CX"}, "nothing was sent"},
+	} {
+		out := c.d.Deliver(context.Background(), event(Opened, 1))
+		if out.Succeeded || !strings.Contains(out.Message, c.want) {
+			t.Errorf("%s: outcome %+v, want a refusal saying %q", c.name, out, c.want)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("refused channels reached the server %d times", hits.Load())
+	}
+	if out := (Webhook{URL: srv.URL + "/hook", Client: loopbackClient()}).Deliver(context.Background(), event(Opened, 1)); !out.Succeeded || hits.Load() != 1 {
+		t.Fatalf("with 127.0.0.1 allowed: outcome %+v, %d requests", out, hits.Load())
+	}
+}
 
 func event(kind Kind, attempt int32) Event {
 	b := 72.5
@@ -61,7 +105,7 @@ func TestWebhookDownForAWhileReceivesEachEventOnce(t *testing.T) {
 	s := &sink{failures: 3, accepted: map[string]int{}, key: []byte("hmac-secret"), t: t}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	w := Webhook{URL: srv.URL, SigningKey: []byte("hmac-secret")}
+	w := Webhook{URL: srv.URL, SigningKey: []byte("hmac-secret"), Client: loopbackClient()}
 	var outcomes []Outcome
 	for _, e := range []Event{event(Opened, 1), event(Reopened, 2)} {
 		for try := 0; try < MaxTries; try++ {
@@ -99,7 +143,7 @@ func TestWebhookDownForAWhileReceivesEachEventOnce(t *testing.T) {
 func TestWebhookPermanentFailureIsNotRetried(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no such hook", 404) }))
 	defer srv.Close()
-	out := Webhook{URL: srv.URL}.Deliver(context.Background(), event(Opened, 1))
+	out := Webhook{URL: srv.URL, Client: loopbackClient()}.Deliver(context.Background(), event(Opened, 1))
 	if out.Succeeded || out.Retryable || !strings.Contains(out.Message, "404") {
 		t.Fatalf("outcome %+v", out)
 	}
@@ -122,7 +166,7 @@ func TestSlackIncomingWebhookShape(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
-	out := Slack{WebhookURL: srv.URL + "/services/T000/B000/XXXX"}.Deliver(context.Background(), event(Escalated, 3))
+	out := Slack{WebhookURL: srv.URL + "/services/T000/B000/XXXX", Client: loopbackClient()}.Deliver(context.Background(), event(Escalated, 3))
 	if !out.Succeeded {
 		t.Fatalf("outcome %+v", out)
 	}
@@ -131,7 +175,7 @@ func TestSlackIncomingWebhookShape(t *testing.T) {
 		t.Fatalf("message %v", got)
 	}
 	// An error never shows the webhook URL, which is a credential.
-	bad := Slack{WebhookURL: "http://127.0.0.1:1/services/T000/B000/SECRET"}.Deliver(context.Background(), event(Opened, 1))
+	bad := Slack{WebhookURL: "http://127.0.0.1:1/services/T000/B000/SECRET", Client: loopbackClient()}.Deliver(context.Background(), event(Opened, 1))
 	if bad.Succeeded || !bad.Retryable || strings.Contains(bad.Message, "SECRET") {
 		t.Fatalf("unreachable Slack: %+v", bad)
 	}

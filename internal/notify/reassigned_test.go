@@ -49,7 +49,7 @@ func TestGitHubNotesAReassignmentAndKeepsTheIssueOpen(t *testing.T) {
 	f := &fakeGitHub{t: t, comments: map[int][]string{}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	g := GitHub{APIURL: srv.URL, Repository: "example/support", Token: "gh-token"}
+	g := GitHub{APIURL: srv.URL, Repository: "example/support", Token: "gh-token", Client: loopbackClient()}
 	ctx := context.Background()
 	if out := g.Deliver(ctx, event(Opened, 1)); !out.Succeeded {
 		t.Fatal(out)

@@ -26,9 +26,9 @@ func TestOutcomesNeverShowCredentialsTheToolEchoes(t *testing.T) {
 		d       Deliverer
 		secrets []string
 	}{
-		{"slack", Slack{WebhookURL: hook}, []string{"T0A1B2C3", "B4D5E6F7", "Zx9Yw8Vu7Ts6Rq5P"}},
-		{"github", GitHub{APIURL: echo.URL, Repository: "acme/cx", Token: token}, []string{token}},
-		{"jira", Jira{URL: echo.URL, Project: "CX", User: user, Token: token},
+		{"slack", Slack{WebhookURL: hook, Client: loopbackClient()}, []string{"T0A1B2C3", "B4D5E6F7", "Zx9Yw8Vu7Ts6Rq5P"}},
+		{"github", GitHub{APIURL: echo.URL, Repository: "acme/cx", Token: token, Client: loopbackClient()}, []string{token}},
+		{"jira", Jira{URL: echo.URL, Project: "CX", User: user, Token: token, Client: loopbackClient()},
 			[]string{token, user, base64.StdEncoding.EncodeToString([]byte(user + ":" + token))}},
 	} {
 		out := c.d.Deliver(context.Background(), event(Opened, 1))

@@ -89,7 +89,7 @@ func TestGitHubFilesOneIssuePerTaskWhateverTheRetries(t *testing.T) {
 	f := &fakeGitHub{t: t, comments: map[int][]string{}, down: 1}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	g := GitHub{APIURL: srv.URL, Repository: "example/support", Labels: []string{"cx"}, Token: "gh-token"}
+	g := GitHub{APIURL: srv.URL, Repository: "example/support", Labels: []string{"cx"}, Token: "gh-token", Client: loopbackClient()}
 	ctx := context.Background()
 	if out := g.Deliver(ctx, event(Opened, 1)); out.Succeeded || !out.Retryable {
 		t.Fatalf("GitHub down: %+v", out)
@@ -119,7 +119,7 @@ func TestGitHubFilesOneIssuePerTaskWhateverTheRetries(t *testing.T) {
 	if out := g.Deliver(ctx, event(Verified, 2)); !out.Succeeded || f.issues[0]["state"] != "closed" || len(f.comments[1]) != 2 {
 		t.Fatalf("verify: %+v state %v comments %d", out, f.issues[0]["state"], len(f.comments[1]))
 	}
-	bad := GitHub{APIURL: srv.URL, Repository: "example/support", Token: "wrong"}.Deliver(ctx, event(Opened, 1))
+	bad := GitHub{APIURL: srv.URL, Repository: "example/support", Token: "wrong", Client: loopbackClient()}.Deliver(ctx, event(Opened, 1))
 	if bad.Succeeded || bad.Retryable || strings.Contains(bad.Message, "wrong") {
 		t.Fatalf("bad credentials: %+v", bad)
 	}
@@ -207,7 +207,7 @@ func TestJiraFilesOneIssuePerTaskAndTransitionsItDone(t *testing.T) {
 	f := &fakeJira{t: t, issues: map[string]map[string]any{}, comments: map[string][]string{}, status: map[string]string{}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	j := Jira{URL: srv.URL, Project: "CX", User: "bot@example.com", Token: "jira-token"}
+	j := Jira{URL: srv.URL, Project: "CX", User: "bot@example.com", Token: "jira-token", Client: loopbackClient()}
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		if out := j.Deliver(ctx, event(Opened, 1)); !out.Succeeded || !strings.HasSuffix(out.ExternalRef, "/browse/CX-1") {

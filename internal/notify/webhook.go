@@ -64,6 +64,8 @@ type Webhook struct {
 	SigningKey []byte
 	// Now is the clock signatures are stamped with; time.Now when nil.
 	Now func() time.Time
+	// Client sends the deliveries (see NewClient); nil sends nothing.
+	Client *http.Client
 }
 
 // Sign returns the signature header value of a body sent at the given time:
@@ -158,7 +160,7 @@ func (w Webhook) Deliver(ctx context.Context, e Event) Outcome {
 		}
 		req.Header.Set(SignatureHeader, Sign(w.SigningKey, body, now()))
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := clientOr(w.Client).Do(req)
 	if err != nil {
 		return clean(Outcome{Retryable: true, Message: err.Error()}, string(w.SigningKey))
 	}
@@ -171,6 +173,8 @@ func (w Webhook) Deliver(ctx context.Context, e Event) Outcome {
 // Slack posts to a Slack incoming webhook, whose URL is itself a secret.
 type Slack struct {
 	WebhookURL string
+	// Client sends the deliveries (see NewClient); nil sends nothing.
+	Client *http.Client
 }
 
 type slackText struct {
@@ -194,6 +198,6 @@ func (s Slack) Deliver(ctx context.Context, e Event) Outcome {
 		},
 	}
 	// send redacts the URL, in every form, from the outcome.
-	_, _, out := send(ctx, http.MethodPost, s.WebhookURL, msg, http.Header{"User-Agent": {"cxloop"}}, s.WebhookURL)
+	_, _, out := send(ctx, s.Client, http.MethodPost, s.WebhookURL, msg, http.Header{"User-Agent": {"cxloop"}}, s.WebhookURL)
 	return out
 }

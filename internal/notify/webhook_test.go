@@ -39,7 +39,7 @@ func TestWebhookSignsTimestampAndBody(t *testing.T) {
 	defer srv.Close()
 
 	e := event(Opened, 1)
-	out := Webhook{URL: srv.URL + "/hooks/cx", SigningKey: key, Now: func() time.Time { return sent }}.Deliver(context.Background(), e)
+	out := Webhook{URL: srv.URL + "/hooks/cx", SigningKey: key, Now: func() time.Time { return sent }, Client: loopbackClient()}.Deliver(context.Background(), e)
 	if !out.Succeeded {
 		t.Fatalf("outcome %+v", out)
 	}
@@ -75,7 +75,7 @@ func TestUnsignedWebhookSendsNoSignature(t *testing.T) {
 		got <- r.Header.Get(SignatureHeader)
 	}))
 	defer srv.Close()
-	if out := (Webhook{URL: srv.URL}).Deliver(context.Background(), event(Opened, 1)); !out.Succeeded {
+	if out := (Webhook{URL: srv.URL, Client: loopbackClient()}).Deliver(context.Background(), event(Opened, 1)); !out.Succeeded {
 		t.Fatalf("outcome %+v", out)
 	}
 	if sig := <-got; sig != "" {

@@ -27,6 +27,10 @@ type PostgresConfig struct {
 	Username, Password string
 	Timeout            time.Duration
 	MaxConnections     int
+	// Network says which addresses the server may have; the zero value
+	// refuses loopback, link-local and private ones. It is checked on the
+	// address each connection dials, after name resolution.
+	Network NetworkPolicy
 }
 
 // OpenPostgres opens a pool to a PostgreSQL server. Nothing connects until
@@ -50,6 +54,8 @@ func OpenPostgres(c PostgresConfig) (Source, error) {
 		return nil, wrap(ErrBadQuery, "postgres settings: %v", redact.Text(err.Error(), c.Password))
 	}
 	cfg.ConnectTimeout = timeoutOr(c.Timeout)
+	// Every connection, fallbacks included, dials through the policy.
+	cfg.DialFunc = c.Network.Dialer(cfg.ConnectTimeout).DialContext
 	db := stdlib.OpenDB(*cfg)
 	setPool(db, c.MaxConnections)
 	return &sqlSource{db: db, dialect: postgresDialect, timeout: timeoutOr(c.Timeout), readOnlyTx: true}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,11 +37,16 @@ func postgresDSN(t *testing.T) *url.URL {
 	return u
 }
 
+// pgLoopback is the allowance the tests name for the server
+// hack/with-services.sh starts on 127.0.0.1, an address the egress policy
+// refuses otherwise.
+var pgLoopback = NetworkPolicy{Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+
 func openPostgres(t *testing.T, u *url.URL, password string, timeout time.Duration) Source {
 	t.Helper()
 	port, _ := strconv.Atoi(u.Port())
 	src, err := OpenPostgres(PostgresConfig{Host: u.Hostname(), Port: port, Database: u.Path[1:], SSLMode: "disable",
-		Username: u.User.Username(), Password: password, Timeout: timeout})
+		Username: u.User.Username(), Password: password, Timeout: timeout, Network: pgLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +133,48 @@ func copyWarehouse(dsn string) error {
 			err := r.Scan(&c, &res, &cat, &frt, &fcr)
 			return []any{c.UTC(), res.UTC(), cat, frt, int32(fcr)}, err
 		})
+}
+
+// A PostgreSQL server on a loopback, link-local or private address is
+// refused before any connection unless the manager allows its network; the
+// address checked is the one dialled, so a name resolving to loopback is
+// refused too. With the allowance the same server answers.
+func TestPostgresOnAnInternalAddressNeedsAnAllowance(t *testing.T) {
+	ctx := context.Background()
+	for _, host := range []string{"127.0.0.1", "localhost", "169.254.169.254", "10.1.2.3"} {
+		src, err := OpenPostgres(PostgresConfig{Host: host, Port: 5432, Database: "cx", SSLMode: "disable",
+			Username: "cxloop", Password: "pw-not-shown", Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = src.Check(ctx)
+		src.Close()
+		if !errors.Is(err, ErrAddressNotAllowed) || !strings.Contains(err.Error(), "--allow-egress-network") || strings.Contains(err.Error(), "pw-not-shown") {
+			t.Errorf("%s: %v, want ErrAddressNotAllowed naming --allow-egress-network", host, err)
+		}
+	}
+	u := postgresDSN(t)
+	pw, _ := u.User.Password()
+	port, _ := strconv.Atoi(u.Port())
+	cfg := PostgresConfig{Host: u.Hostname(), Port: port, Database: u.Path[1:], SSLMode: "disable",
+		Username: u.User.Username(), Password: pw, Timeout: 5 * time.Second}
+	refused, err := OpenPostgres(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refused.Close()
+	if err := refused.Check(ctx); !errors.Is(err, ErrAddressNotAllowed) {
+		t.Errorf("the test server without an allowance: %v", err)
+	}
+	cfg.Network = pgLoopback
+	allowed, err := OpenPostgres(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer allowed.Close()
+	if err := allowed.Check(ctx); err != nil {
+		t.Errorf("the test server with 127.0.0.1 allowed: %v", err)
+	}
 }
 
 // The same metric on the same data gives the same statistics from

@@ -203,6 +203,14 @@ func (s *sqlSource) classify(ctx context.Context, err error) error {
 	if errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_TOOBIG {
 		return wrap(ErrTooLarge, "a string or blob of the query is longer than %s (MaxSQLValueBytes): %v", sizeName(MaxSQLValueBytes), err)
 	}
+	if errors.Is(err, ErrAddressNotAllowed) {
+		var opErr *net.OpError
+		if errors.As(err, &opErr) && errors.Is(opErr.Err, ErrAddressNotAllowed) {
+			// The policy's own error says why; the driver's layers add nothing.
+			return fmt.Errorf("%s at %s: %w", s.dialect.name, opErr.Addr, opErr.Err)
+		}
+		return wrap(ErrAddressNotAllowed, "%v", err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {

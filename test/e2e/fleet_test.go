@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -137,7 +138,10 @@ func (f *fleet) runOne(parent context.Context) error {
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)
 	}
-	if err := controllers.SetupAll(ctx, mgr, controllers.Options{Clock: f.clock, DataRoots: []string{dataRoot}}); err != nil {
+	// The fake GitHub listens on 127.0.0.1: the manager may reach that
+	// address and call that host, as a platform team allows its own.
+	if err := controllers.SetupAll(ctx, mgr, controllers.Options{Clock: f.clock, DataRoots: []string{dataRoot},
+		EgressNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, EgressHosts: []string{"127.0.0.1"}}); err != nil {
 		return fmt.Errorf("set up reconcilers: %w", err)
 	}
 	go func() {
