@@ -143,3 +143,34 @@ func TestGitHubAndJiraHostsNeedAnAllowance(t *testing.T) {
 		}
 	}
 }
+
+// An allowance names a host, which allows it on any port and scheme, or a
+// host:port, which allows that port only; api.github.com needs none over
+// https on its own port.
+func TestAPIHostAllowances(t *testing.T) {
+	for _, c := range []struct {
+		url, builtin string
+		allowed      []string
+		ok           bool
+	}{
+		{"https://api.github.com", githubAPIHost, nil, true},
+		{"https://API.github.com:443/", githubAPIHost, nil, true},
+		{"https://api.github.com:8443", githubAPIHost, nil, false},
+		{"http://api.github.com", githubAPIHost, nil, false},
+		{"https://ghe.example.com/api/v3", githubAPIHost, nil, false},
+		{"https://ghe.example.com/api/v3", githubAPIHost, []string{"GHE.example.com"}, true},
+		{"http://ghe.example.com:8080/api/v3", githubAPIHost, []string{"ghe.example.com"}, true},
+		{"https://ghe.example.com:8443", githubAPIHost, []string{"ghe.example.com:443"}, false},
+		{"https://ghe.example.com:8443", githubAPIHost, []string{"ghe.example.com:8443"}, true},
+		{"https://ghe.example.com.attacker.example", githubAPIHost, []string{"ghe.example.com"}, false},
+		{"https://example.atlassian.net", "", nil, false},
+		{"https://example.atlassian.net", "", []string{"example.atlassian.net"}, true},
+		{"ftp://example.atlassian.net", "", []string{"example.atlassian.net"}, false},
+		{"example.atlassian.net", "", []string{"example.atlassian.net"}, false},
+	} {
+		err := egressChannels(source.NetworkPolicy{}, c.allowed...).checkAPIHost("API", c.url, c.builtin)
+		if (err == nil) != c.ok {
+			t.Errorf("%s allowing %v: error %v, want allowed %v", c.url, c.allowed, err, c.ok)
+		}
+	}
+}
