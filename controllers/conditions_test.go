@@ -301,10 +301,10 @@ func TestVerifyingTaskWaitsWhileItsDataIsUnavailable(t *testing.T) {
 		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(task), &waiting); err != nil {
 			return false, err.Error()
 		}
-		return meta.IsStatusConditionTrue(waiting.Status.Conditions, ConditionDataUnavailable),
+		return meta.IsStatusConditionTrue(waiting.Status.Conditions, cxv1.ConditionDataUnavailable),
 			fmt.Sprintf("%s %v", waiting.Status.Phase, waiting.Status.Conditions)
 	})
-	c := condition(waiting.Status.Conditions, ConditionDataUnavailable)
+	c := condition(waiting.Status.Conditions, cxv1.ConditionDataUnavailable)
 	if !strings.Contains(c.Message, "periods") || !strings.Contains(c.Message, "waits") {
 		t.Fatalf("DataUnavailable says %q, want the read error and that the task waits", c.Message)
 	}
@@ -320,7 +320,7 @@ func TestVerifyingTaskWaitsWhileItsDataIsUnavailable(t *testing.T) {
 		if err := k8sClient.Get(context.Background(), client.ObjectKeyFromObject(task), &resumed); err != nil {
 			return false, err.Error()
 		}
-		return condition(resumed.Status.Conditions, ConditionDataUnavailable) == nil && len(resumed.Status.Measurements) > 0,
+		return condition(resumed.Status.Conditions, cxv1.ConditionDataUnavailable) == nil && len(resumed.Status.Measurements) > 0,
 			fmt.Sprintf("%s %v, %d measurement(s)", resumed.Status.Phase, resumed.Status.Conditions, len(resumed.Status.Measurements))
 	})
 	if resumed.Status.Phase != cxv1.PhaseVerifying {

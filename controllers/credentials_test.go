@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/credentials"
 )
 
 // countingReader counts the whole Secrets read from the API server.
@@ -40,7 +41,7 @@ func TestSecretDataIsReadOncePerVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := &countingReader{Reader: k8sClient}
-	store := &SecretStore{Metadata: k8sClient, Direct: direct}
+	store := &credentials.Store{Metadata: k8sClient, Direct: direct}
 	for i := 0; i < 3; i++ {
 		data, _, err := store.Read(ctx, ns, "warehouse")
 		if err != nil || string(data["password"]) != "first" {
@@ -59,7 +60,7 @@ func TestSecretDataIsReadOncePerVersion(t *testing.T) {
 	if err != nil || string(data["password"]) != "rotated" || direct.gets.Load() != 2 {
 		t.Fatalf("after rotation: %q, %v, %d reads", data["password"], err, direct.gets.Load())
 	}
-	if _, _, err := store.Read(ctx, ns, "missing"); !errors.Is(err, errSecretNotFound) {
+	if _, _, err := store.Read(ctx, ns, "missing"); !errors.Is(err, credentials.ErrNotFound) {
 		t.Fatalf("missing Secret: %v", err)
 	}
 }
@@ -77,18 +78,18 @@ func TestSecretsWithoutTheOptInLabelAreNeverRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := &countingReader{Reader: k8sClient}
-	store := &SecretStore{Metadata: k8sClient, Direct: direct}
-	if _, _, err := store.Read(ctx, ns, "db-creds"); !errors.Is(err, errSecretNotFound) || !strings.Contains(err.Error(), cxv1.SecretLabel) {
+	store := &credentials.Store{Metadata: k8sClient, Direct: direct}
+	if _, _, err := store.Read(ctx, ns, "db-creds"); !errors.Is(err, credentials.ErrNotFound) || !strings.Contains(err.Error(), cxv1.SecretLabel) {
 		t.Fatalf("an unlabelled Secret was read: %v", err)
 	}
 	if direct.gets.Load() != 0 {
 		t.Fatalf("the store fetched an unlabelled Secret's data %d times", direct.gets.Load())
 	}
-	if _, _, err := ClusterSecrets(k8sClient)(ctx, ns, "db-creds"); !errors.Is(err, errSecretNotFound) {
+	if _, _, err := credentials.ClusterSecrets(k8sClient)(ctx, ns, "db-creds"); !errors.Is(err, credentials.ErrNotFound) {
 		t.Fatalf("read directly, an unlabelled Secret was returned: %v", err)
 	}
 	// The manager's cache holds no metadata of it at all.
-	if err := mgrClient.Get(ctx, client.ObjectKeyFromObject(db), secretMetadata()); !apierrors.IsNotFound(err) {
+	if err := mgrClient.Get(ctx, client.ObjectKeyFromObject(db), credentials.SecretMetadata()); !apierrors.IsNotFound(err) {
 		t.Fatalf("the manager's cache sees an unlabelled Secret: %v", err)
 	}
 	ds := &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "warehouse", Namespace: ns}, Spec: cxv1.DataSourceSpec{

@@ -49,21 +49,6 @@ type ImprovementTaskReconciler struct {
 	APIReader client.Reader
 }
 
-// ConditionDataUnavailable is True on a task whose fresh data could not be
-// read: it waits, and nothing verifies, reopens or closes on missing data.
-const ConditionDataUnavailable = "DataUnavailable"
-
-// ConditionFactsDisputed is True on a task whose facts disagree with its
-// Metric's own record of the episode (its name, which hashes the Metric's
-// UID, segment and episode start; its segment values; the detector's
-// state): no data is read for it, and it is not verified, reopened or
-// recovered until the disagreement is gone.
-const ConditionFactsDisputed = "FactsDisputed"
-
-// ConditionResolutionIgnored is True on a task whose resolution claims an
-// attempt the task has not reached: the resolution does not count.
-const ConditionResolutionIgnored = "ResolutionIgnored"
-
 // +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks/status,verbs=get;update;patch
 
@@ -94,8 +79,8 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	newlyDisputed := false
 	if metric != nil && !current.Phase.Final() {
 		var dispute loop.Dispute
-		dispute, obs.FactsDisputed = checkFacts(&task, metric)
-		newlyDisputed = recordDispute(status, dispute, obs.FactsDisputed, task.Generation)
+		dispute, obs.FactsDisputed = metricspec.CheckFacts(&task, metric)
+		newlyDisputed = metricspec.RecordDispute(status, dispute, obs.FactsDisputed, task.Generation)
 	}
 	if status.EpisodeEndedAt == nil && metric != nil && !current.Phase.Final() && !obs.FactsDisputed &&
 		engine.EpisodeClosed(metricspec.DetectorOf(metric.Status.Detector), metricspec.TaskOf(&task)) {
@@ -105,11 +90,11 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if metric != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !obs.FactsDisputed && !current.Phase.Final() && current.Phase != "" {
 		measurement, err := r.look(ctx, metric, spec, &task, current, status, &obs, now)
 		if err != nil {
-			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: ConditionDataUnavailable, Status: metav1.ConditionTrue,
+			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionDataUnavailable, Status: metav1.ConditionTrue,
 				Reason: "FreshDataUnreadable", ObservedGeneration: task.Generation,
 				Message: truncate(fmt.Sprintf("%v; the task waits: nothing verifies, reopens or closes on missing data", err), 1024)})
 		} else {
-			meta.RemoveStatusCondition(&status.Conditions, ConditionDataUnavailable)
+			meta.RemoveStatusCondition(&status.Conditions, cxv1.ConditionDataUnavailable)
 		}
 		if measurement != nil {
 			status.Measurements = metricspec.RecordMeasurement(status.Measurements, *measurement)
@@ -118,7 +103,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 	next, evs := loop.Advance(current, obs)
 	metricspec.ApplyLoopStatus(status, next, task.Generation)
-	newlyIgnored := recordIgnoredResolution(status, next, obs.Owner, task.Generation)
+	newlyIgnored := metricspec.RecordIgnoredResolution(status, next, obs.Owner, task.Generation)
 	owner := ""
 	if metric != nil {
 		owner = metric.Spec.Owner.Team
@@ -176,7 +161,7 @@ func (r *ImprovementTaskReconciler) confirmed(ctx context.Context, task *cxv1.Im
 	if metric == nil || r.APIReader == nil || phaseOf(task).Final() {
 		return metric
 	}
-	_, disputed := checkFacts(task, metric)
+	_, disputed := metricspec.CheckFacts(task, metric)
 	ending := task.Status.EpisodeEndedAt == nil &&
 		engine.EpisodeClosed(metricspec.DetectorOf(metric.Status.Detector), metricspec.TaskOf(task))
 	if !disputed && !ending {

@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/credentials"
 	"github.com/cxloop/cxloop/internal/delivery"
 	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/promexport"
@@ -56,9 +57,9 @@ func (o *Options) defaults() {
 // SetupAll registers every cxloop reconciler with the manager.
 func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
-	secrets := (&SecretStore{Metadata: mgr.GetClient(), Direct: mgr.GetAPIReader()}).Reader()
+	secrets := (&credentials.Store{Metadata: mgr.GetClient(), Direct: mgr.GetAPIReader()}).Reader()
 	egress := source.NetworkPolicy{Allowed: opts.EgressNetworks}
-	sources := &metricspec.Sources{Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: DirectConfigMaps(mgr.GetAPIReader()),
+	sources := &metricspec.Sources{Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: credentials.DirectConfigMaps(mgr.GetAPIReader()),
 		Network: egress}
 	if opts.Deliverer == nil {
 		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock, Network: egress, AllowedHosts: opts.EgressHosts}

@@ -22,6 +22,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/credentials"
 )
 
 // The suite runs against a real kube-apiserver and etcd, built from the Go
@@ -72,7 +73,7 @@ func runSuite(m *testing.M) int {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  testScheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   WatchOnlyOptedInSecrets(cache.Options{}),
+		Cache:   credentials.OnlyOptedIn(cache.Options{}),
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "manager: %v\n", err)

@@ -176,7 +176,7 @@ func TestResolutionAttemptsCannotBeSkippedOrRemoved(t *testing.T) {
 			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &got); err != nil {
 				return false, err.Error()
 			}
-			c := meta.FindStatusCondition(got.Status.Conditions, ConditionResolutionIgnored)
+			c := meta.FindStatusCondition(got.Status.Conditions, cxv1.ConditionResolutionIgnored)
 			return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "AttemptAhead", fmt.Sprintf("%+v", got.Status.Conditions)
 		})
 		if got.Status.Attempt != 1 || got.Status.Phase != phase {
@@ -293,10 +293,10 @@ func TestTaskWhoseFactsDisagreeWithTheMetricIsNotVerified(t *testing.T) {
 		return meta.FindStatusCondition(got.Status.Conditions, kind)
 	}
 	eventually(t, 10*time.Second, "the genuine task tries its source", func() (bool, string) {
-		c := condition(genuine, ConditionDataUnavailable)
+		c := condition(genuine, cxv1.ConditionDataUnavailable)
 		return c != nil && c.Status == metav1.ConditionTrue, fmt.Sprint(c)
 	})
-	if c := condition(genuine, ConditionFactsDisputed); c != nil {
+	if c := condition(genuine, cxv1.ConditionFactsDisputed); c != nil {
 		t.Fatalf("a genuine task is disputed: %+v", c)
 	}
 	for _, tc := range []struct {
@@ -304,14 +304,14 @@ func TestTaskWhoseFactsDisagreeWithTheMetricIsNotVerified(t *testing.T) {
 		reason string
 	}{{moved, loop.DisputeName}, {mixed, loop.DisputeSegmentValues}} {
 		eventually(t, 10*time.Second, tc.task.Name+" disputed", func() (bool, string) {
-			c := condition(tc.task, ConditionFactsDisputed)
+			c := condition(tc.task, cxv1.ConditionFactsDisputed)
 			return c != nil && c.Status == metav1.ConditionTrue && c.Reason == tc.reason, fmt.Sprint(c)
 		})
 		got := taskPhase(t, tc.task, cxv1.PhaseVerifying)
-		if c := meta.FindStatusCondition(got.Status.Conditions, ConditionDataUnavailable); c != nil {
+		if c := meta.FindStatusCondition(got.Status.Conditions, cxv1.ConditionDataUnavailable); c != nil {
 			t.Fatalf("%s: data was read for a disputed task: %+v", tc.task.Name, c)
 		}
-		if !strings.Contains(meta.FindStatusCondition(got.Status.Conditions, ConditionFactsDisputed).Message, "not verified") {
+		if !strings.Contains(meta.FindStatusCondition(got.Status.Conditions, cxv1.ConditionFactsDisputed).Message, "not verified") {
 			t.Fatalf("%s: the condition does not say what follows", tc.task.Name)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/loop"
-	"github.com/cxloop/cxloop/internal/source"
 )
 
 // writeStatus patches the task's status when it changed, with optimistic
@@ -94,56 +93,6 @@ func truncate(s string, n int) string {
 // phaseOf is a task's phase as the state machine knows it.
 func phaseOf(t *cxv1.ImprovementTask) loop.Phase { return loop.Phase(t.Status.Phase) }
 
-// checkFacts compares the task's operator-written facts with its Metric's
-// own record of the episode.
-func checkFacts(task *cxv1.ImprovementTask, metric *cxv1.Metric) (loop.Dispute, bool) {
-	facts := loop.Facts{Name: task.Name, Metric: task.Spec.Metric, Segment: task.Spec.Segment,
-		ValuesKey: source.SegmentKey(task.Spec.SegmentValues), EpisodeStart: task.Spec.EpisodeStart.Time}
-	record := loop.Record{MetricUID: string(metric.UID)}
-	// A detector computed under another definition is no record of this
-	// task's episode; the definition change cancels the task instead.
-	if det := metric.Status.Detector; det != nil && metric.Status.DefinitionHash == task.Spec.DefinitionHash {
-		record.Comparable = true
-		if det.FedUntil != nil {
-			record.FedUntil = det.FedUntil.Time
-		}
-		for _, seg := range det.Segments {
-			if seg.Segment == task.Spec.Segment && seg.EpisodeStart != nil {
-				record.OpenSince = seg.EpisodeStart.Time
-			}
-		}
-	}
-	return loop.CheckFacts(facts, record)
-}
-
-// recordDispute keeps the FactsDisputed condition in step with the facts
-// check and reports whether the dispute is new.
-func recordDispute(st *cxv1.ImprovementTaskStatus, d loop.Dispute, disputed bool, generation int64) bool {
-	if !disputed {
-		meta.RemoveStatusCondition(&st.Conditions, ConditionFactsDisputed)
-		return false
-	}
-	was := meta.IsStatusConditionTrue(st.Conditions, ConditionFactsDisputed)
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionFactsDisputed, Status: metav1.ConditionTrue,
-		Reason: d.Reason, ObservedGeneration: generation,
-		Message: truncate(d.Message+"; no data is read for this task: it is not verified, reopened or recovered while its facts disagree", 1024)})
-	return !was
-}
-
-// recordIgnoredResolution keeps the ResolutionIgnored condition in step
-// with the owner's resolution and reports whether it is new.
-func recordIgnoredResolution(st *cxv1.ImprovementTaskStatus, s loop.Status, owner loop.Owner, generation int64) bool {
-	msg, ahead := loop.ResolutionAhead(s, owner)
-	if !ahead || s.Phase.Final() {
-		meta.RemoveStatusCondition(&st.Conditions, ConditionResolutionIgnored)
-		return false
-	}
-	was := meta.IsStatusConditionTrue(st.Conditions, ConditionResolutionIgnored)
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionResolutionIgnored, Status: metav1.ConditionTrue,
-		Reason: "AttemptAhead", ObservedGeneration: generation, Message: truncate(msg, 1024)})
-	return !was
-}
-
 // announceRefusals records a Warning event when the task's facts or its
 // resolution are newly refused, after the status that says why is written.
 func (r *ImprovementTaskReconciler) announceRefusals(task *cxv1.ImprovementTask, st *cxv1.ImprovementTaskStatus, disputed, ignored bool) {
@@ -153,7 +102,7 @@ func (r *ImprovementTaskReconciler) announceRefusals(task *cxv1.ImprovementTask,
 	for _, c := range []struct {
 		kind string
 		new  bool
-	}{{ConditionFactsDisputed, disputed}, {ConditionResolutionIgnored, ignored}} {
+	}{{cxv1.ConditionFactsDisputed, disputed}, {cxv1.ConditionResolutionIgnored, ignored}} {
 		if cond := meta.FindStatusCondition(st.Conditions, c.kind); c.new && cond != nil {
 			r.Recorder.Eventf(task, nil, "Warning", cond.Reason, "Refuse", "%s", cond.Message)
 		}

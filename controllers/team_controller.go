@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/credentials"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
@@ -47,7 +48,7 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	records := make([]loop.TaskRecord, 0, len(tasks.Items))
 	for i := range tasks.Items {
-		records = append(records, taskRecord(&tasks.Items[i]))
+		records = append(records, metricspec.TaskRecord(&tasks.Items[i]))
 	}
 	sum := loop.Summarize(records)
 
@@ -70,12 +71,12 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		ready.Message = "create the Secret keys the channels name: " + strings.Join(missing, ", ")
 	}
 	meta.SetStatusCondition(&next.Conditions, ready)
-	if unsigned := unsignedWebhooks(&team); len(unsigned) > 0 {
-		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: conditionUnsigned, Status: metav1.ConditionTrue,
+	if unsigned := metricspec.UnsignedWebhooks(&team); len(unsigned) > 0 {
+		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionUnsigned, Status: metav1.ConditionTrue,
 			Reason: "WebhookWithoutSigningKey", ObservedGeneration: team.Generation,
 			Message: "webhook channel(s) " + strings.Join(unsigned, ", ") + " deliver unsigned, so their receivers cannot refuse forged or replayed requests; set webhook.signingKey"})
 	} else {
-		meta.RemoveStatusCondition(&next.Conditions, conditionUnsigned)
+		meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionUnsigned)
 	}
 
 	if equality.Semantic.DeepEqual(&team.Status, next) {
@@ -86,33 +87,18 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return ctrl.Result{}, r.Status().Patch(ctx, &team, patch)
 }
 
-// conditionUnsigned is True while a webhook channel has no signing key. It
-// is a warning, not a failure: the deliveries still go out.
-const conditionUnsigned = "Unsigned"
-
-// unsignedWebhooks names the webhook channels without a signing key.
-func unsignedWebhooks(team *cxv1.Team) []string {
-	var names []string
-	for _, ch := range team.Spec.Channels {
-		if ch.Webhook != nil && ch.Webhook.SigningKey == nil {
-			names = append(names, ch.Name)
-		}
-	}
-	return names
-}
-
 // missingSecrets lists the channel credentials that are not in a Secret of
 // the team's namespace, as secret/key.
 func (r *TeamReconciler) missingSecrets(ctx context.Context, team *cxv1.Team) ([]string, error) {
 	var missing []string
 	read := r.Secrets
 	if read == nil {
-		read = ClusterSecrets(r.Client)
+		read = credentials.ClusterSecrets(r.Client)
 	}
-	for _, ref := range channelSecretRefs(team) {
+	for _, ref := range metricspec.ChannelSecretRefs(team) {
 		data, _, err := read(ctx, team.Namespace, ref.Name)
 		switch {
-		case errors.Is(err, errSecretNotFound):
+		case errors.Is(err, credentials.ErrNotFound):
 			missing = append(missing, ref.Name+"/"+ref.Key)
 		case err != nil:
 			return nil, err
@@ -121,38 +107,6 @@ func (r *TeamReconciler) missingSecrets(ctx context.Context, team *cxv1.Team) ([
 		}
 	}
 	return missing, nil
-}
-
-func channelSecretRefs(team *cxv1.Team) []cxv1.SecretKeyReference {
-	var refs []cxv1.SecretKeyReference
-	for _, ch := range team.Spec.Channels {
-		switch {
-		case ch.Webhook != nil && ch.Webhook.SigningKey != nil:
-			refs = append(refs, *ch.Webhook.SigningKey)
-		case ch.Slack != nil:
-			refs = append(refs, ch.Slack.WebhookURL)
-		case ch.GitHub != nil:
-			refs = append(refs, ch.GitHub.Token)
-		case ch.Jira != nil:
-			refs = append(refs, ch.Jira.User, ch.Jira.Token)
-		}
-	}
-	return refs
-}
-
-// taskRecord is what the team summary needs of a task.
-func taskRecord(t *cxv1.ImprovementTask) loop.TaskRecord {
-	rec := loop.TaskRecord{
-		Phase:     loop.Phase(t.Status.Phase),
-		Attempt:   t.Status.Attempt,
-		Escalated: meta.IsStatusConditionTrue(t.Status.Conditions, cxv1.ConditionEscalated),
-		OpenedAt:  t.CreationTimestamp.Time,
-	}
-	if t.Status.ClosedAt != nil {
-		c := t.Status.ClosedAt.Time
-		rec.ClosedAt = &c
-	}
-	return rec
 }
 
 // SetupWithManager registers the reconciler; a task's change re-counts its

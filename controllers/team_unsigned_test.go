@@ -36,7 +36,7 @@ func TestTeamReportsAnUnsignedWebhook(t *testing.T) {
 				return false, err.Error()
 			}
 			ready := meta.FindStatusCondition(got.Status.Conditions, cxv1.ConditionReady)
-			c := meta.FindStatusCondition(got.Status.Conditions, conditionUnsigned)
+			c := meta.FindStatusCondition(got.Status.Conditions, cxv1.ConditionUnsigned)
 			if ready == nil || ready.Status != metav1.ConditionTrue || got.Status.ObservedGeneration != got.Generation {
 				return false, fmt.Sprintf("Ready %+v at generation %d", ready, got.Status.ObservedGeneration)
 			}

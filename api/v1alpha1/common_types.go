@@ -26,6 +26,26 @@ const (
 	ConditionEscalated = "Escalated"
 )
 
+// Conditions of an ImprovementTask besides Ready and Escalated.
+const (
+	// ConditionDataUnavailable is True on a task whose fresh data could not be
+	// read: it waits, and nothing verifies, reopens or closes on missing data.
+	ConditionDataUnavailable = "DataUnavailable"
+	// ConditionFactsDisputed is True on a task whose facts disagree with its
+	// Metric's own record of the episode (its name, which hashes the Metric's
+	// UID, segment and episode start; its segment values; the detector's
+	// state): no data is read for it, and it is not verified, reopened or
+	// recovered until the disagreement is gone.
+	ConditionFactsDisputed = "FactsDisputed"
+	// ConditionResolutionIgnored is True on a task whose resolution claims an
+	// attempt the task has not reached: the resolution does not count.
+	ConditionResolutionIgnored = "ResolutionIgnored"
+)
+
+// ConditionUnsigned is True on a Team while a webhook channel has no
+// signing key. It is a warning, not a failure: the deliveries still go out.
+const ConditionUnsigned = "Unsigned"
+
 // ReconcileRequestAnnotation asks the operator to evaluate a Metric (or
 // re-check a DataSource) at once when its value changes, as Flux's
 // reconcile.fluxcd.io/requestedAt does.

@@ -3,7 +3,7 @@ package main
 import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
-	"github.com/cxloop/cxloop/controllers"
+	"github.com/cxloop/cxloop/internal/credentials"
 )
 
 // cacheOptions limits what the manager watches: every namespace when
@@ -18,5 +18,5 @@ func cacheOptions(namespaces []string) cache.Options {
 	for _, ns := range namespaces {
 		watched[ns] = cache.Config{}
 	}
-	return controllers.WatchOnlyOptedInSecrets(cache.Options{DefaultNamespaces: watched})
+	return credentials.OnlyOptedIn(cache.Options{DefaultNamespaces: watched})
 }

@@ -23,6 +23,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/controllers"
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/credentials"
 	"github.com/cxloop/cxloop/internal/demodata"
 )
 
@@ -125,7 +126,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.WatchOnlyOptedInSecrets(cache.Options{}),
+		Cache:                  credentials.OnlyOptedIn(cache.Options{}),
 	})
 	if err != nil {
 		return nil, err

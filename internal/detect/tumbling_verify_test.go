@@ -46,4 +46,3 @@ func TestVerifyHandComputedLooks(t *testing.T) {
 		t.Fatalf("AtMost %+v", mirror)
 	}
 }
-

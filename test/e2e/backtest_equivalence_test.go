@@ -34,6 +34,7 @@ import (
 	"github.com/cxloop/cxloop/controllers"
 	"github.com/cxloop/cxloop/internal/cli"
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/credentials"
 	"github.com/cxloop/cxloop/internal/demodata"
 	"github.com/cxloop/cxloop/internal/engine"
 )
@@ -538,7 +539,7 @@ func startTrackedManager(t *testing.T, ns string, clk *clock.Manual) *activity {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  testScheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		Cache:                   controllers.WatchOnlyOptedInSecrets(cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}),
+		Cache:                   credentials.OnlyOptedIn(cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}),
 		Controller:              config.Controller{SkipNameValidation: ptr.To(true)},
 		GracefulShutdownTimeout: ptr.To(10 * time.Second),
 		NewClient: func(c *rest.Config, o client.Options) (client.Client, error) {

@@ -24,6 +24,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/controllers"
 	"github.com/cxloop/cxloop/internal/clock"
+	"github.com/cxloop/cxloop/internal/credentials"
 )
 
 // errKilled is what a write returns once its manager has been killed: the
@@ -124,7 +125,7 @@ func (f *fleet) runOne(parent context.Context) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  testScheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		Cache:                   controllers.WatchOnlyOptedInSecrets(cache.Options{DefaultNamespaces: map[string]cache.Config{f.ns: {}}}),
+		Cache:                   credentials.OnlyOptedIn(cache.Options{DefaultNamespaces: map[string]cache.Config{f.ns: {}}}),
 		Controller:              config.Controller{SkipNameValidation: ptr.To(true)},
 		GracefulShutdownTimeout: ptr.To(10 * time.Second),
 		NewClient: func(c *rest.Config, o client.Options) (client.Client, error) {

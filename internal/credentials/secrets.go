@@ -1,4 +1,9 @@
-package controllers
+// Package credentials reads what cxloop may read of a cluster's Secrets
+// and ConfigMaps: only Secrets that opt in with the cxloop.dev/secret
+// label, from the object's own namespace, their data fetched on demand
+// and once per version. It is Kubernetes plumbing for the reconcilers
+// and must hold no decision about customer experience.
+package credentials
 
 import (
 	"context"
@@ -18,16 +23,16 @@ import (
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
-// errSecretNotFound marks a credential Secret that does not exist in the
+// ErrNotFound marks a credential Secret that does not exist in the
 // object's namespace.
-var errSecretNotFound = errors.New("secret not found")
+var ErrNotFound = errors.New("secret not found")
 
 // notOptedIn is the error for a Secret cxloop may not read, whether it
 // is missing or lacks the opt-in label: the two look alike, so the message
 // names both.
 func notOptedIn(ns, name string) error {
 	return fmt.Errorf("secret %s/%s: %w, or not labelled %s=true (cxloop reads only Secrets that opt in)",
-		ns, name, errSecretNotFound, cxv1.SecretLabel)
+		ns, name, ErrNotFound, cxv1.SecretLabel)
 }
 
 // optedIn reports whether a Secret carries the opt-in label.
@@ -49,24 +54,24 @@ func readSecretVersion(ctx context.Context, c client.Reader, ns, name string) (m
 	return s.Data, s.ResourceVersion, nil
 }
 
-// WatchOnlyOptedInSecrets restricts the manager's cache of Secrets'
+// OnlyOptedIn restricts the manager's cache of Secrets'
 // metadata to Secrets labelled cxv1.SecretLabel=true, so the operator
 // has no view of the cluster's other Secrets at all. Every manager that
 // runs the reconcilers builds its cache with it.
-func WatchOnlyOptedInSecrets(o cache.Options) cache.Options {
+func OnlyOptedIn(o cache.Options) cache.Options {
 	if o.ByObject == nil {
 		o.ByObject = map[client.Object]cache.ByObject{}
 	}
-	o.ByObject[secretMetadata()] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{cxv1.SecretLabel: "true"})}
+	o.ByObject[SecretMetadata()] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{cxv1.SecretLabel: "true"})}
 	return o
 }
 
-// SecretStore reads credentials without caching the cluster's Secrets: the
+// Store reads credentials without caching the cluster's Secrets: the
 // manager watches Secrets' metadata only (names and versions, to follow
 // rotations), and reads a Secret's data from the API server only when a
 // DataSource or Team names it and its version changed. So the operator
 // never holds the data of Secrets it has no use for.
-type SecretStore struct {
+type Store struct {
 	// Metadata reads Secrets' metadata, through the manager's metadata
 	// cache.
 	Metadata client.Reader
@@ -82,17 +87,17 @@ type versionedSecret struct {
 	data    map[string][]byte
 }
 
-// secretMetadata is how a Secret's metadata is asked of the cache.
-func secretMetadata() *metav1.PartialObjectMetadata {
+// SecretMetadata is how a Secret's metadata is asked of the cache.
+func SecretMetadata() *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	return m
 }
 
 // Read returns a Secret's data and version.
-func (s *SecretStore) Read(ctx context.Context, ns, name string) (map[string][]byte, string, error) {
+func (s *Store) Read(ctx context.Context, ns, name string) (map[string][]byte, string, error) {
 	key := types.NamespacedName{Namespace: ns, Name: name}
-	meta := secretMetadata()
+	meta := SecretMetadata()
 	if err := s.Metadata.Get(ctx, key, meta); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, "", notOptedIn(ns, name)
@@ -122,7 +127,7 @@ func (s *SecretStore) Read(ctx context.Context, ns, name string) (map[string][]b
 }
 
 // Reader returns the store as a SecretReader.
-func (s *SecretStore) Reader() metricspec.SecretReader { return s.Read }
+func (s *Store) Reader() metricspec.SecretReader { return s.Read }
 
 // ClusterSecrets reads Secrets straight from the API server through c.
 func ClusterSecrets(c client.Reader) metricspec.SecretReader {
