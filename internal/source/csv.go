@@ -95,7 +95,7 @@ func (s *csvSource) read(ctx context.Context, each func(header map[string]int, c
 		return err
 	}
 	defer rc.Close()
-	limit := &recordLimit{r: rc, max: MaxCSVRecordBytes + 2} // with a line ending
+	limit := &itemLimit{r: rc, max: MaxCSVRecordBytes + 2} // with a line ending
 	r := csv.NewReader(bufio.NewReaderSize(limit, csvBuffer))
 	r.Comma = s.cfg.Delimiter
 	r.ReuseRecord = true
@@ -153,31 +153,6 @@ func (s *csvSource) tooLarge(record int) error {
 		what = fmt.Sprintf("record %d after the header", record)
 	}
 	return wrap(ErrTooLarge, "%s: %s is longer than %s (MaxCSVRecordBytes)", s.name, what, sizeName(MaxCSVRecordBytes))
-}
-
-// recordLimit refuses to read more than max bytes past the end of the
-// last complete record (start), so the parser never buffers a record
-// longer than that. The buffer asks for more only while the record being
-// parsed has not ended, so everything read past start belongs to it.
-type recordLimit struct {
-	r        io.Reader
-	n, start int64
-	max      int64
-	tripped  bool
-}
-
-func (l *recordLimit) Read(p []byte) (int, error) {
-	room := l.start + l.max - l.n
-	if room <= 0 {
-		l.tripped = true
-		return 0, ErrTooLarge
-	}
-	if int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	return n, err
 }
 
 // queryFields lists the fields a query reads.

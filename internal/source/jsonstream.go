@@ -27,7 +27,7 @@ func splitPath(p string) []string {
 // token, and decodes the records one at a time.
 type jsonWalker struct {
 	dec     *json.Decoder
-	lim     *valueLimit
+	lim     *itemLimit
 	records []string
 	link    []string // nil when the pages have no link or cursor
 	each    func(record) error
@@ -39,7 +39,7 @@ type jsonWalker struct {
 // streamRecords reads a response, calling each for every record at
 // recordsPath, and returns the value at linkPath ("" when absent or null).
 func streamRecords(r io.Reader, recordsPath, linkPath string, each func(record) error) (string, error) {
-	lim := &valueLimit{r: r, max: MaxJSONRecordBytes}
+	lim := &itemLimit{r: r, max: MaxJSONRecordBytes}
 	dec := json.NewDecoder(lim)
 	dec.UseNumber()
 	w := &jsonWalker{dec: dec, lim: lim, records: splitPath(recordsPath), each: each, paths: map[string][]string{}}
@@ -243,29 +243,4 @@ func (w *jsonWalker) token() (json.Token, error) {
 func (w *jsonWalker) decode(v any) error {
 	w.lim.start = w.dec.InputOffset()
 	return w.dec.Decode(v)
-}
-
-// valueLimit refuses to read more than max bytes past start, the offset
-// where the value being decoded begins. The decoder asks for more only
-// while that value has not ended, so everything read past start belongs
-// to it.
-type valueLimit struct {
-	r        io.Reader
-	n, start int64
-	max      int64
-	tripped  bool
-}
-
-func (l *valueLimit) Read(p []byte) (int, error) {
-	room := l.start + l.max - l.n
-	if room <= 0 {
-		l.tripped = true
-		return 0, ErrTooLarge
-	}
-	if int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	return n, err
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -67,4 +68,30 @@ func sizeName(n int64) string {
 // has no error value for it.
 func headersTooLarge(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "server response headers exceeded")
+}
+
+// itemLimit refuses to read more than max bytes past start, the offset
+// where the item being parsed (a CSV record, a JSON value) begins, so a
+// parser never buffers an item longer than that. Parsers ask for more
+// only while the item has not ended, so everything read past start
+// belongs to it; they move start when an item ends.
+type itemLimit struct {
+	r        io.Reader
+	n, start int64
+	max      int64
+	tripped  bool
+}
+
+func (l *itemLimit) Read(p []byte) (int, error) {
+	room := l.start + l.max - l.n
+	if room <= 0 {
+		l.tripped = true
+		return 0, ErrTooLarge
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
 }
