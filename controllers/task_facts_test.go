@@ -184,15 +184,13 @@ func TestResolutionAttemptsCannotBeSkippedOrRemoved(t *testing.T) {
 		}
 	}
 
-	// A first resolution claiming attempt 100 is admitted (admission cannot
-	// see status.attempt) but does not count: the task stays Open on
-	// attempt 1, and the condition says why.
-	if err := rawPatch(skipper, resolve(100)); err != nil {
-		t.Fatal(err)
+	// A first resolution claiming attempt 100 is refused: a task reaches a
+	// later attempt only by reopening after a resolution.
+	if err := rawPatch(skipper, resolve(100)); err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "first resolution is 1") {
+		t.Fatalf("a first resolution of attempt 100: %v, want refused", err)
 	}
-	ignored(skipper, cxv1.PhaseOpen)
-	if got := taskPhase(t, skipper, cxv1.PhaseOpen); got.Status.ResolvedAt != nil {
-		t.Fatalf("an ignored resolution was stamped at %v", got.Status.ResolvedAt)
+	if got := taskPhase(t, skipper, cxv1.PhaseOpen); got.Status.ResolvedAt != nil || got.Spec.Resolution != nil {
+		t.Fatalf("a refused resolution left %+v, resolvedAt %v", got.Spec.Resolution, got.Status.ResolvedAt)
 	}
 
 	if err := rawPatch(task, resolve(1)); err != nil {

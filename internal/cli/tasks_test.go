@@ -60,6 +60,12 @@ func createTask(t *testing.T, ns string, f taskFixture) *cxv1.ImprovementTask {
 		d := metav1.NewTime(*f.due)
 		task.Spec.DueDate = &d
 	}
+	if f.attempt > 1 {
+		// A task reaches a later attempt only by reopening after its
+		// owner resolved the one before.
+		task.Spec.State = cxv1.TaskResolved
+		task.Spec.Resolution = &cxv1.Resolution{Note: "an earlier fix", Attempt: f.attempt - 1}
+	}
 	if err := k8sClient.Create(ctx, task); err != nil {
 		t.Fatalf("create %s: %v", f.name, err)
 	}
