@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,11 +27,14 @@ func TestCostlyExpressionStallsAsExpressionTooCostly(t *testing.T) {
 	if err := k8sClient.Create(ctx, input); err != nil {
 		t.Fatal(err)
 	}
-	bomb := "nrr"
-	for range 6 {
-		bomb = "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(x, " + bomb + ")"
+	// Two nested maps over a hundred elements: within the API server's
+	// bound on macros (two) and length, but 10,000 steps an evaluation.
+	hundred := make([]string, 100)
+	for i := range hundred {
+		hundred[i] = strconv.Itoa(i)
 	}
-	bomb = "double(size(" + bomb + "))"
+	list := "[" + strings.Join(hundred, ",") + "]"
+	bomb := "double(size(" + list + ".map(x, " + list + ".map(y, nrr))))"
 	target := 100.0
 	m := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "nrr-bomb", Namespace: ns}, Spec: cxv1.MetricSpec{
 		Owner: cxv1.MetricOwner{Team: "customer-success"}, Formula: cxv1.FormulaDerived,

@@ -99,9 +99,13 @@ type MetricSpec struct {
 	Unrated UnratedPolicy `json:"unrated,omitempty"`
 
 	// expression computes a derived metric from its inputs, in CEL, such as
-	// "avg_purchase_value * purchase_frequency * lifespan".
+	// "avg_purchase_value * purchase_frequency * lifespan". Arithmetic over
+	// the inputs needs no list macros; at most two of map, filter, all,
+	// exists and exists_one may appear, and the operator also refuses any
+	// expression whose estimated cost is too high (ExpressionTooCostly).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(?s)([.](map|filter|all|exists|exists_one)[(].*){3,}')",message="at most two list macros (map, filter, all, exists, exists_one) may appear: nested macros multiply the work on every evaluation"
 	// +optional
 	Expression string `json:"expression,omitempty"`
 
