@@ -18,6 +18,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // SourceChecker runs a DataSource's cheap connectivity check. It returns
@@ -63,7 +64,7 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.Checker.CheckSource(ctx, &ds); err != nil {
 		next.ConsecutiveFailures++
 		ready.Status, ready.Reason = metav1.ConditionFalse, metricspec.CheckReason(err)
-		ready.Message = truncate(err.Error(), 1024)
+		ready.Message = redact.Cut(err.Error(), 1024)
 		result.RequeueAfter = backoff(next.ConsecutiveFailures, recheck)
 	} else {
 		next.ConsecutiveFailures = 0

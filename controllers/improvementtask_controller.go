@@ -22,6 +22,7 @@ import (
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/redact"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -92,7 +93,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if err != nil {
 			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionDataUnavailable, Status: metav1.ConditionTrue,
 				Reason: "FreshDataUnreadable", ObservedGeneration: task.Generation,
-				Message: truncate(fmt.Sprintf("%v; the task waits: nothing verifies, reopens or closes on missing data", err), 1024)})
+				Message: redact.Cut(fmt.Sprintf("%v; the task waits: nothing verifies, reopens or closes on missing data", err), 1024)})
 		} else {
 			meta.RemoveStatusCondition(&status.Conditions, cxv1.ConditionDataUnavailable)
 		}

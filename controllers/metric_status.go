@@ -13,6 +13,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // statusPatcher owns a Metric's status write: the reconcile edits next,
@@ -49,7 +50,7 @@ func (p *statusPatcher) event(typ, reason, note string, args ...any) {
 
 func (p *statusPatcher) setReady(s metav1.ConditionStatus, reason, msg string) {
 	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: cxv1.ConditionReady, Status: s, Reason: reason,
-		Message: truncate(msg, 1024), ObservedGeneration: p.m.Generation})
+		Message: redact.Cut(msg, 1024), ObservedGeneration: p.m.Generation})
 }
 
 // ready: the operator did its job for this generation.
@@ -80,18 +81,18 @@ func (p *statusPatcher) ownerTeam(team engine.TeamLoad) {
 		p.event("Warning", conditionTeamNotFound, "%s", msg)
 	}
 	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: conditionTeamNotFound, Status: metav1.ConditionTrue,
-		Reason: conditionTeamNotFound, Message: truncate(msg, 1024), ObservedGeneration: p.m.Generation})
+		Reason: conditionTeamNotFound, Message: redact.Cut(msg, 1024), ObservedGeneration: p.m.Generation})
 }
 
 // stall: nothing will change until the user does; the message says what
 // to fix.
 func (p *statusPatcher) stall(reason, msg string) {
 	p.settled, p.stalled = true, true
-	if c := meta.FindStatusCondition(p.next.Conditions, cxv1.ConditionStalled); c == nil || c.Reason != reason || c.Message != truncate(msg, 1024) {
-		p.event("Warning", reason, "%s", truncate(msg, 900))
+	if c := meta.FindStatusCondition(p.next.Conditions, cxv1.ConditionStalled); c == nil || c.Reason != reason || c.Message != redact.Cut(msg, 1024) {
+		p.event("Warning", reason, "%s", redact.Cut(msg, 900))
 	}
 	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: cxv1.ConditionStalled, Status: metav1.ConditionTrue,
-		Reason: reason, Message: truncate(msg, 1024), ObservedGeneration: p.m.Generation})
+		Reason: reason, Message: redact.Cut(msg, 1024), ObservedGeneration: p.m.Generation})
 	// Until the user fixes the spec nothing reads the source, so an earlier
 	// source failure says nothing about it now.
 	meta.RemoveStatusCondition(&p.next.Conditions, cxv1.ConditionSourceUnavailable)
@@ -106,7 +107,7 @@ func (p *statusPatcher) sourceFailed(err error) {
 	p.settled = true
 	next := p.next
 	next.ConsecutiveSourceErrors++
-	msg := truncate(err.Error(), 900)
+	msg := redact.Cut(err.Error(), 900)
 	if next.ConsecutiveSourceErrors == 1 {
 		p.event("Warning", "SourceUnavailable", "%s", msg)
 	}
@@ -140,7 +141,7 @@ func (p *statusPatcher) summarize(err error) {
 		return
 	}
 	meta.SetStatusCondition(&p.next.Conditions, metav1.Condition{Type: cxv1.ConditionReconciling, Status: metav1.ConditionTrue,
-		Reason: "ProgressingWithRetry", Message: truncate(err.Error(), 1024), ObservedGeneration: p.m.Generation})
+		Reason: "ProgressingWithRetry", Message: redact.Cut(err.Error(), 1024), ObservedGeneration: p.m.Generation})
 }
 
 // flush patches the status when it changed, then emits queued events.

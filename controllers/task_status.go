@@ -83,13 +83,6 @@ func eventType(ev loop.Event) string {
 	return "Normal"
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
-
 // phaseOf is a task's phase as the state machine knows it.
 func phaseOf(t *cxv1.ImprovementTask) loop.Phase { return loop.Phase(t.Status.Phase) }
 

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -60,12 +59,12 @@ func (c *Channels) deliverOne(ctx context.Context, team *cxv1.Team, ch cxv1.Deli
 	// channel's credentials, whichever client produced it.
 	d, secrets, err := c.deliverer(ctx, team.Namespace, ch)
 	if err != nil {
-		rec.Message, rec.Retryable = truncate(redact.HTTP(err.Error(), secrets...), maxMessage), true
+		rec.Message, rec.Retryable = redact.Cut(redact.HTTP(err.Error(), secrets...), maxMessage), true
 		return rec
 	}
 	out := d.Deliver(ctx, eventOf(task, ev))
 	rec.Succeeded, rec.Retryable = out.Succeeded, !out.Succeeded && out.Retryable
-	rec.Message, rec.ExternalRef = truncate(redact.HTTP(out.Message, secrets...), maxMessage), out.ExternalRef
+	rec.Message, rec.ExternalRef = redact.Cut(redact.HTTP(out.Message, secrets...), maxMessage), out.ExternalRef
 	return rec
 }
 
@@ -194,14 +193,3 @@ func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 
 // maxMessage is the longest delivery message a record keeps.
 const maxMessage = 512
-
-// truncate shortens s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}

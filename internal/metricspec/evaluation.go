@@ -9,6 +9,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // maxQuery is the longest query text status keeps.
@@ -51,7 +52,7 @@ func ApplyEvaluation(next *cxv1.MetricStatus, gen int64, res *engine.Evaluation,
 	}
 	if changed {
 		next.LastEvaluation = &cxv1.Evaluation{WindowStart: metav1.NewTime(res.WindowStart), WindowEnd: metav1.NewTime(res.WindowEnd),
-			Query: truncate(res.Query, maxQuery), Reason: res.Reason, Message: truncate(res.Message, maxMessage)}
+			Query: redact.Cut(res.Query, maxQuery), Reason: res.Reason, Message: redact.Cut(res.Message, maxMessage)}
 		next.History = AppendBounded(next.History, cxv1.HistoryPoint{WindowEnd: metav1.NewTime(res.WindowEnd), Value: o.Value,
 			Lower: o.Lower, Upper: o.Upper, Samples: o.Samples, State: cxv1.WindowState(o.State), DefinitionHash: res.DefinitionHash}, cxv1.MaxHistory)
 	}
@@ -69,7 +70,7 @@ func ApplyEvaluation(next *cxv1.MetricStatus, gen int64, res *engine.Evaluation,
 		}
 		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionChangeDetected, Status: metav1.ConditionTrue,
 			Reason: "EpisodeOpen", ObservedGeneration: gen,
-			Message: truncate(fmt.Sprintf("the change detector has an open episode in %d segment(s): %v", len(segs), segs), maxMessage)})
+			Message: redact.Cut(fmt.Sprintf("the change detector has an open episode in %d segment(s): %v", len(segs), segs), maxMessage)})
 	} else {
 		meta.SetStatusCondition(&next.Conditions, metav1.Condition{Type: cxv1.ConditionChangeDetected, Status: metav1.ConditionFalse,
 			Reason: "InControl", Message: "no change beyond the smallest shift worth a task", ObservedGeneration: gen})

@@ -8,6 +8,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/redact"
 )
 
 // maxMessage is the longest status message kept, as the API bounds it.
@@ -73,7 +74,7 @@ func LoopStatus(t *cxv1.ImprovementTask) loop.Status {
 // ApplyLoopStatus writes the state machine's status into a task's status.
 func ApplyLoopStatus(st *cxv1.ImprovementTaskStatus, s loop.Status, generation int64) {
 	st.ObservedGeneration = generation
-	st.Phase, st.Attempt, st.Reason, st.Message = cxv1.TaskPhase(s.Phase), s.Attempt, s.Reason, truncate(s.Message, maxMessage)
+	st.Phase, st.Attempt, st.Reason, st.Message = cxv1.TaskPhase(s.Phase), s.Attempt, s.Reason, redact.Cut(s.Message, maxMessage)
 	st.ResolvedAt, st.ClosedAt = timePtr(s.ResolvedAt), timePtr(s.ClosedAt)
 	st.Verification = nil
 	if imp := s.Improvement; imp != nil {
@@ -89,11 +90,4 @@ func timePtr(t *time.Time) *metav1.Time {
 	}
 	mt := metav1.NewTime(*t)
 	return &mt
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

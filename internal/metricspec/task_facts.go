@@ -6,6 +6,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/loop"
+	"github.com/cxloop/cxloop/internal/redact"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -41,7 +42,7 @@ func RecordDispute(st *cxv1.ImprovementTaskStatus, d loop.Dispute, disputed bool
 	was := meta.IsStatusConditionTrue(st.Conditions, cxv1.ConditionFactsDisputed)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: cxv1.ConditionFactsDisputed, Status: metav1.ConditionTrue,
 		Reason: d.Reason, ObservedGeneration: generation,
-		Message: truncate(d.Message+"; no data is read for this task: it is not verified, reopened or recovered while its facts disagree", maxMessage)})
+		Message: redact.Cut(d.Message+"; no data is read for this task: it is not verified, reopened or recovered while its facts disagree", maxMessage)})
 	return !was
 }
 
@@ -55,6 +56,6 @@ func RecordIgnoredResolution(st *cxv1.ImprovementTaskStatus, s loop.Status, owne
 	}
 	was := meta.IsStatusConditionTrue(st.Conditions, cxv1.ConditionResolutionIgnored)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: cxv1.ConditionResolutionIgnored, Status: metav1.ConditionTrue,
-		Reason: "AttemptAhead", ObservedGeneration: generation, Message: truncate(msg, maxMessage)})
+		Reason: "AttemptAhead", ObservedGeneration: generation, Message: redact.Cut(msg, maxMessage)})
 	return !was
 }

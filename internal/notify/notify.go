@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cxloop/cxloop/internal/redact"
 )
@@ -238,24 +237,13 @@ func sendRaw(ctx context.Context, client *http.Client, method, url string, body 
 // from an outcome's message; the external reference, an issue's address,
 // is the tool's own and stays.
 func clean(out Outcome, secrets ...string) Outcome {
-	out.Message = cut(redact.HTTP(out.Message, secrets...), maxMessage)
+	out.Message = redact.Cut(redact.HTTP(out.Message, secrets...), maxMessage)
 	return out
 }
 
 // maxMessage bounds an outcome's message. The answer's body is cut only
 // after redaction: a secret cut in two would no longer be recognised.
 const maxMessage = 256
-
-// cut shortens s to at most n bytes without splitting a character.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
 
 func classify(code int, body []byte) Outcome {
 	switch {
@@ -270,7 +258,7 @@ func classify(code int, body []byte) Outcome {
 // snippet is the start of an answer's body, long enough that clean sees
 // a secret whole before it cuts the message.
 func snippet(b []byte) string {
-	return cut(strings.TrimSpace(string(b)), 4096)
+	return redact.Cut(strings.TrimSpace(string(b)), 4096)
 }
 
 // marker is the hidden text that identifies a task in a tool without an

@@ -1,7 +1,8 @@
-// Package redact removes credentials from text bound for an error, a
-// condition, an event, a delivery record or a log. Every source driver
-// and delivery channel uses it, so there is one rule for what a secret
-// looks like in output. It imports nothing of the project.
+// Package redact removes credentials from, and bounds the length of, text
+// bound for an error, a condition, an event, a delivery record or a log.
+// Every source driver, delivery channel and reconciler uses it, so there
+// is one rule for what a secret looks like in output and one way to cut a
+// message. It imports nothing of the project.
 package redact
 
 import (
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Placeholder replaces each secret.
@@ -193,4 +195,17 @@ func URLs(s string) string {
 // secrets.
 func HTTP(s string, secrets ...string) string {
 	return Text(URLs(s), secrets...)
+}
+
+// Cut shortens s to at most n bytes without splitting a character, as
+// status, event and record messages are bounded. Cut after redacting: a
+// secret cut in two would no longer be recognised.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

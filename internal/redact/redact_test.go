@@ -81,3 +81,20 @@ func TestHTTPRemovesSecretsAndURLParts(t *testing.T) {
 		t.Fatalf("HTTP(%q) = %q no longer names the host", in, got)
 	}
 }
+
+func TestCutNeverSplitsACharacter(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc"},
+		{"Zürich", 2, "Z"}, // ü is two bytes: the cut falls before it
+		{"Zürich", 3, "Zü"},
+	} {
+		if got := Cut(c.in, c.n); got != c.want {
+			t.Errorf("Cut(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
