@@ -3,6 +3,7 @@ package metricspec
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
@@ -67,7 +68,7 @@ func Translate(m *cxv1.Metric) (engine.Metric, error) {
 	if s.TimeZone == "" {
 		return out, fmt.Errorf("spec.timeZone: %w", errNotDefaulted)
 	}
-	loc, err := time.LoadLocation(s.TimeZone)
+	loc, err := location(s.TimeZone)
 	if err != nil {
 		return out, fmt.Errorf("spec.timeZone: %q is not an IANA time zone: %w", s.TimeZone, err)
 	}
@@ -97,4 +98,20 @@ func Translate(m *cxv1.Metric) (engine.Metric, error) {
 	out.Policy = engine.Policy{DryRun: imp.DryRun, MinFreshSamples: imp.MinFreshSamples, MaxAttempts: imp.MaxAttempts,
 		MaxOpenTasks: imp.MaxOpenTasks, EscalationTeam: imp.EscalationTeam, Playbook: imp.Playbook}
 	return out, nil
+}
+
+// locations caches time zones by name: loading one reads the zone database
+// from disk, and every reconcile translates its Metric.
+var locations sync.Map
+
+func location(name string) (*time.Location, error) {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, l)
+	return l, nil
 }
