@@ -49,6 +49,9 @@ type MetricReconciler struct {
 	// MaxConcurrent bounds how many Metrics are evaluated at once, so slow
 	// warehouse queries never starve the others.
 	MaxConcurrent int
+	// MaxSegments bounds the segments of a Metric's result (the source's
+	// default when 0); past it the Metric is Stalled TooManySegments.
+	MaxSegments int
 
 	mu        sync.Mutex
 	evaluated map[types.UID]evaluationKey
@@ -142,6 +145,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 		p.stall("InvalidSpec", err.Error())
 		return ctrl.Result{}, nil
 	}
+	spec.Query.MaxSegments = r.MaxSegments
 	if m.Spec.Suspend {
 		p.ready("Suspended", "evaluation is suspended; the detector's state is kept")
 		return ctrl.Result{}, nil

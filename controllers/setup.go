@@ -41,6 +41,10 @@ type Options struct {
 	// channels may call besides https://api.github.com; a channel pointing
 	// elsewhere fails its delivery and sends nothing.
 	EgressHosts []string
+	// MaxSegments bounds the segments a Metric is measured by: past it
+	// the Metric is Stalled TooManySegments and nothing is measured (no
+	// segment dropped silently). source.MaxSegments when 0.
+	MaxSegments int
 }
 
 func (o *Options) defaults() {
@@ -77,7 +81,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}{
 		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
 		{"metric", (&MetricReconciler{Client: c, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
-			Exporter: opts.Exporter, Sources: sources}).SetupWithManager},
+			Exporter: opts.Exporter, Sources: sources, MaxSegments: opts.MaxSegments}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Scheme: s, Secrets: secrets}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s, Clock: opts.Clock,
 			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer, APIReader: mgr.GetAPIReader()}).SetupWithManager},

@@ -82,7 +82,8 @@ func runSuite(m *testing.M) int {
 	mgrClient = mgr.GetClient()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := SetupAll(ctx, mgr, Options{Clock: testClock, DataRoots: []string{testDataRoot}, EgressNetworks: testEgressNetworks}); err != nil {
+	if err := SetupAll(ctx, mgr, Options{Clock: testClock, DataRoots: []string{testDataRoot}, EgressNetworks: testEgressNetworks,
+		MaxSegments: testMaxSegments}); err != nil {
 		fmt.Fprintf(os.Stderr, "set up reconcilers: %v\n", err)
 		return 1
 	}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 
@@ -29,6 +30,7 @@ func main() {
 		probeAddr      string
 		leaderElection bool
 		leaderElectNS  string
+		maxSegments    int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to scrapers the API server authenticates and authorizes for GET /metrics (the cxloop-metrics-reader ClusterRole); false serves plain HTTP to anyone who reaches the port.")
@@ -44,11 +46,16 @@ func main() {
 	flag.Var(&egressNetworks, "allow-source-network", "Former name of --allow-egress-network, which it adds to.")
 	flag.Var(&egressHosts, "allow-egress-host", "Host (or host:port) that GitHub and Jira channels may call, such as a GitHub Enterprise Server or a Jira site like example.atlassian.net (repeatable); only https://api.github.com by default.")
 	opts := zap.Options{}
+	flag.IntVar(&maxSegments, "max-segments", source.MaxSegments, "Most segments one Metric may be measured by (each holds its own statistics and evidence); past it the Metric is Stalled TooManySegments and nothing is measured, no segment dropped silently.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
+	if maxSegments < 1 {
+		log.Error(fmt.Errorf("%d is not a positive number", maxSegments), "bad --max-segments")
+		os.Exit(1)
+	}
 	networks, err := source.ParseNetworks(egressNetworks)
 	if err != nil {
 		log.Error(err, "bad --allow-egress-network")
@@ -80,7 +87,7 @@ func main() {
 		os.Exit(1)
 	}
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, EgressNetworks: networks, EgressHosts: egressHosts,
-		Exporter: promexport.NewExporter(metrics.Registry)}); err != nil {
+		MaxSegments: maxSegments, Exporter: promexport.NewExporter(metrics.Registry)}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)
 	}

@@ -23,7 +23,13 @@ var (
 	ErrRejected = errors.New("spec rejected")
 )
 
+// unavailable wraps a source's failure; a result with more segments than
+// the query's bound is the spec's doing, not the source's, and retrying
+// will not help: it is a rejection (ReasonTooManySegments).
 func unavailable(what string, err error) error {
+	if errors.Is(err, source.ErrTooManySegments) {
+		return &RejectedError{Reason: ReasonTooManySegments, Err: fmt.Errorf("%s: %w", what, err)}
+	}
 	return fmt.Errorf("%w: %s: %v", ErrSourceUnavailable, what, err)
 }
 
@@ -47,8 +53,14 @@ func (e *RejectedError) Error() string { return fmt.Sprintf("%v: %v", ErrRejecte
 // Unwrap returns ErrRejected and the cause.
 func (e *RejectedError) Unwrap() []error { return []error{ErrRejected, e.Err} }
 
-// ReasonExpressionTooCostly: a derived expression exceeds the cost budget.
-const ReasonExpressionTooCostly = "ExpressionTooCostly"
+// Reasons of RejectedErrors.
+const (
+	// ReasonExpressionTooCostly: a derived expression exceeds the cost budget.
+	ReasonExpressionTooCostly = "ExpressionTooCostly"
+	// ReasonTooManySegments: the source answers more segments than the
+	// query's bound (the manager's --max-segments).
+	ReasonTooManySegments = "TooManySegments"
+)
 
 // RejectionReason is the condition reason of a rejection: a RejectedError's
 // own, otherwise fallback.

@@ -238,7 +238,7 @@ func (s *httpJSONSource) get(ctx context.Context, u *url.URL) (*http.Response, e
 // URL's userinfo, path and query, which may carry a token a link or a
 // cursor brought in.
 func (s *httpJSONSource) classify(ctx context.Context, err error) error {
-	for _, kind := range []error{ErrAddressNotAllowed, ErrTooLarge, ErrBadQuery, ErrUnauthorized, ErrUnreachable, ErrTimeout} {
+	for _, kind := range []error{ErrAddressNotAllowed, ErrTooLarge, ErrTooManySegments, ErrBadQuery, ErrUnauthorized, ErrUnreachable, ErrTimeout} {
 		if errors.Is(err, kind) {
 			return s.redacted(kind, err)
 		}

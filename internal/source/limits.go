@@ -42,14 +42,23 @@ const (
 	// segment and score or sketch bucket).
 	MaxSQLResultRows = 1_000_000
 
-	// MaxSegments bounds the segments of one result, whatever the source:
-	// each holds its own statistics.
+	// MaxSegments is the default bound on the segments of one result,
+	// whatever the source (each holds its own statistics); Query.MaxSegments
+	// sets another (the manager's --max-segments).
 	MaxSegments = 10_000
 )
 
-// tooManySegments is the error of a result past MaxSegments.
-func tooManySegments(n int) error {
-	return wrap(ErrTooLarge, "more than %d segments (MaxSegments, %d so far): segment by columns with fewer distinct values", MaxSegments, n)
+// maxSegments is the query's bound on segments.
+func (q Query) maxSegments() int {
+	if q.MaxSegments > 0 {
+		return q.MaxSegments
+	}
+	return MaxSegments
+}
+
+// tooManySegments is the error of a result past a bound of limit segments.
+func tooManySegments(limit, n int) error {
+	return wrap(ErrTooManySegments, "more than %d segments (--max-segments, %d so far): segment by columns with fewer distinct values, or raise the manager's --max-segments", limit, n)
 }
 
 // sizeName renders a byte limit for messages.

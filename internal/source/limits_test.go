@@ -128,8 +128,19 @@ func TestRecordSourcesRefuseTooManySegments(t *testing.T) {
 	q.Segments = []string{"account"}
 	_, err := csvOf(func() io.Reader { return strings.NewReader(b.String()) }).Query(context.Background(),
 		measure.Definition{Formula: measure.FormulaMean}, q, jsonFrom, jsonTo)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MaxSegments") {
-		t.Fatalf("%d segments: %v, want ErrTooLarge naming MaxSegments", MaxSegments+1, err)
+	if !errors.Is(err, ErrTooManySegments) || !strings.Contains(err.Error(), "--max-segments") {
+		t.Fatalf("%d segments: %v, want ErrTooManySegments naming --max-segments", MaxSegments+1, err)
+	}
+	// A bound set by the manager replaces the default either way.
+	q.MaxSegments = MaxSegments + 1
+	if _, err := csvOf(func() io.Reader { return strings.NewReader(b.String()) }).Query(context.Background(),
+		measure.Definition{Formula: measure.FormulaMean}, q, jsonFrom, jsonTo); err != nil {
+		t.Fatalf("%d segments under a bound of %d: %v", MaxSegments+1, q.MaxSegments, err)
+	}
+	q.MaxSegments = 10
+	if _, err := csvOf(func() io.Reader { return strings.NewReader(b.String()) }).Query(context.Background(),
+		measure.Definition{Formula: measure.FormulaMean}, q, jsonFrom, jsonTo); !errors.Is(err, ErrTooManySegments) || !strings.Contains(err.Error(), "more than 10 segments") {
+		t.Fatalf("under a bound of 10: %v, want ErrTooManySegments naming 10", err)
 	}
 	q.Segments = nil
 	if _, err := csvOf(func() io.Reader { return strings.NewReader(b.String()) }).Query(context.Background(),
@@ -232,8 +243,12 @@ func TestPrometheusRefusesAMillionSeriesWithoutReadingThem(t *testing.T) {
 		t.Fatalf("1000 segments: %v", err)
 	}
 	series.Store(MaxSegments + 1)
-	if _, err := src.Query(context.Background(), promGauge, Query{PromQL: "up", Segments: []string{"pod"}}, from, from.Add(time.Hour)); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MaxSegments") {
-		t.Fatalf("%d segments: %v, want ErrTooLarge naming MaxSegments", MaxSegments+1, err)
+	if _, err := src.Query(context.Background(), promGauge, Query{PromQL: "up", Segments: []string{"pod"}}, from, from.Add(time.Hour)); !errors.Is(err, ErrTooManySegments) || !strings.Contains(err.Error(), "--max-segments") {
+		t.Fatalf("%d segments: %v, want ErrTooManySegments naming --max-segments", MaxSegments+1, err)
+	}
+	series.Store(11)
+	if _, err := src.Query(context.Background(), promGauge, Query{PromQL: "up", Segments: []string{"pod"}, MaxSegments: 10}, from, from.Add(time.Hour)); !errors.Is(err, ErrTooManySegments) {
+		t.Fatalf("11 segments under a bound of 10: %v, want ErrTooManySegments", err)
 	}
 }
 
@@ -324,5 +339,35 @@ func TestSQLiteRefusesAHugeValueAtOnce(t *testing.T) {
 	}
 	if res.Overall.Total.N == 0 || res.Overall.Moments.SumWX != 1000*float64(res.Overall.Total.N) {
 		t.Fatalf("small blobs: %d units summing %g, want each 1000", res.Overall.Total.N, res.Overall.Moments.SumWX)
+	}
+}
+
+func TestSQLiteHeapIsBounded(t *testing.T) {
+	if got := sqliteHeapLimit(); got != MaxSQLiteHeapBytes {
+		t.Fatalf("SQLite's hard heap limit is %d, want MaxSQLiteHeapBytes (%d)", got, MaxSQLiteHeapBytes)
+	}
+	src := openWarehouse(t)
+	// Five values of 2 MB each, and their concatenation of 10 MB, are
+	// under MaxSQLValueBytes; held together (group_concat) they need about
+	// 10 MB of SQLite's heap, past a limit of 8 MiB set for the test.
+	q := Query{SQL: fmt.Sprintf(`SELECT max(responded_at) AS responded_at, length(group_concat(hex(randomblob(1000000)))) AS score
+		FROM (SELECT responded_at FROM survey_responses WHERE responded_at < '%s' ORDER BY responded_at DESC LIMIT 5)`, t0.Format(sqliteTimeLayout)),
+		Value: "score", Time: "responded_at"}
+	def := measure.Definition{Formula: measure.FormulaMean}
+	res, err := src.Query(context.Background(), def, q, from, t0)
+	if err != nil {
+		t.Fatalf("under the default limit: %v", err)
+	}
+	if res.Overall.Total.N != 1 {
+		t.Fatalf("under the default limit: %d units, want one", res.Overall.Total.N)
+	}
+	setSQLiteHeapLimitForTest(t, 8<<20)
+	_, err = src.Query(context.Background(), def, q, from, t0)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MaxSQLiteHeapBytes") || !strings.Contains(err.Error(), "8 MiB") {
+		t.Fatalf("past the heap limit: %v, want ErrTooLarge naming MaxSQLiteHeapBytes and 8 MiB", err)
+	}
+	q.SQL = "SELECT responded_at, length(randomblob(1000)) AS score FROM survey_responses"
+	if res, err := src.Query(context.Background(), def, q, from, t0); err != nil || res.Overall.Total.N == 0 {
+		t.Fatalf("a small query after the refusal: %v, want it measured", err)
 	}
 }

@@ -137,6 +137,8 @@ func (s *promSource) Query(ctx context.Context, def measure.Definition, q Query,
 // promExprs is a query's expressions with $__window filled in.
 type promExprs struct {
 	value, samples string
+	// maxSegments bounds the segments of a result.
+	maxSegments int
 }
 
 // promExpressions checks that def and q suit Prometheus and fills the
@@ -149,7 +151,7 @@ func promExpressions(def measure.Definition, q Query, window time.Duration) (pro
 		return promExprs{}, wrap(ErrBadQuery, "a Prometheus metric needs a PromQL expression")
 	}
 	length := strconv.FormatInt(window.Milliseconds(), 10) + "ms"
-	e := promExprs{value: strings.ReplaceAll(q.PromQL, windowVariable, length)}
+	e := promExprs{value: strings.ReplaceAll(q.PromQL, windowVariable, length), maxSegments: q.maxSegments()}
 	if q.SamplesPromQL != "" {
 		e.samples = strings.ReplaceAll(q.SamplesPromQL, windowVariable, length)
 	}
@@ -188,8 +190,8 @@ func (e promExprs) fold(segments []string, at time.Time, values, samples []readi
 		for _, t := range targets {
 			foldReading(t, r.value, n, counted)
 		}
-		if len(res.Segments) > MaxSegments {
-			return nil, tooManySegments(len(res.Segments))
+		if len(res.Segments) > e.maxSegments {
+			return nil, tooManySegments(e.maxSegments, len(res.Segments))
 		}
 	}
 	return res, nil

@@ -147,7 +147,7 @@ func (p *recordPlan) fold(get record, where func() string) error {
 }
 
 // segmentOf returns the statistics of the record's segment; a new segment
-// past MaxSegments is an error.
+// past the query's bound is an error.
 func (p *recordPlan) segmentOf(get record) (*measure.Stats, error) {
 	p.keyBuf = p.keyBuf[:0]
 	for _, c := range p.q.Segments {
@@ -156,8 +156,8 @@ func (p *recordPlan) segmentOf(get record) (*measure.Stats, error) {
 	if s, ok := p.bySegment[string(p.keyBuf)]; ok {
 		return s, nil
 	}
-	if len(p.bySegment) >= MaxSegments {
-		return nil, tooManySegments(len(p.bySegment))
+	if len(p.bySegment) >= p.q.maxSegments() {
+		return nil, tooManySegments(p.q.maxSegments(), len(p.bySegment))
 	}
 	values := make(map[string]string, len(p.q.Segments))
 	for _, c := range p.q.Segments {

@@ -31,6 +31,10 @@ var (
 	// result, an SQL value or result) passed one of the limits that keep a
 	// query's memory bounded; the message names the limit.
 	ErrTooLarge = errors.New("answer too large")
+	// ErrTooManySegments: a result has more segments than the query's
+	// bound (Query.MaxSegments); the Metric's segment columns have to
+	// change, or the manager's bound.
+	ErrTooManySegments = errors.New("too many segments")
 )
 
 // FilterOperator compares a column with values.
@@ -71,6 +75,9 @@ type Query struct {
 	// Segments are the columns the metric is also measured by.
 	Segments []string
 	Filters  []Filter
+	// MaxSegments bounds the segments of the result (MaxSegments when 0):
+	// past it the query fails with ErrTooManySegments, nothing dropped.
+	MaxSegments int
 }
 
 // Segment is one segment's statistics.

@@ -126,8 +126,8 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 		targets := []*measure.Stats{res.Overall}
 		if nseg > 0 {
 			targets = append(targets, res.segment(values).Stats)
-			if len(res.Segments) > MaxSegments {
-				return tooManySegments(len(res.Segments))
+			if len(res.Segments) > q.maxSegments() {
+				return tooManySegments(q.maxSegments(), len(res.Segments))
 			}
 		}
 		for _, t := range targets {
@@ -196,12 +196,15 @@ func (s *sqlSource) Close() error { return s.db.Close() }
 
 // classify maps a driver error to a typed error.
 func (s *sqlSource) classify(ctx context.Context, err error) error {
-	if errors.Is(err, ErrBadQuery) || errors.Is(err, ErrPathNotAllowed) || errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, ErrBadQuery) || errors.Is(err, ErrPathNotAllowed) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrTooManySegments) {
 		return err
 	}
 	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_TOOBIG {
 		return wrap(ErrTooLarge, "a string or blob of the query is longer than %s (MaxSQLValueBytes): %v", sizeName(MaxSQLValueBytes), err)
+	}
+	if errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_NOMEM {
+		return wrap(ErrTooLarge, "the query needs more than SQLite's heap of %s (MaxSQLiteHeapBytes, shared by every SQLite query): %v", sizeName(sqliteHeapLimit()), err)
 	}
 	if errors.Is(err, ErrAddressNotAllowed) {
 		var opErr *net.OpError

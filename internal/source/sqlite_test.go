@@ -142,6 +142,29 @@ func TestSQLiteWeightedSegmentedNPSMatchesRowByRow(t *testing.T) {
 	}
 }
 
+func TestSQLiteRefusesMoreSegmentsThanTheBound(t *testing.T) {
+	src := openWarehouse(t)
+	def := measure.Definition{Formula: measure.FormulaNPS}
+	q := Query{Table: "survey_responses", Value: "score", Time: "responded_at", Segments: []string{"persona"},
+		Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}
+	res, err := src.Query(context.Background(), def, q, from, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(res.Segments)
+	if n < 2 {
+		t.Fatalf("fixture has %d personas, want several", n)
+	}
+	q.MaxSegments = n
+	if _, err := src.Query(context.Background(), def, q, from, t0); err != nil {
+		t.Fatalf("%d segments under a bound of %d: %v", n, n, err)
+	}
+	q.MaxSegments = n - 1
+	if _, err := src.Query(context.Background(), def, q, from, t0); !errors.Is(err, ErrTooManySegments) {
+		t.Fatalf("%d segments under a bound of %d: %v, want ErrTooManySegments", n, n-1, err)
+	}
+}
+
 func TestSQLiteMeanAndPercentileMatchRowByRow(t *testing.T) {
 	src := openWarehouse(t)
 	over := 14400.0
