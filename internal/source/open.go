@@ -2,6 +2,7 @@ package source
 
 import (
 	"database/sql"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -76,6 +77,10 @@ func OpenSQLite(c SQLiteConfig) (Source, error) {
 	path, err := ResolvePath(c.Path, c.Roots)
 	if err != nil {
 		return nil, err
+	}
+	if sqliteHeapErr != nil {
+		// Without the heap limit one query could exhaust the manager.
+		return nil, fmt.Errorf("SQLite's heap limit (MaxSQLiteHeapBytes) could not be set, so no SQLite file is opened: %w", sqliteHeapErr)
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_pragma=query_only(1)&_pragma=busy_timeout(5000)&_time_format=datetime"
 	db, err := sql.Open("sqlite", dsn)
