@@ -53,8 +53,10 @@ type DataSourceSpec struct {
 	CSV *CSVSource `json:"csv,omitempty"`
 
 	// secretRef names a Secret in this DataSource's namespace holding its
-	// credentials. Which keys are read depends on the type: postgres reads
-	// "username" and "password"; prometheus reads "token", or "username" and
+	// credentials; cxloop reads it only when it carries the label
+	// cxloop.dev/secret: "true". Which keys are read depends on the type:
+	// postgres reads "username" and "password", and "ca.crt" (the PEM of
+	// the CA that signs the server's certificate) when present; prometheus reads "token", or "username" and
 	// "password"; httpjson reads "token" and the keys its headers name.
 	// Credentials never appear in status, events or logs.
 	// +optional
@@ -98,13 +100,15 @@ type PostgresSource struct {
 	// +kubebuilder:validation:MaxLength=63
 	Database string `json:"database"`
 	// sslMode as libpq understands it. The default, require, encrypts the
-	// connection but does not authenticate the server; verify-full also
-	// checks the server's certificate and host name against the trusted CAs
-	// of the manager's image (or the CA file named by PGSSLROOTCERT in the
-	// manager's environment) and is the mode to use across networks you do
-	// not control. allow and prefer fall back to plaintext when the server
-	// or an attacker in between refuses TLS, and disable never encrypts:
-	// use them only for a server on the same host or a trusted link.
+	// connection but does not authenticate the server unless the Secret
+	// holds a CA; verify-ca checks the server's certificate chain and
+	// verify-full also its host name, against the CA in the Secret's
+	// "ca.crt" key (PEM) when present, otherwise the trusted CAs of the
+	// manager's image. verify-full is the mode to use across networks you
+	// do not control. allow and prefer fall back to plaintext when the
+	// server or an attacker in between refuses TLS, and disable never
+	// encrypts: use them only for a server on the same host or a trusted
+	// link (a CA in the Secret is refused with them).
 	// +kubebuilder:default=require
 	// +kubebuilder:validation:Enum=disable;allow;prefer;require;verify-ca;verify-full
 	// +optional

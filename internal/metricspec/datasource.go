@@ -115,7 +115,8 @@ func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.So
 	case ds.Spec.Type == cxv1.DataSourcePostgres && ds.Spec.Postgres != nil:
 		p := ds.Spec.Postgres
 		src, err = source.OpenPostgres(source.PostgresConfig{Host: p.Host, Port: int(p.Port), Database: p.Database, SSLMode: p.SSLMode,
-			Username: secretValue(secret, "username"), Password: secretValue(secret, "password"), Timeout: timeout, MaxConnections: maxConns,
+			Username: secretValue(secret, "username"), Password: secretValue(secret, "password"), CA: secret["ca.crt"],
+			Timeout: timeout, MaxConnections: maxConns,
 			Network: s.Network})
 	case ds.Spec.Type == cxv1.DataSourcePrometheus && ds.Spec.Prometheus != nil:
 		src, err = source.OpenPrometheus(source.PrometheusConfig{URL: ds.Spec.Prometheus.URL, Token: secretValue(secret, "token"),

@@ -2,9 +2,11 @@ package metricspec
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,5 +39,24 @@ func TestSourceCredentialsAreTrimmed(t *testing.T) {
 			SecretRef: &cxv1.LocalObjectReference{Name: "api-token"}, HTTPJSON: &cxv1.HTTPJSONSource{URL: srv.URL}}}
 	if err := sources.CheckSource(context.Background(), ds); err != nil {
 		t.Fatalf("check with a token ending in a newline: %v (sent %q)", err, got)
+	}
+}
+
+// A PostgreSQL DataSource's CA comes from its Secret's ca.crt: one that is
+// no certificate, or one beside a mode that would not check it, is refused
+// before anything connects (BadQuery).
+func TestPostgresCAComesFromTheSecret(t *testing.T) {
+	for _, c := range []struct{ mode, ca string }{{"verify-full", "not a certificate"}, {"prefer", "not a certificate"}} {
+		sources := &Sources{Secrets: func(context.Context, string, string) (map[string][]byte, string, error) {
+			return map[string][]byte{"username": []byte("cx"), "password": []byte("pw"), "ca.crt": []byte(c.ca)}, "1", nil
+		}}
+		ds := &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "cx", UID: "u1"},
+			Spec: cxv1.DataSourceSpec{Type: cxv1.DataSourcePostgres, QueryTimeout: "5s", SecretRef: &cxv1.LocalObjectReference{Name: "db"},
+				Postgres: &cxv1.PostgresSource{Host: "db.example.com", Port: 5432, Database: "cx", SSLMode: c.mode}}}
+		_, err := sources.Get(context.Background(), ds)
+		var check *CheckError
+		if !errors.As(err, &check) || check.Reason != "BadQuery" || !strings.Contains(err.Error(), "ca.crt") {
+			t.Errorf("%s with ca.crt %q: %v, want BadQuery naming ca.crt", c.mode, c.ca, err)
+		}
 	}
 }

@@ -2,8 +2,15 @@ package source
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net/netip"
 	"net/url"
 	"os"
@@ -219,5 +226,95 @@ func TestPostgresFailuresAreTyped(t *testing.T) {
 	after, err := src.Query(ctx, def, q, from, t0)
 	if err != nil || after.Overall.Total.N != before.Overall.Total.N {
 		t.Fatalf("data changed: %d rows before, %d after (%v)", before.Overall.Total.N, after.Overall.Total.N, err)
+	}
+}
+
+// postgresCA returns the PEM of the CA that signed the test server's
+// certificate (for the name localhost only), from hack/with-services.sh.
+func postgresCA(t *testing.T) []byte {
+	t.Helper()
+	path := os.Getenv("CXLOOP_TEST_POSTGRES_CA")
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CXLOOP_TEST_POSTGRES_CA is not set: run the tests through `make test`")
+		}
+		t.Skip("no PostgreSQL CA: run `make test` to start the server with TLS")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// otherCA is the PEM of a CA that signed nothing the server holds.
+func otherCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// With the CA from the DataSource's Secret, verify-full accepts the server
+// under the name its certificate carries and refuses it under another;
+// verify-ca and require check the chain but not the name; a CA that did
+// not sign the server's certificate is refused in every mode, as is the
+// test CA without it (it is in no trusted root store), and a mode that
+// would not check a CA refuses one.
+func TestPostgresVerifiesTheServerAgainstTheSecretsCA(t *testing.T) {
+	u := postgresDSN(t)
+	ca := postgresCA(t)
+	pw, _ := u.User.Password()
+	port, _ := strconv.Atoi(u.Port())
+	loopback := NetworkPolicy{Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}}
+	check := func(host, mode string, ca []byte) error {
+		src, err := OpenPostgres(PostgresConfig{Host: host, Port: port, Database: u.Path[1:], SSLMode: mode, CA: ca,
+			Username: u.User.Username(), Password: pw, Timeout: 5 * time.Second, Network: loopback})
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		return src.Check(context.Background())
+	}
+	for _, c := range []struct {
+		host, mode string
+		ca         []byte
+		ok         bool
+	}{
+		{"localhost", "verify-full", ca, true},
+		{"127.0.0.1", "verify-full", ca, false},
+		{"127.0.0.1", "verify-ca", ca, true},
+		{"127.0.0.1", "require", ca, true},
+		{"localhost", "verify-full", otherCA(t), false},
+		{"127.0.0.1", "verify-ca", otherCA(t), false},
+		{"127.0.0.1", "require", otherCA(t), false},
+		{"localhost", "verify-full", nil, false},
+	} {
+		err := check(c.host, c.mode, c.ca)
+		if c.ok && err != nil {
+			t.Errorf("%s %s with CA %v: %v, want connected", c.host, c.mode, c.ca != nil, err)
+		}
+		if !c.ok && (err == nil || !strings.Contains(err.Error(), "certificate")) {
+			t.Errorf("%s %s with CA %v: %v, want a refusal naming the certificate", c.host, c.mode, c.ca != nil, err)
+		}
+		if err != nil && strings.Contains(err.Error(), pw) {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+	for _, mode := range []string{"disable", "allow", "prefer"} {
+		if err := check("localhost", mode, ca); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), "ca.crt") {
+			t.Errorf("%s with a CA: %v, want ErrBadQuery naming ca.crt", mode, err)
+		}
+	}
+	if err := check("localhost", "verify-full", []byte("not a certificate")); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("a CA that is no PEM: %v, want ErrBadQuery", err)
 	}
 }
