@@ -33,11 +33,13 @@ type Deliverer interface {
 	Retry(ctx context.Context, team *cxv1.Team, channel string, task *cxv1.ImprovementTask, ev loop.Event, tries int32) (cxv1.DeliveryRecord, bool)
 }
 
-// ImprovementTaskReconciler is the only writer of task status: it applies
-// the owner's actions, verifies resolutions on fresh data through the
-// engine, reopens, escalates, recovers, cancels, moves open tasks to their
-// Metric's new owner, delivers each transition to the team's tools and
-// removes closed tasks after their retention.
+// ImprovementTaskReconciler moves tasks through the closed loop: it
+// applies the owner's actions, verifies resolutions on fresh data through
+// the engine, reopens, escalates, recovers, cancels, moves open tasks to
+// their Metric's new owner, plans the delivery of each transition to the
+// team's tools and removes closed tasks after their retention. The
+// deliveries are sent by a controller of their own that it registers
+// beside itself, the only other writer of task status.
 type ImprovementTaskReconciler struct {
 	client.Client
 	Scheme    *runtime.Scheme
@@ -116,19 +118,23 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			Reason: "MaxAttemptsReached", ObservedGeneration: task.Generation,
 			Message: fmt.Sprintf("reopened %d times; escalated to team %s", next.Attempt-1, status.EscalatedTo)})
 	}
-	// The transition and its pending deliveries are written first, with
-	// optimistic locking, so a reconcile that read a stale task conflicts
-	// instead of repeating the transition; the deliveries follow, and a
-	// crash between the two leaves them pending for the next reconcile.
-	// A move is announced to the new team before the transition that
-	// comes with it, so its tools hear of the task first.
+	// The transition and its pending deliveries are written together, with
+	// optimistic locking, so a reconcile that read a stale task (or raced
+	// the delivery controller's write) conflicts instead of repeating the
+	// transition or dropping a delivery's record. The delivery controller
+	// sends what is pending, on workers of its own, so a sink that is slow
+	// to answer delays no verification. A move is announced to the new team
+	// before the transition that comes with it, so its tools hear of the
+	// task first.
 	if moved {
 		r.planDeliveries(ctx, &task, status, loop.EventReassigned, now)
 	}
 	for _, ev := range evs {
 		r.planDeliveries(ctx, &task, status, ev, now)
 	}
-	if err := r.writeStatus(ctx, &task, status); err != nil {
+	if err := r.writeStatus(ctx, &task, status); apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: conflictBackoff}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	if moved && r.Recorder != nil {
@@ -146,11 +152,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.syncTeamLabel(ctx, &task); err != nil {
 		return ctrl.Result{}, err
 	}
-	retryAt, err := r.sendDeliveries(ctx, &task, now)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	return r.requeue(ctx, &task, next, spec, metric != nil, retryAt, now)
+	return r.requeue(ctx, &task, next, spec, metric != nil, now)
 }
 
 // confirmed re-reads the Metric from the API server when the cached copy
@@ -250,9 +252,10 @@ func (r *ImprovementTaskReconciler) ownerEscalation(ctx context.Context, namespa
 }
 
 // requeue removes a closed task after its retention, and otherwise wakes
-// at the next evaluation boundary or delivery retry.
+// at the next evaluation boundary (delivery retries wake the delivery
+// controller).
 func (r *ImprovementTaskReconciler) requeue(ctx context.Context, task *cxv1.ImprovementTask, next loop.Status, spec engine.Metric,
-	haveMetric bool, retryAt, now time.Time) (ctrl.Result, error) {
+	haveMetric bool, now time.Time) (ctrl.Result, error) {
 	if next.Phase.Final() {
 		retention := spec.Retention
 		if !haveMetric {
@@ -267,9 +270,6 @@ func (r *ImprovementTaskReconciler) requeue(ctx context.Context, task *cxv1.Impr
 	if haveMetric {
 		wake = engine.NextBoundary(now, spec.Interval, spec.Location)
 	}
-	if !retryAt.IsZero() && retryAt.Before(wake) {
-		wake = retryAt
-	}
 	return ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, wake.Sub(now))}, nil
 }
 
@@ -277,21 +277,26 @@ func (r *ImprovementTaskReconciler) requeue(ctx context.Context, task *cxv1.Impr
 // retention is unknown) for 90 days.
 const defaultRetention = 2160 * time.Hour
 
-// taskWorkers is how many tasks reconcile at once. Deliveries run inside
-// the reconcile, each call bounded by notify.CallTimeout, so a channel
-// that never answers holds one worker for that long while the others go
-// on verifying other tasks.
+// taskWorkers is how many tasks reconcile at once. No channel is called
+// inside these reconciles: deliveries run on the delivery controller's
+// workers (deliveryWorkers), so channels that never answer, however many
+// tasks deliver to them, hold no task worker and verification goes on.
 const taskWorkers = 4
 
-// SetupWithManager registers the reconciler; a Metric's change (deletion,
-// definition change) re-examines its tasks.
+// SetupWithManager registers the reconciler, and the delivery controller
+// that sends what it plans; a Metric's change (deletion, definition
+// change) re-examines its tasks.
 func (r *ImprovementTaskReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	err := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.ImprovementTask{}).
 		Watches(&cxv1.Metric{}, handler.EnqueueRequestsFromMapFunc(r.tasksOfMetric)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: taskWorkers}).
 		Named("improvementtask").
 		Complete(r)
+	if err != nil {
+		return err
+	}
+	return r.setupDeliveries(mgr)
 }
 
 func (r *ImprovementTaskReconciler) tasksOfMetric(ctx context.Context, o client.Object) []reconcile.Request {

@@ -18,8 +18,8 @@ import (
 	"github.com/cxloop/cxloop/internal/notify"
 )
 
-// A webhook that accepts the connection and never answers holds one task
-// worker for notify.CallTimeout at most: meanwhile another namespace's
+// A webhook that accepts the connection and never answers holds one
+// delivery worker for notify.CallTimeout at most: meanwhile another namespace's
 // task is resolved and starts its verification, and afterwards the slow
 // delivery is recorded as a retryable failure.
 func TestASinkThatNeverAnswersStallsNoOtherTask(t *testing.T) {
