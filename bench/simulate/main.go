@@ -75,8 +75,8 @@ func main() {
 	head := "| case | responses / 30 days | segments | false tasks | per 100 metric-months | 95 % upper bound |"
 	rule := "| --- | --- | --- | --- | --- | --- |"
 	for _, d := range o.Drops {
-		head += fmt.Sprintf(" drop %s: within 7 / 14 / 30 days | median delay |", delta(d))
-		rule += " --- | --- |"
+		head += fmt.Sprintf(" drop %s: within 7 / 14 / 30 days | median delay | into an open episode |", delta(d))
+		rule += " --- | --- | --- |"
 	}
 	for _, d := range o.FixDrops {
 		head += fmt.Sprintf(" fix did nothing after %s: closed (Verified, Recovered) |", delta(d))
@@ -96,7 +96,7 @@ func main() {
 		row := fmt.Sprintf("| %s | %g | %d | %d / %.0f | %.2f | %.2f |", c.Name, c.PerMonth, max(1, c.Segments),
 			r.FalseTasks, r.MetricMonths, r.Rate(), r.Upper())
 		for _, d := range r.Detection {
-			row += fmt.Sprintf(" %s / %s / %s | %s |", pct(d.Within7), pct(d.Within14), pct(d.Within30), days(d.Median))
+			row += fmt.Sprintf(" %s / %s / %s | %s | %s |", pct(d.Within7), pct(d.Within14), pct(d.Within30), days(d.Median), pct(d.Masked))
 		}
 		for _, f := range r.FixedNothing {
 			row += fmt.Sprintf(" %s of %d (%d V, %d R) |", pct(f.Closed()), f.Tasks, f.Verified, f.Recovered)

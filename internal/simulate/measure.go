@@ -38,6 +38,9 @@ type Detection struct {
 	// Median is the median delay in days; +Inf when most drops went
 	// undetected within the horizon.
 	Median float64
+	// Masked is the share of drops that came while an episode opened
+	// before them was still open (counted undetected until it ended).
+	Masked float64
 }
 
 // Fix is how the tasks opened after drops of one size closed.
@@ -155,7 +158,14 @@ func detection(drop float64, ts []Trial) Detection {
 	within := func(d float64) float64 {
 		return float64(sort.SearchFloat64s(delays, d+0.5)) / float64(max(1, len(delays)))
 	}
-	det := Detection{Drop: drop, Trials: len(ts), Within7: within(7), Within14: within(14), Within30: within(30), Median: math.Inf(1)}
+	masked := 0
+	for _, t := range ts {
+		if t.Masked {
+			masked++
+		}
+	}
+	det := Detection{Drop: drop, Trials: len(ts), Within7: within(7), Within14: within(14), Within30: within(30), Median: math.Inf(1),
+		Masked: float64(masked) / float64(max(1, len(ts)))}
 	if len(delays) > 0 {
 		det.Median = delays[len(delays)/2]
 	}

@@ -136,6 +136,10 @@ type Trial struct {
 	// Restored is how the same task ended when the fix restored the level
 	// from its first resolution on; empty when not played.
 	Restored loop.Phase
+	// Masked: the drop came while an episode opened before it (a false
+	// task) was still open, so the drop opened no task of its own until
+	// that episode ended.
+	Masked bool
 }
 
 // DropTrial simulates the calibration, a random further 0 to 60 days, a
@@ -155,7 +159,7 @@ func DropTrial(c Case, o Options, drop float64, i int, restore bool) (Trial, err
 		return Trial{}, err
 	}
 	at := Start.Add(time.Duration(dropDay) * day)
-	t := Trial{Delay: math.Inf(1)}
+	t := Trial{Delay: math.Inf(1), Masked: openAt(events, at)}
 	task := ""
 	for _, ev := range events {
 		if ev.Event == engine.EventTaskOpened && !ev.At.Before(at) {
@@ -185,6 +189,25 @@ func DropTrial(c Case, o Options, drop float64, i int, restore bool) (Trial, err
 	}
 	t.Restored = outcome(events, task)
 	return t, nil
+}
+
+// openAt reports whether an episode that opened a task before at was
+// still open at at.
+func openAt(events []engine.ReplayEvent, at time.Time) bool {
+	open := map[string]bool{}
+	for _, ev := range events {
+		if !ev.At.Before(at) {
+			break
+		}
+		key := fmt.Sprintf("%s\x00%d", ev.Segment, ev.EpisodeStart.Unix())
+		switch ev.Event {
+		case engine.EventTaskOpened:
+			open[key] = true
+		case engine.EventEpisodeEnded:
+			delete(open, key)
+		}
+	}
+	return len(open) > 0
 }
 
 // outcome is the final phase a task reached, if it reached one that
