@@ -13,7 +13,9 @@
 //   - Manifests (manifests_test.go): every file of test/manifests/invalid
 //     is refused by the API server as Invalid, and by `kubectl cx
 //     validate`, with the same causes (field and reason) and the message
-//     its "# expect:" line names. A costly CEL expression, the one check
+//     its "# expect:" line names; among them URLs in file, gopher and
+//     javascript schemes, a JQL injection in a Jira project, a channel name
+//     climbing directories and a response cap above the maximum. A costly CEL expression, the one check
 //     only the operator and validate make, is admitted by the server,
 //     refused by validate as ExpressionTooCostly and stalled by the
 //     operator with the same reason, while its input Metric keeps its
@@ -32,6 +34,9 @@
 //     PathNotAllowed, SecretNotFound, Unreachable) on its own DataSource or
 //     Metric, and a sentinel Metric elsewhere is then measured afresh with
 //     its exact value: the manager survived and good data is intact.
+//   - Data (sources_data_test.go): segment values that are not UTF-8, or
+//     4 KiB long, are measured exactly; the status and every exported
+//     label stay valid UTF-8 and bounded, and the exporter still gathers.
 //   - Bounded memory (memory_test.go): the largest inputs are given to the
 //     drivers directly, and the live heap's peak growth over the query is
 //     measured and bounded.
