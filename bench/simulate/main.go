@@ -12,6 +12,7 @@
 //	go run ./bench/simulate                  # the whole grid
 //	go run ./bench/simulate -quick           # fewer metric-months and drops, for a look
 //	go run ./bench/simulate -case mood-sd2-tau14-2000 -months 2000
+//	go run ./bench/simulate -stable -months 5000  # false tasks only
 //	go run ./bench/simulate -list            # the case names
 package main
 
@@ -33,6 +34,7 @@ func main() {
 	months := flag.Int("months", 0, "stable metric-months per case (default 1,000; 200 with -quick)")
 	trials := flag.Int("trials", 0, "drops simulated per drop size (default 400; 40 with -quick)")
 	calibration := flag.Int("calibration", 0, "days of history not counted (default 180)")
+	stable := flag.Bool("stable", false, "measure false tasks on stable data only, no drops")
 	list := flag.Bool("list", false, "list the case names and exit")
 	seed := flag.Uint64("seed", 1, "seed of every draw")
 	flag.Parse()
@@ -51,6 +53,9 @@ func main() {
 		o.Calibration = *calibration
 	}
 	o.Seed = *seed
+	if *stable {
+		o.Drops, o.FixDrops = []float64{}, []float64{}
+	}
 
 	var cases []simulate.Case
 	for _, c := range simulate.Grid() {
@@ -70,8 +75,12 @@ func main() {
 	}
 
 	start := time.Now()
+	shownTrials := o.Trials
+	if *stable {
+		shownTrials = 0
+	}
 	fmt.Printf("## Decisions on simulated data (budget 1 false task per 100 metric-months; %d stable metric-months and %d drops a size per case; calibration %d days)\n\n",
-		o.Months, o.Trials, o.Calibration)
+		o.Months, shownTrials, o.Calibration)
 	head := "| case | responses / 30 days | segments | false tasks | per 100 metric-months | 95 % upper bound |"
 	rule := "| --- | --- | --- | --- | --- | --- |"
 	for _, d := range o.Drops {
@@ -82,8 +91,10 @@ func main() {
 		head += fmt.Sprintf(" fix did nothing after %s: closed (Verified, Recovered) |", delta(d))
 		rule += " --- |"
 	}
-	head += " fix restored the target: verified |"
-	rule += " --- |"
+	if len(o.FixDrops) > 0 {
+		head += " fix restored the target: verified |"
+		rule += " --- |"
+	}
 	fmt.Println(head)
 	fmt.Println(rule)
 	worst, worstCase := 0.0, ""
@@ -101,7 +112,9 @@ func main() {
 		for _, f := range r.FixedNothing {
 			row += fmt.Sprintf(" %s of %d (%d V, %d R) |", pct(f.Closed()), f.Tasks, f.Verified, f.Recovered)
 		}
-		row += fmt.Sprintf(" %s of %d |", pct(r.Restored.VerifiedShare()), r.Restored.Tasks)
+		if len(o.FixDrops) > 0 {
+			row += fmt.Sprintf(" %s of %d |", pct(r.Restored.VerifiedShare()), r.Restored.Tasks)
+		}
 		fmt.Println(row)
 		if r.Upper() > worst {
 			worst, worstCase = r.Upper(), c.Name
