@@ -129,7 +129,13 @@ func (s *Sources) open(ds *cxv1.DataSource, secret map[string][]byte) (source.So
 	default:
 		return nil, &CheckError{Reason: "BadSettings", Err: fmt.Errorf("type %s without its settings block", ds.Spec.Type)}
 	}
-	if err != nil {
+	var check *CheckError
+	switch {
+	case errors.As(err, &check):
+		// A driver's opener that already said why (SecretNotFound for a
+		// header's missing key) keeps its reason.
+		return nil, err
+	case err != nil:
 		return nil, &CheckError{Reason: reasonOf(err), Err: err}
 	}
 	return src, nil

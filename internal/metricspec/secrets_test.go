@@ -60,3 +60,19 @@ func TestPostgresCAComesFromTheSecret(t *testing.T) {
 		}
 	}
 }
+
+// A header naming a key its Secret does not hold is SecretNotFound, the
+// reason the user acts on, not a generic check failure.
+func TestAMissingHeaderKeyIsSecretNotFound(t *testing.T) {
+	sources := &Sources{Secrets: func(context.Context, string, string) (map[string][]byte, string, error) {
+		return map[string][]byte{"token": []byte("t")}, "1", nil
+	}}
+	ds := &cxv1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "cx", UID: "u1"},
+		Spec: cxv1.DataSourceSpec{Type: cxv1.DataSourceHTTPJSON, QueryTimeout: "5s", SecretRef: &cxv1.LocalObjectReference{Name: "api"},
+			HTTPJSON: &cxv1.HTTPJSONSource{URL: "https://survey.example.com/responses", HeadersFromSecret: map[string]string{"X-Api-Key": "absent"}}}}
+	_, err := sources.Get(context.Background(), ds)
+	var check *CheckError
+	if !errors.As(err, &check) || check.Reason != "SecretNotFound" || !strings.Contains(err.Error(), "absent") {
+		t.Fatalf("a header's missing key: %v, want SecretNotFound naming the key", err)
+	}
+}
