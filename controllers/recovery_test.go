@@ -25,7 +25,8 @@ func TestRecoveryWithoutActionClosesTheTaskAsRecovered(t *testing.T) {
 		Formula: cxv1.FormulaNPS,
 		Query: &cxv1.MetricQuery{Table: "survey_responses",
 			Columns: &cxv1.QueryColumns{Value: "score", Time: "responded_at", InteractionTime: "interaction_at"},
-			Filters: []cxv1.QueryFilter{{Column: "survey", Operator: "Equals", Values: []string{"nps"}}}},
+			Filters: []cxv1.QueryFilter{{Column: "survey", Operator: "Equals", Values: []string{"nps"}},
+				{Column: "persona", Operator: "Equals", Values: []string{"executive"}}}},
 		Objective:   cxv1.Objective{Target: &target, MinSamples: 50},
 		Improvement: &cxv1.ImprovementPolicy{MinFreshSamples: 50},
 	}}

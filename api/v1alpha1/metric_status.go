@@ -228,6 +228,51 @@ type DetectorStatus struct {
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	Segments []DetectorSegment `json:"segments,omitempty"`
+	// calibration is how much more the metric's interval means vary than
+	// independent responses would, measured on up to a year of its own
+	// history (a common mood, campaigns, weights); the detector counts
+	// each interval's responses for fewer accordingly.
+	// +optional
+	Calibration *DetectorCalibration `json:"calibration,omitempty"`
+}
+
+// DetectorCalibration is the dispersion of a metric's data measured on its
+// own history.
+type DetectorCalibration struct {
+	// calibratedAt is the end of the history measured.
+	CalibratedAt metav1.Time `json:"calibratedAt"`
+	// calibrating is true while less history exists than 180 days (or ten
+	// correlation times): a conservative mood is assumed meanwhile, so
+	// detection is slower until the history is long enough.
+	// +optional
+	Calibrating bool `json:"calibrating,omitempty"`
+	// history is the span of history measured, as a Go duration.
+	// +optional
+	History string `json:"history,omitempty"`
+	// sigma is the standard deviation of one response's contribution,
+	// pooled over the history.
+	// +optional
+	Sigma float64 `json:"sigma,omitempty"`
+	// dispersion is the long-run variance of the metric's level per
+	// interval beyond sampling noise, in the metric's units squared: an
+	// interval of n responses has a mean whose variance is sigma²/n plus
+	// this.
+	// +optional
+	Dispersion float64 `json:"dispersion,omitempty"`
+	// dispersionError is the standard error of dispersion; the detector's
+	// threshold is raised to cover it, so a short or noisy history costs
+	// detection speed, not false tasks.
+	// +optional
+	DispersionError float64 `json:"dispersionError,omitempty"`
+	// varianceInflation is how many times the variance of the whole
+	// population's interval mean exceeds that of independent responses, at
+	// its typical volume (1: independent).
+	// +optional
+	VarianceInflation float64 `json:"varianceInflation,omitempty"`
+	// correlationTime is how long the metric's mood persists, as a Go
+	// duration.
+	// +optional
+	CorrelationTime string `json:"correlationTime,omitempty"`
 }
 
 // DetectorSegment is one segment's detector state.

@@ -17,7 +17,7 @@ import (
 func TestPlanMatchesAnIndependentComputation(t *testing.T) {
 	dir := t.TempDir()
 	sc := demodata.DefaultScript()
-	sc.Scale = 0.2
+	sc.Scale = 0.3
 	if _, err := demodata.Generate(filepath.Join(dir, "warehouse.db"), sc); err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,13 @@ type Config struct {
 	Sigma float64
 	// Threshold is h, in standard units.
 	Threshold float64
+	// Dispersion is D, the level's long-run variance per interval beyond
+	// sampling noise (Calibration): a batch of n units steps the statistic
+	// as Effective(n, σ, D) units. Zero for independent units.
+	Dispersion float64
+	// MinSamples is the fewest units since the statistic left zero that
+	// may open an episode.
+	MinSamples float64
 }
 
 // K is the CUSUM's reference value in standard units, δ/(2σ).
@@ -155,10 +162,11 @@ func (s SegmentState) Open() bool { return !s.EpisodeStart.IsZero() }
 // returns the new state and whether an episode opened
 // with this batch. An empty batch changes nothing.
 func (c Config) Step(s SegmentState, batch measure.Contribution, from, to time.Time) (SegmentState, bool) {
-	n := batch.Units.EffectiveN()
-	if n <= 0 {
+	units := batch.Units.EffectiveN()
+	if units <= 0 {
 		return s, false
 	}
+	n := Effective(units, c.Sigma, c.Dispersion)
 	diff := c.Reference - batch.Mean()
 	if c.Direction == AtMost {
 		diff = -diff
@@ -171,7 +179,7 @@ func (c Config) Step(s SegmentState, batch measure.Contribution, from, to time.T
 	if s.Statistic <= 0 {
 		s.Since, s.Samples = from, 0
 	}
-	s.Samples += n
+	s.Samples += units
 	if s.Open() {
 		// Centred between the reference and the bad level: drift +k per
 		// unit once recovered, −k while the change persists.
@@ -186,7 +194,7 @@ func (c Config) Step(s SegmentState, batch measure.Contribution, from, to time.T
 		}
 	}
 	opened := false
-	if next >= c.Threshold {
+	if next >= c.Threshold && (s.Open() || s.Samples >= c.MinSamples) {
 		if !s.Open() {
 			s.EpisodeStart, opened = s.Since, true
 		}

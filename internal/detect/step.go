@@ -72,12 +72,21 @@ type Setup struct {
 	// baseline (zero for a fixed target): its uncertainty raises the
 	// threshold (CalibrateWithBaseline).
 	BaselineUnits float64
+	// Calibration is the metric's measured dispersion; nil treats units as
+	// independent.
+	Calibration *Calibration
+	// MinSamples is the fewest units since the statistic left zero that
+	// may open an episode (the objective's minSamples).
+	MinSamples float64
 }
 
-// Configure estimates σ from the window (pooled over the whole
-// population; TargetSigma when the whole population has fewer than two
-// effective units), the metric's monthly volume across its segments and the
-// whole population, and calibrates the threshold to the budget.
+// Configure estimates σ (pooled over the calibration's history when there
+// is one; else over the window's whole population; TargetSigma when that
+// has fewer than two effective units), each segment's effective units per
+// interval under the calibration's dispersion, and calibrates the
+// threshold so that the segments together (the whole population counted
+// as one) open at most the budget's false tasks, each with its own batch
+// size (CalibrateSegments). It returns the effective units per month.
 func Configure(s Setup) (Config, float64, error) {
 	if s.Shift <= 0 {
 		s.Shift = DefaultShift(s.Formula)
@@ -93,27 +102,142 @@ func Configure(s Setup) (Config, float64, error) {
 			sigma = ts
 		}
 	}
+	dispersion, dispersionErr := 0.0, 0.0
+	if cal := s.Calibration; cal != nil {
+		if cal.Sigma > 0 {
+			sigma = cal.Sigma
+		}
+		dispersion, dispersionErr = cal.Dispersion, cal.DispersionError
+	}
 	if floor := s.Shift / 4; !(sigma > floor) {
 		sigma = floor
-	}
-	var units float64
-	for _, c := range s.Window {
-		units += c.Units.EffectiveN()
 	}
 	days := s.WindowLength.Hours() / 24
 	if days <= 0 {
 		return Config{}, 0, fmt.Errorf("detector: window %s", s.WindowLength)
 	}
-	perMonth := units / days * 30
-	c := Config{Direction: s.Direction, Reference: s.Reference, Shift: s.Shift, Sigma: sigma}
-	batch := 1.0
-	if s.Interval > 0 && len(s.Window) > 0 {
-		batch = units / float64(len(s.Window)) * s.Interval.Hours() / s.WindowLength.Hours()
+	intervals := 1.0
+	if s.Interval > 0 {
+		intervals = math.Max(1, s.WindowLength.Hours()/s.Interval.Hours())
 	}
-	h, err := CalibrateWithBaseline(c.K(), perMonth, s.Budget, batch, s.BaselineUnits)
+	perMonthIntervals := intervals / days * 30
+	keys := make([]KeyVolume, 0, len(s.Window))
+	var perMonth float64
+	for _, c := range s.Window {
+		n := c.Units.EffectiveN()
+		if !(n > 0) {
+			continue
+		}
+		kv := KeyVolume{PerMonth: n / days * 30, Batch: 1}
+		if s.Interval > 0 {
+			// Checked once per interval, on the interval's effective units.
+			batch := Effective(n/intervals, sigma, dispersion)
+			kv = KeyVolume{PerMonth: batch * perMonthIntervals, Batch: batch,
+				Variance: varianceRatios(n/intervals, sigma, dispersion, dispersionErr)}
+		}
+		keys = append(keys, kv)
+		perMonth += kv.PerMonth
+	}
+	c := Config{Direction: s.Direction, Reference: s.Reference, Shift: s.Shift, Sigma: sigma, Dispersion: dispersion,
+		MinSamples: s.MinSamples}
+	h, err := CalibrateSegments(c.K(), s.Budget, keys, s.BaselineUnits)
 	if err != nil {
 		return c, perMonth, err
 	}
 	c.Threshold = h
 	return c, perMonth, c.Validate()
+}
+
+// KeyVolume is one segment's share of the false-task budget: its
+// effective units a month and per batch.
+type KeyVolume struct {
+	PerMonth, Batch float64
+	// Variance holds, per node of the dispersion's error (hermiteNodes),
+	// how many times the true variance of an interval's mean exceeds the
+	// one the detector assumes; nil when the dispersion is known.
+	Variance []float64
+}
+
+// varianceRatios is KeyVolume.Variance for intervals of n units when the
+// dispersion is estimated as d with standard error se: at each node z
+// the true dispersion is d + z·se (never negative), and an interval's
+// mean varies (σ²/n + d + z·se)/(σ²/n + d) times as much as assumed.
+func varianceRatios(n, sigma, d, se float64) []float64 {
+	if !(se > 0) || !(n > 0) || !(sigma > 0) {
+		return nil
+	}
+	assumed := sigma*sigma/n + d
+	out := make([]float64, len(hermiteNodes))
+	for i, z := range hermiteNodes {
+		out[i] = (sigma*sigma/n + math.Max(0, d+z*se)) / assumed
+	}
+	return out
+}
+
+// CalibrateSegments is the threshold for which segments with these
+// volumes, each sitting at its reference, open budget false tasks a month
+// together: Σ PerMonth/ARL0(h, Batch), each with its own batch size, so a
+// small segment's batches are not priced as the average's. A relative
+// objective's baseline of baselineUnits units averages the rate over the
+// baseline's error (CalibrateWithBaseline); an estimated dispersion
+// averages it over the dispersion's error: where the true variance is r
+// times the assumed one, the statistic in its own standard units is a
+// CUSUM with reference k/√r and threshold h/√r.
+func CalibrateSegments(k, budget float64, keys []KeyVolume, baselineUnits float64) (float64, error) {
+	var total float64
+	for _, kv := range keys {
+		total += kv.PerMonth
+	}
+	if !(total > 0) {
+		return 0, ErrNoVolume
+	}
+	if !(k > 0) || !(budget > 0) {
+		return 0, fmt.Errorf("calibrate: reference %v and budget %v must be positive", k, budget)
+	}
+	sd := 0.0
+	if baselineUnits > 0 && !math.IsInf(baselineUnits, 1) {
+		sd = 1 / math.Sqrt(baselineUnits)
+	}
+	rate := func(h float64) float64 {
+		var r float64
+		for _, kv := range keys {
+			switch {
+			case kv.Variance != nil:
+				for i, ratio := range kv.Variance {
+					s := math.Sqrt(ratio)
+					if sd == 0 {
+						r += hermiteWeights[i] * kv.PerMonth / arl0Any(k/s, h/s, kv.Batch)
+						continue
+					}
+					for j, z := range hermiteNodes {
+						r += hermiteWeights[i] * hermiteWeights[j] * kv.PerMonth / arl0Any((k+z*sd)/s, h/s, kv.Batch)
+					}
+				}
+			case sd == 0:
+				r += kv.PerMonth / ARL0Batched(k, h, kv.Batch)
+			default:
+				for i, z := range hermiteNodes {
+					r += hermiteWeights[i] * kv.PerMonth / arl0Any(k+z*sd, h, kv.Batch)
+				}
+			}
+		}
+		return r
+	}
+	want := budget * calibrationMargin
+	lo, hi := 0.0, 1.0
+	for rate(hi) > want {
+		hi *= 2
+		if hi > 1e9 {
+			return 0, fmt.Errorf("calibrate: no threshold meets %g false tasks a month", want)
+		}
+	}
+	for i := 0; i < 100 && hi-lo > 1e-9*hi; i++ {
+		mid := (lo + hi) / 2
+		if rate(mid) > want {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
 }

@@ -30,9 +30,22 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 		return rejected(err)
 	}
 	obj := m.Objective
+	shift := obj.MinShift
+	if shift <= 0 {
+		shift = defaultShift(m.Definition.Formula)
+	}
+	var cal *Calibration
+	if prior.Detector != nil {
+		cal = prior.Detector.Calibration
+	}
+	if needsCalibration(cal, windowEnd) {
+		if cal, err = calibrate(ctx, src, m, shift, windowEnd); err != nil {
+			return err
+		}
+	}
 	cfg, perMonth, err := detect.Configure(detect.Setup{Direction: detect.Direction(obj.Direction), Reference: target,
 		Shift: obj.MinShift, Formula: m.Definition.Formula, Budget: obj.Budget, Window: windowContrib,
-		WindowLength: m.Window, Interval: m.Interval})
+		WindowLength: m.Window, Interval: m.Interval, Calibration: cal.detect(), MinSamples: float64(obj.MinSamples)})
 	if errors.Is(err, detect.ErrNoVolume) {
 		res.Detector = prior.Detector
 		return nil
@@ -78,7 +91,7 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 	segments := float64(len(win.Segments) + 1)
 	perDay := perMonth / 30 / segments
 	det := &Detector{FedUntil: second(fedUntil), Threshold: Round(cfg.Threshold), SegmentsMonitored: int32(segments),
-		DetectionHorizon: DetectionHorizon.String(), Segments: segmentsOf(state)}
+		DetectionHorizon: DetectionHorizon.String(), Segments: segmentsOf(state), Calibration: cal}
 	if shift, ok := cfg.DetectableShift(perDay, DetectionHorizon, 100*cfg.Shift); ok {
 		det.DetectableShift = ptr(Round(shift))
 	}

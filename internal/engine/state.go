@@ -40,6 +40,38 @@ type Detector struct {
 	ExpectedDelay     string
 	// Segments hold the state of segments with evidence, sorted by key.
 	Segments []SegmentState
+	// Calibration is the metric's measured dispersion; nil before the
+	// first calibration.
+	Calibration *Calibration
+}
+
+// Calibration is a detector's measured dispersion (detect.Calibration),
+// persisted with when it was measured.
+type Calibration struct {
+	// CalibratedAt is the end of the window whose preceding history it
+	// was measured on.
+	CalibratedAt time.Time
+	// Sigma is the pooled standard deviation of one contribution.
+	Sigma float64
+	// Dispersion is the level's long-run variance per interval beyond
+	// sampling noise, and DispersionError its standard error.
+	Dispersion, DispersionError float64
+	// VarianceInflation is how many times the variance of the whole
+	// population's interval mean exceeds σ²/n at its typical volume.
+	VarianceInflation float64
+	// CorrelationTime is the mood's correlation time; History the span
+	// of history measured.
+	CorrelationTime, History time.Duration
+	// Calibrating is true while the history is too short to trust alone.
+	Calibrating bool
+}
+
+func (c *Calibration) detect() *detect.Calibration {
+	if c == nil {
+		return nil
+	}
+	return &detect.Calibration{Sigma: c.Sigma, Dispersion: c.Dispersion, DispersionError: c.DispersionError, CorrelationTime: c.CorrelationTime,
+		History: c.History, Calibrating: c.Calibrating}
 }
 
 // SegmentState is one segment's detector state.

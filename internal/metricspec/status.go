@@ -30,7 +30,8 @@ func DetectorOf(d *cxv1.DetectorStatus) *engine.Detector {
 		return nil
 	}
 	out := &engine.Detector{FedUntil: timeOf(d.FedUntil), Threshold: d.Threshold, SegmentsMonitored: d.SegmentsMonitored,
-		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay}
+		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay,
+		Calibration: calibrationOf(d.Calibration)}
 	for _, s := range d.Segments {
 		out.Segments = append(out.Segments, engine.SegmentState{Segment: s.Segment, Statistic: s.Statistic, Samples: s.Samples,
 			Since: timeOf(s.Since), EpisodeStart: timeOf(s.EpisodeStart), Recovery: s.Recovery, RecoverySince: timeOf(s.RecoverySince)})
@@ -44,7 +45,8 @@ func DetectorStatus(d *engine.Detector) *cxv1.DetectorStatus {
 		return nil
 	}
 	out := &cxv1.DetectorStatus{FedUntil: TimeRef(d.FedUntil), Threshold: d.Threshold, SegmentsMonitored: d.SegmentsMonitored,
-		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay}
+		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay,
+		Calibration: calibrationStatus(d.Calibration)}
 	for _, s := range d.Segments {
 		out.Segments = append(out.Segments, cxv1.DetectorSegment{Segment: s.Segment, Statistic: s.Statistic, Samples: s.Samples,
 			Since: TimeRef(s.Since), EpisodeStart: TimeRef(s.EpisodeStart), Recovery: s.Recovery, RecoverySince: TimeRef(s.RecoverySince)})

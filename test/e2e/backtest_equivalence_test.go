@@ -57,8 +57,8 @@ var (
 
 const (
 	eqMetric    = "region-csat"
-	eqHistory   = 14 // days of data before eqT0
-	eqPerRegion = 40 // answers per region and day
+	eqHistory   = 200 // days of data before eqT0: the detector calibrates on 180 days before its window
+	eqPerRegion = 40  // answers per region and day
 )
 
 // writeRegionWarehouse writes the history as an SQLite table.

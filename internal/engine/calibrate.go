@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/detect"
+	"github.com/cxloop/cxloop/internal/source"
+)
+
+// The calibration is measured at the first evaluation and again as the
+// history grows: every calibrationRefreshWhileShort while it is still
+// calibrating (too little history), every calibrationRefresh after.
+const (
+	calibrationRefreshWhileShort = 30 * 24 * time.Hour
+	calibrationRefresh           = 90 * 24 * time.Hour
+)
+
+// calibrationStep is the span of one batch of a calibration: the metric's
+// interval, or a day for metrics evaluated more often, so a year of
+// history takes at most 365 reads. The dispersion is converted back to
+// the metric's interval (a long-run variance per unit of time is the same
+// at any step).
+func calibrationStep(interval time.Duration) time.Duration {
+	if interval < 24*time.Hour {
+		return 24 * time.Hour
+	}
+	return interval
+}
+
+// needsCalibration reports whether the detector's calibration is missing
+// or due again at windowEnd.
+func needsCalibration(c *Calibration, windowEnd time.Time) bool {
+	if c == nil {
+		return true
+	}
+	age := windowEnd.Sub(c.CalibratedAt)
+	if c.Calibrating {
+		return age >= calibrationRefreshWhileShort
+	}
+	return age >= calibrationRefresh
+}
+
+// calibrate reads up to a year of the metric's history before the window
+// that ends at windowEnd, one batch per calibration step, and measures its
+// dispersion. The window itself is left out: a drop in it, the very thing
+// the detector is to find, would read as dispersion and hide itself.
+// Reads are per step until sources answer a whole history in one query.
+func calibrate(ctx context.Context, src source.Source, m Metric, shift float64, windowEnd time.Time) (*Calibration, error) {
+	step := calibrationStep(m.Interval)
+	end := AddWall(windowEnd, -m.Window, m.Location)
+	start := AddWall(end, -detect.CalibrationHistory, m.Location)
+	var batches []detect.IntervalBatch
+	var units float64
+	for from := start; from.Before(end); {
+		to := AddWall(from, step, m.Location)
+		if to.After(end) {
+			to = end
+		}
+		r, err := src.Query(ctx, m.Definition, m.Query, from, to)
+		if err != nil {
+			return nil, unavailable("calibration history", err)
+		}
+		if r.Overall.Total.N > 0 || len(batches) > 0 {
+			c, err := contributions(m.Definition, &source.Result{Overall: r.Overall})
+			if err != nil {
+				return nil, rejected(err)
+			}
+			all := c[""]
+			n := all.Units.EffectiveN()
+			batches = append(batches, detect.IntervalBatch{Units: n, Mean: all.Mean(), Variance: all.Variance()})
+			units += n
+		}
+		from = to
+	}
+	cal := detect.CalibrateHistory(batches, step, shift)
+	// Back to the metric's interval: D per interval scales with its length.
+	ratio := float64(step) / float64(m.Interval)
+	out := &Calibration{CalibratedAt: second(windowEnd), Sigma: Round(cal.Sigma), Dispersion: Round(cal.Dispersion * ratio),
+		DispersionError: Round(cal.DispersionError * ratio),
+		CorrelationTime: cal.CorrelationTime.Round(time.Hour), History: cal.History, Calibrating: cal.Calibrating, VarianceInflation: 1}
+	if len(batches) > 0 && cal.Sigma > 0 {
+		perInterval := units / float64(len(batches)) / ratio
+		out.VarianceInflation = Round(1 + perInterval*out.Dispersion/(cal.Sigma*cal.Sigma))
+	}
+	return out, nil
+}
