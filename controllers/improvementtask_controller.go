@@ -177,10 +177,16 @@ func (r *ImprovementTaskReconciler) confirmed(ctx context.Context, task *cxv1.Im
 	return &fresh
 }
 
-// metricOf reads the task's Metric; nil when it is gone.
+// metricOf reads the task's Metric; nil when it is gone. A Metric missing
+// from the cache may be one created a moment ago, and a task is cancelled
+// for a Metric that is gone: only the API server may say so.
 func (r *ImprovementTaskReconciler) metricOf(ctx context.Context, task *cxv1.ImprovementTask) (*cxv1.Metric, error) {
 	var m cxv1.Metric
-	err := r.Get(ctx, types.NamespacedName{Namespace: task.Namespace, Name: task.Spec.Metric}, &m)
+	key := types.NamespacedName{Namespace: task.Namespace, Name: task.Spec.Metric}
+	err := r.Get(ctx, key, &m)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, key, &m)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
