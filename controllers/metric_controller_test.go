@@ -229,9 +229,16 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 		t.Fatalf("tasks after restart: %d (%v)", len(tasks.Items), err)
 	}
 
+	// The task states what verifying its first attempt needs: the null at
+	// the detector's reference (target − δ/2) and the fresh volume n*.
+	open := taskPhase(t, task, cxv1.PhaseOpen)
+	if p := open.Status.VerificationPlan; p == nil || p.Null != 77.5 || p.RequiredSamples == nil || *p.RequiredSamples < 50 ||
+		p.ExpectedDuration == nil || !(p.Level > 0 && p.Level < 0.05) {
+		t.Fatalf("verification plan %+v", p)
+	}
+
 	// The owner starts work, then resolves on day 12; fresh data after it
 	// is back at target.
-	open := taskPhase(t, task, cxv1.PhaseOpen)
 	patch := client.MergeFrom(open.DeepCopy())
 	open.Spec.State = cxv1.TaskInProgress
 	if err := k8sClient.Patch(ctx, open, patch); err != nil {
@@ -267,8 +274,12 @@ func TestMetricMeasuresOpensATaskAndVerifiesTheFix(t *testing.T) {
 	if verified == nil {
 		t.Fatal("a fix that restored the target was not verified within 14 days")
 	}
+	// The improvement is measured from the level before the episode, which
+	// the fix restored: an interval around zero, counting the fresh and the
+	// baseline's errors.
 	v := verified.Status.Verification
-	if v == nil || !(v.Improvement > 0) || !(v.Lower > 0) || v.Samples < 50 || verified.Status.ResolvedAt == nil ||
+	if v == nil || !(v.Lower < 0 && v.Upper > 0) || !(v.Lower < v.Improvement && v.Improvement < v.Upper) || v.Samples < 50 ||
+		verified.Status.ResolvedAt == nil ||
 		!verified.Status.ResolvedAt.Time.Equal(resolveAt) {
 		t.Fatalf("verification record: %+v resolvedAt %v", v, verified.Status.ResolvedAt)
 	}

@@ -14,12 +14,18 @@ import (
 
 // Executives' NPS falls at T0+8d and comes back at T0+20d with nobody
 // resolving anything: the task closes as Recovered, not Verified, with
-// the improvement recorded.
+// the improvement over the level before the episode recorded: an interval
+// around zero, the metric being back where it was. The target is 20,
+// below the executives' usual 30, so that the level they come back to
+// lies clearly beyond the detector's reference (17.5): a metric back at
+// exactly its target is proven past the reference only after several
+// thousand fresh answers, more than the demo holds after the episode's
+// end.
 func TestRecoveryWithoutActionClosesTheTaskAsRecovered(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	createWarehouse(t, ns)
-	target := 30.0
+	target := 20.0
 	m := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "account-nps", Namespace: ns}, Spec: cxv1.MetricSpec{
 		Owner: cxv1.MetricOwner{Team: "support-operations"}, Source: &cxv1.LocalObjectReference{Name: "warehouse"},
 		Formula: cxv1.FormulaNPS,
@@ -60,8 +66,11 @@ func TestRecoveryWithoutActionClosesTheTaskAsRecovered(t *testing.T) {
 			t.Fatalf("day %d: task %s (%s)", day, task.Status.Phase, task.Status.Message)
 		}
 	}
-	if task.Status.Phase != cxv1.PhaseRecovered || task.Status.Verification == nil || !(task.Status.Verification.Improvement > 0) {
-		t.Fatalf("task %s (%s), verification %+v", task.Status.Phase, task.Status.Message, task.Status.Verification)
+	v := task.Status.Verification
+	if task.Status.Phase != cxv1.PhaseRecovered || v == nil || !(v.Lower < 0 && v.Upper > 0) ||
+		!(v.Lower < v.Improvement && v.Improvement < v.Upper) || v.Samples < 50 {
+		t.Fatalf("task %s (%s), verification %+v, want an improvement of about zero over the level before the episode",
+			task.Status.Phase, task.Status.Message, v)
 	}
 }
 

@@ -168,7 +168,9 @@ func untilClosed(t *testing.T, m *cxv1.Metric, task *cxv1.ImprovementTask, first
 // NRR falls from 1.0 to 0.90 on day 6; the tumbling window [6, 9) opens a
 // task on day 9, the owner resolves it that day and the accounts' NRR is
 // back at 1.0 afterwards: the task is verified on the fresh estimate, with
-// the improvement over the level that opened it recorded.
+// the improvement over the level before the episode (1.0) recorded: about
+// zero (an interval around it), not the 0.10 over the window that opened
+// the task.
 func TestTumblingTaskIsVerifiedAfterAFix(t *testing.T) {
 	ns := newNamespace(t)
 	writeRevenue(t, "nrr-fixed.db", 20, func(d int) float64 {
@@ -192,8 +194,8 @@ func TestTumblingTaskIsVerifiedAfterAFix(t *testing.T) {
 	if done.Status.Phase != cxv1.PhaseVerified {
 		t.Fatalf("day %d: task %s (%s), want Verified", day, done.Status.Phase, done.Status.Message)
 	}
-	if v == nil || !(v.Improvement > 0.05) || !(v.Lower > 0) || v.Samples < 100 {
-		t.Fatalf("verification record %+v, want an improvement of about 0.10 over 0.90 with its interval above zero", v)
+	if v == nil || !(v.Lower < 0 && v.Upper > 0) || !(v.Lower < v.Improvement && v.Improvement < v.Upper) || v.Samples < 100 {
+		t.Fatalf("verification record %+v, want an improvement of about zero over the level before the episode", v)
 	}
 	if len(done.Status.Measurements) == 0 {
 		t.Fatal("no measurement of the fresh data was recorded")
@@ -228,7 +230,7 @@ func TestTumblingTaskFixThatChangesNothingIsReopened(t *testing.T) {
 // NRR falls to 0.90 on day 6 and comes back to 1.0 on day 12 with nobody
 // resolving anything: the window [12, 15) ends the episode, and fresh data
 // after that closes the task as Recovered, not Verified, with the
-// improvement recorded.
+// improvement over the level before the episode (about zero) recorded.
 func TestTumblingTaskRecoversWithoutAction(t *testing.T) {
 	ns := newNamespace(t)
 	writeRevenue(t, "nrr-recovered.db", 24, func(d int) float64 {
@@ -249,7 +251,7 @@ func TestTumblingTaskRecoversWithoutAction(t *testing.T) {
 	if day < 15 {
 		t.Fatalf("recovered on day %d, before the window [12, 15) that ended the episode closed", day)
 	}
-	if v := done.Status.Verification; v == nil || !(v.Improvement > 0.05) {
-		t.Fatalf("verification record %+v, want the improvement of about 0.10", v)
+	if v := done.Status.Verification; v == nil || !(v.Lower < 0 && v.Upper > 0) || !(v.Lower < v.Improvement && v.Improvement < v.Upper) {
+		t.Fatalf("verification record %+v, want an improvement of about zero over the level before the episode", v)
 	}
 }

@@ -258,6 +258,13 @@ type ImprovementTaskStatus struct {
 	// verification is the proof that closed the task.
 	// +optional
 	Verification *Verification `json:"verification,omitempty"`
+	// verificationPlan states, before any fresh data, what proving a fix
+	// for the current attempt needs: the level fresh data must leave, the
+	// attempt's share of the error level, the fresh volume that proves a
+	// fix which restored the target, and how long the metric's volume takes
+	// to bring it. Kept as it was when the task closed.
+	// +optional
+	VerificationPlan *VerificationPlan `json:"verificationPlan,omitempty"`
 	// deliveries records each attempt to deliver the task to the team's
 	// tools, newest last.
 	// +kubebuilder:validation:MaxItems=50
@@ -284,9 +291,13 @@ type TaskMeasurement struct {
 
 // Verification is the evidence that a fix worked.
 type Verification struct {
-	// improvement over the baseline, in the metric's units.
+	// improvement over the level before the episode (the metric's window
+	// before the episode's start, else the target), in the metric's units,
+	// positive when better: about zero for a fix that put the metric back
+	// where it was, negative while it is still below that.
 	Improvement float64 `json:"improvement"`
-	// lower bound of the improvement's interval.
+	// lower bound of the improvement's interval at 1 − level, which counts
+	// the errors of both the fresh data and the level before the episode.
 	Lower float64 `json:"lower"`
 	// upper bound of the improvement's interval.
 	Upper float64 `json:"upper"`
@@ -294,6 +305,40 @@ type Verification struct {
 	Samples int64 `json:"samples"`
 	// level of the test, such as 0.05.
 	Level float64 `json:"level"`
+}
+
+// VerificationPlan is what verifying a task's current attempt needs.
+type VerificationPlan struct {
+	// null is the level the fresh data must be proven to have left: the
+	// change detector's reference, target − minShift/2 (target + minShift/2
+	// for AtMost), or the level the episode was opened on where that lies on
+	// the good side of it. The detector opens tasks on drops from
+	// minShift/2, so a fix that changed nothing is verified with probability
+	// at most level whatever the depth of the drop.
+	Null float64 `json:"null"`
+	// level is the current attempt's share of the task's error level of
+	// 0.05: attempt j may spend 0.05·6/(π²·j²) (0.030 for the first, 0.0076
+	// for the second), so over all its attempts, escalated ones included, a
+	// task verifies a fix that did nothing at most 5 % of the time. Half of
+	// it goes to the always-valid looks at each evaluation, half to the
+	// final look at the end of the verify window.
+	Level float64 `json:"level"`
+	// requiredSamples (n*) is the fresh volume, in the metric's units
+	// (responses, tickets), that verifies a fix which put the metric back at
+	// its target with 80 % probability at level: for NPS with 45 %
+	// promoters, 15 % detractors and minShift 5, about 7,500 responses for
+	// the first attempt. Fewer fresh units than this make a real fix likely
+	// to end NotProven. Absent when the metric's spread is unknown (a mean
+	// on an open scale without a recorded baseline).
+	// +optional
+	RequiredSamples *int64 `json:"requiredSamples,omitempty"`
+	// expectedDuration is how long the metric's observed volume (the
+	// baseline window's, else the latest window's) takes to bring
+	// requiredSamples fresh units, such as "2688h0m0s". Longer than the
+	// verify window means a real fix will likely not be proven in time:
+	// lengthen the window, pool segments or widen minShift.
+	// +optional
+	ExpectedDuration *metav1.Duration `json:"expectedDuration,omitempty"`
 }
 
 // DeliveryRecord is one attempt to deliver a task event to a channel.

@@ -47,7 +47,10 @@ File-based sources read under --data-root.
 -o json prints {"metrics":[{"namespace","name","formula","value","lower",
 "upper","samples","state","target","segments":[{"segment","value","lower",
 "upper","samples","state"}]}],"tasks":[{"metric","segment","episodeStart",
-"reason"}]}; a value below minSamples is null, never a number.`
+"reason","freshSamples","timeToVerify"}]}; a value below minSamples is null,
+never a number. freshSamples is the fresh volume that verifies a fix which
+restored the target with 80 % probability, timeToVerify the time the
+observed volume takes to bring it.`
 
 func newPlanCommand(g *Globals) *cobra.Command {
 	o := &planOptions{}
@@ -132,6 +135,12 @@ type PlanTask struct {
 	Segment      string    `json:"segment"`
 	EpisodeStart time.Time `json:"episodeStart"`
 	Reason       string    `json:"reason"`
+	// FreshSamples is n*, the fresh volume that would verify a fix which
+	// restored the target with 80 % probability (engine.PlanVerification);
+	// TimeToVerify the time the observed volume takes to bring it. Both are
+	// omitted when unknown.
+	FreshSamples int64  `json:"freshSamples,omitempty"`
+	TimeToVerify string `json:"timeToVerify,omitempty"`
 }
 
 func (r *PlanReport) breached() bool {
@@ -291,7 +300,14 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 			if spec.Policy.DryRun {
 				reason += " (dry run: the operator would not create it)"
 			}
-			report.Tasks = append(report.Tasks, PlanTask{Metric: m.Name, Segment: ep.Segment, EpisodeStart: ep.Start.UTC(), Reason: reason})
+			pt := PlanTask{Metric: m.Name, Segment: ep.Segment, EpisodeStart: ep.Start.UTC(), Reason: reason}
+			if p := engine.PlanVerification(spec, engine.EpisodeTask(ep), o.Samples); p.RequiredSamples > 0 {
+				pt.FreshSamples = int64(p.RequiredSamples)
+				if p.ExpectedDuration > 0 {
+					pt.TimeToVerify = p.ExpectedDuration.String()
+				}
+			}
+			report.Tasks = append(report.Tasks, pt)
 		}
 	}
 	return report, nil
@@ -383,9 +399,16 @@ func printPlanTable(g *Globals, r *PlanReport) {
 			if seg == "" {
 				seg = "(all)"
 			}
-			trows = append(trows, []string{t.Metric, seg, t.EpisodeStart.Format(time.RFC3339), t.Reason})
+			need := "-"
+			if t.FreshSamples > 0 {
+				need = fmt.Sprint(t.FreshSamples)
+				if t.TimeToVerify != "" {
+					need += " in " + t.TimeToVerify
+				}
+			}
+			trows = append(trows, []string{t.Metric, seg, t.EpisodeStart.Format(time.RFC3339), need, t.Reason})
 		}
-		_ = printTable(g.Streams.Out, []string{"METRIC", "SEGMENT", "EPISODE START", "REASON"}, trows)
+		_ = printTable(g.Streams.Out, []string{"METRIC", "SEGMENT", "EPISODE START", "FRESH DATA TO VERIFY", "REASON"}, trows)
 	}
 }
 

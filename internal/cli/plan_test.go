@@ -106,6 +106,10 @@ func TestPlanMatchesAnIndependentComputation(t *testing.T) {
 		if task.EpisodeStart.Before(sc.T0) {
 			t.Errorf("task %+v starts before any drop", task)
 		}
+		// Each task states the fresh volume that would verify its fix.
+		if task.FreshSamples <= 0 || task.TimeToVerify == "" {
+			t.Errorf("task %+v states no fresh volume to verify", task)
+		}
 	}
 }
 

@@ -57,13 +57,20 @@
 //
 // A fix is judged only on data newer than the owner's resolution. The
 // question is whether the drop that opened the task persists: H0 "the mean
-// is at or beyond the bad level" (μ0 − δ for AtLeast), rejected at level α.
-// Early looks use an asymptotic always-valid confidence sequence
-// (Waudby-Smith et al.) at α/2, so looking at every evaluation cannot
-// verify by luck; at the end of the verify window one fixed-horizon test
-// spends the remaining α/2. The same sequence says Persists when it puts
-// the mean wholly on the bad side. Fewer fresh units than the minimum never
-// decide anything.
+// is still at or beyond the null", the detector's reference (μ0 − δ/2 for
+// AtLeast) or the level the episode was opened on where that is on the good
+// side, never μ0 − δ: the detector opens on drops from δ/2, so a fix that
+// did nothing is verified at most at the level whatever the drop. The level
+// is spent over a task's attempts (AttemptLevel, α·6/(π²j²)). Early looks
+// bet against the null with an empirical-Bernstein capital process for
+// bounded contributions (Waudby-Smith and Ramdas) at half the attempt's
+// level, so looking at every evaluation cannot verify by luck and a few
+// quiet units prove nothing; at the end of the verify window one
+// fixed-horizon test, its deviation never below the null variance, spends
+// the other half. RequiredSamples states n*, the fresh volume that proves a
+// fix which restored the target with 80 % probability. The same sequence
+// says Persists when it puts the mean wholly on the bad side. Fewer fresh
+// units than the minimum never decide anything.
 //
 // # One batch at a time
 //

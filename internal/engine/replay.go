@@ -151,8 +151,7 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 		held = nowHeld
 		for _, nt := range plan.Create {
 			ep := nt.Episode
-			rt := &replayTask{name: nt.Name, since: now, task: Task{Segment: ep.Segment, SegmentValues: ep.Values,
-				EpisodeStart: second(ep.Start), Objective: ep.Objective, ObservedValue: ep.Evidence.ObservedValue}}
+			rt := &replayTask{name: nt.Name, since: now, task: EpisodeTask(ep)}
 			rt.status, _ = loop.Advance(loop.Status{}, loop.Observation{Now: now, Owner: loop.Owner{State: loop.OwnerOpen}})
 			tasks = append(tasks, rt)
 			emit(ReplayEvent{Segment: ep.Segment, Event: EventTaskOpened, EpisodeStart: ep.Start, Task: nt.Name,
@@ -186,6 +185,7 @@ func advanceTask(ctx context.Context, src source.Source, m Metric, res *Evaluati
 		t := now
 		rt.ended = &t
 	}
+	rt.task.Attempt = cur.Attempt
 	obs := loop.Observation{Now: now, Owner: owner, Policy: loop.Policy{MaxAttempts: m.Policy.MaxAttempts, VerifyWindow: m.VerifyWindow}}
 	switch {
 	case cur.Phase == loop.Verifying && cur.ResolvedAt != nil:

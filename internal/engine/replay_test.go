@@ -89,6 +89,8 @@ func TestReplayHoldsBackWhatCapacityDoesNotAllow(t *testing.T) {
 
 // With the owner played, a fix that restores the metric is Verified and
 // one that changes nothing is reopened and, after maxAttempts, escalated.
+// 1,440 answers a day bring a third attempt's n* (about 11,700 at its
+// share of the level) within its 14-day verify window.
 func TestReplayVerifiesAndReopensResolutions(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
@@ -105,7 +107,7 @@ func TestReplayVerifiesAndReopensResolutions(t *testing.T) {
 		{"a fix that does nothing", nil, []string{"Resolved", "Reopened", "Escalated"}, []string{"Verified", "Recovered"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			src := &synthetic{perHour: 6, segments: []string{"all"}, before: [2]float64{0.45, 0.15}, after: [2]float64{0.30, 0.30},
+			src := &synthetic{perHour: 60, segments: []string{"all"}, before: [2]float64{0.45, 0.15}, after: [2]float64{0.30, 0.30},
 				change: map[string]time.Time{"all": drop}, restore: c.restore}
 			m := npsMetric(24*time.Hour, 30*24*time.Hour)
 			m.Query.Segments = nil

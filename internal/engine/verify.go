@@ -21,6 +21,10 @@ type Task struct {
 	Objective     TaskObjective
 	// ObservedValue is the level the episode was opened on.
 	ObservedValue *float64
+	// Baseline is the window judged when the task opened, if recorded.
+	Baseline *TaskBaseline
+	// Attempt is the task's current attempt, from 1; zero counts as 1.
+	Attempt int32
 }
 
 // Measurement is one look at a task's fresh data.
@@ -33,10 +37,16 @@ type Measurement struct {
 
 // Verify answers the loop's question for a task: is the drop that opened
 // it gone, judged only on data in [since, the latest window end at now)?
-// The deadline is the end of the verify window (zero: no final look).
-// It returns nil when there is nothing yet to look at. A metric with
-// per-unit contributions is tested on them; one without (a ratio of sums,
-// a gauge) on its estimate over the fresh data, against tumblingNull.
+// The deadline is the end of the verify window (zero: no final look, as
+// for recovery without action). It returns nil when there is nothing yet
+// to look at. A metric with per-unit contributions is tested on them; one
+// without (a ratio of sums, a gauge) on its estimate over the fresh data.
+// Both test against verifyNull, never target − δ; for tumbling windows
+// it is the same reference the windows were judged against. With a deadline the
+// attempt spends its share of the task's level (detect.AttemptLevel);
+// recovery without action, one always-valid sequence from the episode's
+// end, spends the whole level on its own claim. The improvement is
+// measured from the level before the episode (preEpisode).
 func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, deadline, now time.Time, windowSamples int64) (*loop.Check, *Measurement, error) {
 	if m.Derived != nil || src == nil {
 		return nil, nil, nil
@@ -50,18 +60,17 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 	if err != nil {
 		return nil, nil, unavailable("fresh data", err)
 	}
-	in := detect.VerifyInput{Direction: detect.Direction(t.Objective.Direction),
-		Reference: t.Objective.Target, Shift: t.Objective.MinShift, From: t.Objective.Target - t.Objective.MinShift,
-		MinSamples: float64(m.Policy.MinFreshSamples), Final: !deadline.IsZero() && !to.Before(deadline)}
-	if t.Objective.Direction == AtMost {
-		in.From = t.Objective.Target + t.Objective.MinShift
+	p := PlanVerification(m, t, windowSamples)
+	base, err := preEpisode(ctx, src, m, t, q)
+	if err != nil {
+		return nil, nil, err
 	}
-	if t.ObservedValue != nil {
-		in.From = *t.ObservedValue
-	}
-	in.PlannedSamples = float64(m.Policy.MinFreshSamples) * 4
-	if windowSamples > 0 {
-		in.PlannedSamples = math.Max(in.PlannedSamples, float64(windowSamples)*m.VerifyWindow.Hours()/m.Window.Hours())
+	in := detect.VerifyInput{Direction: detect.Direction(t.Objective.Direction), Null: p.Null, Min: p.min, Max: p.max,
+		Baseline: base.value, BaselineSE: base.se, Level: p.Level, Hybrid: !deadline.IsZero(),
+		MinSamples: float64(m.Policy.MinFreshSamples), PlannedSamples: p.planned, PlannedSigma: p.sigma,
+		Final: !deadline.IsZero() && !to.Before(deadline)}
+	if deadline.IsZero() {
+		in.Level = detect.DefaultLevel
 	}
 	var v detect.Verification
 	if measure.HasUnits(m.Definition) == nil {
@@ -72,9 +81,6 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 		in.Fresh = fresh
 		v = detect.Verify(in)
 	} else {
-		// The bad level is the null itself: detect's Reference − Shift
-		// with no shift.
-		in.Reference, in.Shift = tumblingNull(t), 0
 		est, err := measure.Compute(m.Definition, r.Overall, m.Objective.Confidence, 1)
 		if err != nil {
 			return nil, nil, rejected(err)
@@ -92,20 +98,21 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 	check := &loop.Check{Outcome: loop.Outcome(v.Verdict),
 		Improvement: loop.Improvement{Value: Round(v.Improvement), Lower: Round(v.ImprovementLower), Upper: Round(v.ImprovementUpper),
 			Samples: int64(v.Samples), Level: v.Level},
-		Message: fmt.Sprintf("fresh mean %.3g on %.0f samples since %s", v.Mean, v.Samples, since.UTC().Format(time.RFC3339))}
+		Message: fmt.Sprintf("fresh mean %.3g on %.0f samples since %s against %.3g, improvement measured from %s",
+			v.Mean, v.Samples, since.UTC().Format(time.RFC3339), p.Null, base.what)}
 	return check, meas, nil
 }
 
-// tumblingNull is the level a task opened from tumbling windows must be
-// proven to have left: the detector's reference, target − δ/2 (+ for
-// AtMost), or the level the episode was opened on should that lie on the
-// good side of it. A window opened the task because its upper bound lay
-// below the reference; the fix is proven when the fresh estimate's lower
-// bound lies above it. A lower null, such as target − δ, would verify a
-// fix that changed nothing whenever the drop was shallower than δ, and
-// the window's own value is too noisy a null: a window that happened to
-// come out low would let an unchanged metric pass for improved.
-func tumblingNull(t Task) float64 {
+// verifyNull is the level a task must be proven to have left: the
+// detector's reference, target − δ/2 (+ for AtMost), or the level the
+// episode was opened on should that lie on the good side of it. The
+// detector opens on drops from δ/2, so a lower null such as target − δ
+// would verify a fix that changed nothing whenever the drop was shallower
+// than δ; at the reference, a fix that changed nothing passes with
+// probability at most the level whatever the depth of the drop. The
+// episode's own value is not a null when it is worse than the reference:
+// it is biased low by the very selection that opened the task.
+func verifyNull(t Task) float64 {
 	o := t.Objective
 	if o.Direction == AtMost {
 		null := o.Target + o.MinShift/2
@@ -121,16 +128,70 @@ func tumblingNull(t Task) float64 {
 	return null
 }
 
+// baseline is the level the improvement is measured from.
+type baseline struct {
+	value, se float64
+	what      string
+}
+
+// preEpisode is the metric's level before the episode, the start of the
+// improvement record: the task's recorded baseline when its window ended
+// by the episode's start, otherwise the segment's data in the metric's
+// window before the episode's start (data that no longer changes, and that
+// the selection which opened the task did not pick). Where that holds too
+// few units the objective's reference level, the target, stands in with no
+// error of its own, and the message says so.
+func preEpisode(ctx context.Context, src source.Source, m Metric, t Task, q source.Query) (baseline, error) {
+	if b := t.Baseline; b != nil && !b.WindowEnd.After(t.EpisodeStart) && b.Samples > 1 {
+		return baseline{value: b.Value, se: baselineSE(m, b), what: "the baseline window before the episode"}, nil
+	}
+	fallback := baseline{value: t.Objective.Target, what: "the target (too little data before the episode)"}
+	if t.EpisodeStart.IsZero() || m.Window <= 0 {
+		return fallback, nil
+	}
+	from := AddWall(t.EpisodeStart, -m.Window, m.Location)
+	r, err := src.Query(ctx, m.Definition, q, from, t.EpisodeStart)
+	if err != nil {
+		return baseline{}, unavailable("data before the episode", err)
+	}
+	least := math.Max(float64(m.Objective.MinSamples), 2)
+	if measure.HasUnits(m.Definition) == nil {
+		c, err := measure.Contributions(m.Definition, r.Overall)
+		n := c.Units.EffectiveN()
+		if err != nil || n < least {
+			return fallback, nil
+		}
+		return baseline{value: c.Mean(), se: math.Sqrt(c.Variance() / (n - 1)), what: "the window before the episode"}, nil
+	}
+	est, err := measure.Compute(m.Definition, r.Overall, m.Objective.Confidence, 1)
+	if err != nil || !est.Sufficient || est.NEff < least || math.IsNaN(est.Value) {
+		return fallback, nil
+	}
+	return baseline{value: est.Value, se: est.StdErr, what: "the window before the episode"}, nil
+}
+
+// baselineSE is a recorded window's standard error, read back from its
+// interval at the metric's confidence.
+func baselineSE(m Metric, b *TaskBaseline) float64 {
+	conf := m.Objective.Confidence
+	if !(conf > 0 && conf < 1) {
+		conf = 0.95
+	}
+	z := math.Sqrt2 * math.Erfinv(conf)
+	return math.Max(0, b.Upper-b.Lower) / (2 * z)
+}
+
 // RecoverySince is where data for judging recovery without action starts:
-// when the episode ended, or, while it is open, when the detector
-// estimates the metric came back. ok is false when there is no such point
-// yet.
-func RecoverySince(det *Detector, t Task, episodeEnded *time.Time) (time.Time, bool) {
+// when the episode ended, the detector's statistic back at zero. ok is
+// false while the episode is open: a time chosen because the data started
+// to look good would let a drop that persists close as Recovered whenever
+// a few good days came by chance, and the closed task would silence the
+// episode still open. A drop that persists keeps its episode, and its
+// task, open; after a Recovered close a drop that returns starts a new
+// episode, and so a new task.
+func RecoverySince(_ *Detector, _ Task, episodeEnded *time.Time) (time.Time, bool) {
 	if episodeEnded != nil {
 		return *episodeEnded, true
-	}
-	if s, ok := det.Episode(t.Segment, t.EpisodeStart); ok && !s.RecoverySince.IsZero() {
-		return s.RecoverySince, true
 	}
 	return time.Time{}, false
 }

@@ -63,7 +63,8 @@ func BaselineStatus(b *engine.Baseline) *cxv1.Baseline {
 		Lower: b.Lower, Upper: b.Upper, Samples: b.Samples}
 }
 
-// TaskOf reads what verification needs of a task.
+// TaskOf reads what verification needs of a task: its facts, and its
+// current attempt, whose share of the error level a verification spends.
 func TaskOf(t *cxv1.ImprovementTask) engine.Task {
 	s := &t.Spec
 	out := engine.Task{Segment: s.Segment, SegmentValues: s.SegmentValues, EpisodeStart: s.EpisodeStart.Time,
@@ -72,6 +73,11 @@ func TaskOf(t *cxv1.ImprovementTask) engine.Task {
 	if s.Evidence != nil {
 		out.ObservedValue = s.Evidence.ObservedValue
 	}
+	if b := s.Baseline; b != nil {
+		out.Baseline = &engine.TaskBaseline{Value: b.Value, Lower: b.Lower, Upper: b.Upper, Samples: b.Samples,
+			WindowStart: b.WindowStart.Time, WindowEnd: b.WindowEnd.Time}
+	}
+	out.Attempt = t.Status.Attempt
 	return out
 }
 

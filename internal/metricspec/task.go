@@ -1,12 +1,14 @@
 package metricspec
 
 import (
+	"math"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/redact"
 )
@@ -90,4 +92,26 @@ func timePtr(t *time.Time) *metav1.Time {
 	}
 	mt := metav1.NewTime(*t)
 	return &mt
+}
+
+// ApplyVerificationPlan records in a task's status what verifying its
+// attempt needs (engine.PlanVerification), for the attempt the state
+// machine left it at; a closed task keeps the plan it closed with.
+// windowSamples is the Metric's latest window's volume.
+func ApplyVerificationPlan(st *cxv1.ImprovementTaskStatus, m engine.Metric, task *cxv1.ImprovementTask, attempt int32, windowSamples int64) {
+	if loop.Phase(st.Phase).Final() {
+		return
+	}
+	t := TaskOf(task)
+	t.Attempt = attempt
+	p := engine.PlanVerification(m, t, windowSamples)
+	plan := &cxv1.VerificationPlan{Null: engine.Round(p.Null), Level: engine.Round(p.Level)}
+	if p.RequiredSamples > 0 && p.RequiredSamples < math.MaxInt64 {
+		n := int64(p.RequiredSamples)
+		plan.RequiredSamples = &n
+	}
+	if p.ExpectedDuration > 0 {
+		plan.ExpectedDuration = &metav1.Duration{Duration: p.ExpectedDuration}
+	}
+	st.VerificationPlan = plan
 }

@@ -107,7 +107,8 @@ func sum(m map[string]int) int {
 }
 
 // checkStory asserts what the seeded data tells: support CSAT's task is
-// verified on its first attempt with a positive improvement, and the
+// verified on its first attempt, its improvement over the level before
+// the episode (which the fix restored) an interval around zero, and the
 // effort task is reopened until it escalates.
 func checkStory(t *testing.T, s snapshot) {
 	t.Helper()
@@ -119,7 +120,7 @@ func checkStory(t *testing.T, s snapshot) {
 		byMetric[task.Metric] = task
 	}
 	csat, ces := byMetric[csatName], byMetric[cesName]
-	if csat.Phase != cxv1.PhaseVerified || csat.Attempt != 1 || csat.Verification == nil || !(csat.Verification.Improvement > 0) {
+	if v := csat.Verification; csat.Phase != cxv1.PhaseVerified || csat.Attempt != 1 || v == nil || !(v.Lower < 0 && v.Upper > 0) {
 		t.Errorf("support CSAT's task: %+v", csat)
 	}
 	if ces.Segment != "stage=integration" || !ces.Escalated || ces.Phase != cxv1.PhaseReopened || ces.Attempt != 3 || ces.EscalatedTo != "cx-leadership" {

@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"math"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/detect"
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// VerificationPlan is what verifying a task's current attempt needs, known
+// before any fresh data: the null the fix must be proven to have left, the
+// attempt's share of the task's error level and n*, the fresh volume that
+// verifies a fix that restored the target with 80 % probability.
+type VerificationPlan struct {
+	// Null is the level the fresh mean must be proven to have left
+	// (verifyNull).
+	Null float64
+	// Level is the attempt's share of the task's error level,
+	// detect.AttemptLevel.
+	Level float64
+	// RequiredSamples is n*; zero when the formula's deviation is unknown
+	// (a mean on an open scale without a recorded baseline).
+	RequiredSamples float64
+	// ExpectedDuration is the time the metric's observed volume takes to
+	// bring n* fresh units; zero when unknown.
+	ExpectedDuration time.Duration
+
+	// The tuning of the test: contribution bounds, planned volume and
+	// deviation, fixed for the task so every look reads one sequence.
+	min, max, planned, sigma float64
+}
+
+// PlanVerification plans the verification of t's current attempt on m
+// whose latest window held windowSamples units. n* is the final look's
+// (detect.RequiredSamples at half the attempt's level, the other half
+// going to the always-valid early looks), for a fix that put the metric
+// back at the target, δ/2 beyond the null: for NPS with 45 % promoters
+// and 15 % detractors and δ = 5 about 6,400 responses at a level of 0.05,
+// 7,500 at the first attempt's 0.030. The deviation once fixed is read from
+// the task's recorded window (its interval and volume), else the
+// formula's deviation at the target (detect.TargetSigma). The volume is
+// the recorded window's, else windowSamples (the metric's latest window).
+// It is pure, so `kubectl cx plan` can state it for an episode too.
+func PlanVerification(m Metric, t Task, windowSamples int64) VerificationPlan {
+	p := VerificationPlan{Null: verifyNull(t), Level: detect.AttemptLevel(detect.DefaultLevel, t.Attempt)}
+	p.min, p.max = contributionBounds(m.Definition)
+	o := t.Objective
+	if b := t.Baseline; b != nil && b.Samples > 1 {
+		p.sigma = baselineSE(m, b) * math.Sqrt(float64(b.Samples))
+		windowSamples = b.Samples
+	}
+	if !(p.sigma > 0) {
+		if s, err := detect.TargetSigma(m.Definition.Formula, o.Target); err == nil {
+			p.sigma = s
+		}
+	}
+	perDay := 0.0
+	if days := m.Window.Hours() / 24; days > 0 && windowSamples > 0 {
+		perDay = float64(windowSamples) / days
+	}
+	p.planned = math.Max(4*float64(m.Policy.MinFreshSamples), perDay*m.VerifyWindow.Hours()/24)
+	if p.sigma > 0 {
+		test := detect.NullSD(p.Null, o.Target, p.sigma, p.min, p.max)
+		distance := o.Target - p.Null
+		if o.Direction == AtMost {
+			distance = -distance
+		}
+		if n := detect.RequiredSamples(test, p.sigma, distance, p.Level/2, detect.VerifyPower); !math.IsInf(n, 0) {
+			p.RequiredSamples = math.Max(n, float64(m.Policy.MinFreshSamples))
+		}
+	}
+	if p.RequiredSamples > 0 && perDay > 0 {
+		p.ExpectedDuration = time.Duration(p.RequiredSamples / perDay * float64(24*time.Hour)).Round(time.Hour)
+	}
+	return p
+}
+
+// RequiredFreshSamples is n* of t's current attempt (PlanVerification).
+func RequiredFreshSamples(m Metric, t Task, windowSamples int64) float64 {
+	return PlanVerification(m, t, windowSamples).RequiredSamples
+}
+
+// contributionBounds bounds one unit's contribution: NPS −100..100,
+// shares 0..100, a CES score its scale; a mean on an open scale is
+// unbounded (0, 0).
+func contributionBounds(d measure.Definition) (float64, float64) {
+	d = d.WithDefaults()
+	switch d.Formula {
+	case measure.FormulaNPS:
+		return -100, 100
+	case measure.FormulaCSAT, measure.FormulaRate, measure.FormulaPercentile:
+		return 0, 100
+	case measure.FormulaCES:
+		return float64(d.ScaleMin), float64(d.ScaleMax)
+	}
+	return 0, 0
+}
+
+// EpisodeTask is the task an episode opens, at its first attempt: what
+// PlanVerification needs to state n* before the task exists.
+func EpisodeTask(ep Episode) Task {
+	return Task{Segment: ep.Segment, SegmentValues: ep.Values, EpisodeStart: second(ep.Start), Objective: ep.Objective,
+		ObservedValue: ep.Evidence.ObservedValue, Baseline: ep.Baseline, Attempt: 1}
+}
