@@ -226,7 +226,8 @@ func (r *ImprovementTaskReconciler) look(ctx context.Context, metric *cxv1.Metri
 	if err != nil {
 		return nil, err
 	}
-	check, meas, err := engine.Verify(ctx, src, spec, t, since, deadline, now, metric.Status.Samples)
+	// Fresh data leaves the metric's exclusions out, as its evaluation does.
+	check, meas, err := engine.Verify(ctx, engine.ExcludeFrom(src, spec), spec, t, since, deadline, now, metric.Status.Samples)
 	if err != nil {
 		return nil, err
 	}

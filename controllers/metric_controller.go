@@ -184,6 +184,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	}
 	metricspec.ApplyEvaluation(next, m.Generation, res, plan.Held)
 	p.announceEpisodes(res)
+	p.announceExclusion(res)
 	p.ready("Measured", fmt.Sprintf("measured %s: %s", res.WindowEnd.UTC().Format(time.RFC3339), res.Overall.State))
 	p.ownerTeam(team)
 	// A task never exists before the episode it answers is recorded on its

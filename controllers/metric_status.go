@@ -185,3 +185,26 @@ func (p *statusPatcher) announceEpisodes(res *engine.Evaluation) {
 		}
 	}
 }
+
+// announceExclusion records the exclusion that covered the evaluated
+// interval and queues ExclusionStarted once per occurrence: the status
+// keeps the occurrence, so the next evaluation inside it announces
+// nothing and writes nothing.
+func (p *statusPatcher) announceExclusion(res *engine.Evaluation) {
+	x := res.Exclusion
+	if x == nil {
+		p.next.Exclusion = nil
+		return
+	}
+	cur := &cxv1.ExclusionStatus{Name: x.Name, Start: metav1.NewTime(x.Start.UTC()), End: metav1.NewTime(x.End.UTC()),
+		Reason: x.Reason}
+	if old := p.m.Status.Exclusion; old == nil || old.Name != cur.Name || !old.Start.Equal(&cur.Start) {
+		note := ""
+		if x.Reason != "" {
+			note = ": " + x.Reason
+		}
+		p.event("Normal", "ExclusionStarted", "exclusion %s leaves out data from %s until %s%s", x.Name,
+			cur.Start.UTC().Format(time.RFC3339), cur.End.UTC().Format(time.RFC3339), note)
+	}
+	p.next.Exclusion = cur
+}

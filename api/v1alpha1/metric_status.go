@@ -116,6 +116,11 @@ type MetricStatus struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	HeldBackTasks []HeldBackTask `json:"heldBackTasks,omitempty"`
+
+	// exclusion is the occurrence of spec.exclusions that covered the
+	// latest evaluated interval; its data was left out. Absent otherwise.
+	// +optional
+	Exclusion *ExclusionStatus `json:"exclusion,omitempty"`
 }
 
 // Evaluation records how a result was reached.

@@ -47,6 +47,7 @@ type UnratedPolicy string
 // +kubebuilder:validation:XValidation:rule="self.formula != 'value' || (has(self.query) && has(self.query.promQL))",message="formula value reads a gauge and needs query.promQL"
 // +kubebuilder:validation:XValidation:rule="!has(self.query) || !has(self.query.promQL) || self.formula == 'value'",message="query.promQL reads a gauge: use formula value (Prometheus evaluates the expression, so write the NPS, rate or ratio in PromQL)"
 // +kubebuilder:validation:XValidation:rule="!has(self.improvement) || !has(self.improvement.verifyWindow) || duration(self.improvement.verifyWindow) >= duration(self.interval)",message="improvement.verifyWindow must be at least one interval"
+// +kubebuilder:validation:XValidation:rule="self.formula != 'derived' || !has(self.exclusions)",message="exclusions apply to measured metrics: a derived metric follows its inputs, so exclude the period on them"
 type MetricSpec struct {
 	// owner is the team that receives improvement tasks for this metric.
 	Owner MetricOwner `json:"owner"`
@@ -178,6 +179,17 @@ type MetricSpec struct {
 	// suspend stops evaluation without losing the detector's state.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// exclusions are known events (an outage, a price change, the
+	// holidays) whose data the metric leaves out of its value, its change
+	// detector, its baseline and the verification of fixes. Adding one
+	// does not change the definition hash, so the detector and open tasks
+	// are kept.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Exclusions []MetricExclusion `json:"exclusions,omitempty"`
 }
 
 // MetricOwner names the team accountable for a metric.

@@ -96,7 +96,12 @@ operator would have decided.`,
 				if seg == "" {
 					seg = "(all)"
 				}
-				rows = append(rows, []string{e.At.Format(time.RFC3339), e.Metric, seg, e.Event, e.EpisodeStart.Format(time.RFC3339),
+				// An Excluded event belongs to no episode.
+				start := ""
+				if !e.EpisodeStart.IsZero() {
+					start = e.EpisodeStart.Format(time.RFC3339)
+				}
+				rows = append(rows, []string{e.At.Format(time.RFC3339), e.Metric, seg, e.Event, start,
 					formatNumber(e.Value), e.Reason})
 			}
 			if err := printTable(g.Streams.Out, []string{"AT", "METRIC", "SEGMENT", "EVENT", "EPISODE START", "VALUE", "REASON"}, rows); err != nil {

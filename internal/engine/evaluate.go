@@ -90,6 +90,9 @@ type Evaluation struct {
 	Episodes []Episode
 	// Reason and Message summarise the outcome.
 	Reason, Message string
+	// Exclusion is the occurrence of an exclusion that covers the latest
+	// interval of the window (its data left out); nil when none does.
+	Exclusion *Occurrence
 }
 
 // Prior is what the evaluation leaves for the next one.
@@ -157,16 +160,23 @@ func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, win
 	if src == nil {
 		return nil, unavailable("no source", errors.New("the metric has no DataSource"))
 	}
+	// Every read below (window, baseline, calibration, feed, episode
+	// evidence) leaves the metric's exclusions out.
+	src = ExcludeFrom(src, m)
 	windowStart := AddWall(windowEnd, -m.Window, m.Location)
 	win, err := src.Query(ctx, m.Definition, m.Query, windowStart, windowEnd)
 	if err != nil {
 		return nil, unavailable("query", err)
 	}
 	res := &Evaluation{WindowStart: windowStart, WindowEnd: windowEnd, Query: win.Statement, DefinitionHash: m.Hash, Reason: "Measured"}
+	if o, ok := m.ExclusionAt(windowEnd); ok {
+		res.Exclusion = &o
+	}
 	// A definition change resets the baseline and the detector.
 	if prior.DefinitionHash != m.Hash {
 		prior = Prior{}
 	}
+	prior = skipExcluded(m, prior)
 	target, err := resolveTarget(ctx, src, m, prior.Baseline, windowStart, res)
 	if err != nil {
 		return nil, err

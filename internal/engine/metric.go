@@ -33,6 +33,9 @@ type Metric struct {
 	Location  *time.Location
 	Objective Objective
 	Policy    Policy
+	// Exclusions are known events whose data the metric leaves out
+	// everywhere (ExcludeFrom).
+	Exclusions []Exclusion
 }
 
 // Derived is a derived metric's expression over named input Metrics.

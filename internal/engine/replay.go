@@ -85,12 +85,14 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 	if m.Interval <= 0 {
 		return nil, rejected(fmt.Errorf("interval %s must be positive", m.Interval))
 	}
-	src = source.Prefetch(src, m.Interval, m.WindowEnd(to))
+	// Verification reads through it too: exclusions apply everywhere.
+	src = ExcludeFrom(source.Prefetch(src, m.Interval, m.WindowEnd(to)), m)
 	prior := opts.Prior
 	out := &ReplayResult{}
 	var tasks []*replayTask
 	open := map[string]time.Time{}
 	held := map[string]string{}
+	var excluded Occurrence
 	for end := NextBoundary(from, m.Interval, m.Location); !end.After(to); end = AddWall(end, m.Interval, m.Location) {
 		emit := func(ev ReplayEvent) {
 			ev.Metric, ev.At = m.Name, end
@@ -117,6 +119,9 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 			return out, fmt.Errorf("evaluate %s: %w", end.UTC().Format(time.RFC3339), err)
 		}
 		out.Last, prior = res, res.Prior()
+		if ev, ok := excludedEvent(res, &excluded); ok {
+			emit(ev)
+		}
 		current := map[string]time.Time{}
 		for _, ep := range res.Episodes {
 			current[ep.Segment] = ep.Start

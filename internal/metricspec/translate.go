@@ -97,6 +97,10 @@ func Translate(m *cxv1.Metric) (engine.Metric, error) {
 	}
 	out.Policy = engine.Policy{DryRun: imp.DryRun, MinFreshSamples: imp.MinFreshSamples, MaxAttempts: imp.MaxAttempts,
 		MaxOpenTasks: imp.MaxOpenTasks, EscalationTeam: imp.EscalationTeam, Playbook: imp.Playbook}
+	for _, e := range s.Exclusions {
+		out.Exclusions = append(out.Exclusions, engine.Exclusion{Name: e.Name, Start: e.Start.Time, End: e.End.Time,
+			Recurrence: engine.Recurrence(e.Recurrence), Reason: e.Reason})
+	}
 	return out, nil
 }
 
