@@ -49,7 +49,9 @@ type Objective struct {
 
 	// minShift (δ) is the smallest change worth a task, in the metric's
 	// units: 5 means five NPS points. The change detector is tuned to it.
-	// Defaults: nps 5, csat and rate 5 points of percentage, ces 0.3.
+	// Defaults: nps 5, csat, rate and percentile 5 points of percentage, ces
+	// 0.3; formulas in units of their own (mean, sum, count, ratio such as
+	// NRR, value) 5 % of the target.
 	// +kubebuilder:validation:ExclusiveMinimum=true
 	// +kubebuilder:validation:Minimum=0
 	// +optional

@@ -278,6 +278,14 @@ type DetectorCalibration struct {
 	// duration.
 	// +optional
 	CorrelationTime string `json:"correlationTime,omitempty"`
+	// windowValues are the whole population's values in the latest closed
+	// windows, oldest first, for metrics judged on non-overlapping windows
+	// (ratios such as NRR, sums, counts, gauges): their spread is the
+	// standard error a window is judged with when the formula's own is
+	// smaller, so a value without sampling error is never judged as exact.
+	// +kubebuilder:validation:MaxItems=12
+	// +optional
+	WindowValues []float64 `json:"windowValues,omitempty"`
 }
 
 // DetectorSegment is one segment's detector state.

@@ -34,14 +34,22 @@ const calibrationMargin = 0.8
 const siegmundCorrection = 1.166
 
 // DefaultShift is the smallest shift worth a task per formula, in the
-// metric's units: NPS and proportions 5 points, effort scores 0.3.
-func DefaultShift(formula string) float64 {
+// metric's units, for a metric judged against reference: NPS and shares
+// (CSAT, rates, shares over a threshold) 5 points, effort scores 0.3;
+// formulas on units of their own (means, sums, counts, ratios such as NRR,
+// gauges) 5 % of the reference, so a ratio near 1 is not held to a shift
+// of 5, and 1 for a reference of zero.
+func DefaultShift(formula string, reference float64) float64 {
 	switch formula {
+	case measure.FormulaNPS, measure.FormulaCSAT, measure.FormulaRate, measure.FormulaPercentile:
+		return 5
 	case measure.FormulaCES:
 		return 0.3
-	default:
-		return 5
 	}
+	if r := math.Abs(reference); r > 0 {
+		return 0.05 * r
+	}
+	return 1
 }
 
 // Config is a metric's detector, shared by all its segments.

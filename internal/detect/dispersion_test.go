@@ -105,3 +105,21 @@ func TestEffectiveUnits(t *testing.T) {
 		t.Errorf("a huge batch: %v, want at most σ²/D = 100", got)
 	}
 }
+
+// The default shift fits the formula's units: points for scores and
+// shares, 0.3 on an effort scale, 5 % of the target for units of the
+// metric's own (a ratio near 1 is not held to a shift of 5).
+func TestDefaultShiftFitsTheFormulasUnits(t *testing.T) {
+	for _, c := range []struct {
+		formula   string
+		reference float64
+		want      float64
+	}{
+		{"nps", 30, 5}, {"csat", 80, 5}, {"rate", 4, 5}, {"ces", 5.5, 0.3},
+		{"ratio", 1.05, 0.0525}, {"sum", 2000, 100}, {"value", -40, 2}, {"mean", 0, 1},
+	} {
+		if got := DefaultShift(c.formula, c.reference); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s at %v: %v, want %v", c.formula, c.reference, got, c.want)
+		}
+	}
+}

@@ -89,7 +89,7 @@ type Setup struct {
 // size (CalibrateSegments). It returns the effective units per month.
 func Configure(s Setup) (Config, float64, error) {
 	if s.Shift <= 0 {
-		s.Shift = DefaultShift(s.Formula)
+		s.Shift = DefaultShift(s.Formula, s.Reference)
 	}
 	if s.Budget <= 0 {
 		s.Budget = DefaultBudget

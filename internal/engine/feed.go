@@ -30,10 +30,7 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 		return rejected(err)
 	}
 	obj := m.Objective
-	shift := obj.MinShift
-	if shift <= 0 {
-		shift = defaultShift(m.Definition.Formula)
-	}
+	shift := m.shift(target)
 	var cal *Calibration
 	if prior.Detector != nil {
 		cal = prior.Detector.Calibration
@@ -171,5 +168,3 @@ func ForSegment(q source.Query, values map[string]string) source.Query {
 	out.Segments = nil
 	return out
 }
-
-func defaultShift(formula string) float64 { return detect.DefaultShift(formula) }

@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/cxloop/cxloop/internal/detect"
 	"github.com/cxloop/cxloop/internal/measure"
 	"github.com/cxloop/cxloop/internal/source"
 )
@@ -90,10 +91,10 @@ func (m Metric) WindowEnd(now time.Time) time.Time {
 	return WindowEnd(now, m.Interval, m.SettleDelay, m.Location)
 }
 
-// shift is δ, the formula's default when unset.
-func (m Metric) shift() float64 {
+// shift is δ, the formula's default at the target when unset.
+func (m Metric) shift(target float64) float64 {
 	if m.Objective.MinShift > 0 {
 		return m.Objective.MinShift
 	}
-	return defaultShift(m.Definition.Formula)
+	return detect.DefaultShift(m.Definition.Formula, target)
 }

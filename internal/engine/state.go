@@ -64,6 +64,11 @@ type Calibration struct {
 	CorrelationTime, History time.Duration
 	// Calibrating is true while the history is too short to trust alone.
 	Calibrating bool
+	// WindowValues are the whole population's values in the latest closed
+	// windows, oldest first (metrics judged on tumbling windows): their
+	// spread is the standard error a window's value is judged with when the
+	// formula's own says less.
+	WindowValues []float64
 }
 
 func (c *Calibration) detect() *detect.Calibration {

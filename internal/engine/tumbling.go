@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -39,6 +40,14 @@ func tumble(ctx context.Context, src source.Source, m Metric, target float64, pr
 	if err != nil {
 		return rejected(err)
 	}
+	cal := &Calibration{CalibratedAt: second(closed)}
+	if det.Calibration != nil {
+		*cal = *det.Calibration
+		cal.WindowValues = append([]float64(nil), det.Calibration.WindowValues...)
+	} else if cal.WindowValues, err = pastWindows(ctx, src, m, from); err != nil {
+		return err
+	}
+	spread := windowSpread(cal.WindowValues, m.shift(target))
 	judged := map[string]*measure.Stats{"": r.Overall}
 	for k, seg := range r.Segments {
 		judged[k] = seg.Stats
@@ -52,7 +61,21 @@ func tumble(ctx context.Context, src source.Source, m Metric, target float64, pr
 		if err != nil || !est.Sufficient {
 			continue // missing data never opens or closes anything
 		}
-		breach := detect.TumblingBreach(detect.Direction(obj.Direction), est.Value, est.StdErr, target, m.shift(), level)
+		se := est.StdErr
+		// A segment's windows spread more than the whole population's, by
+		// the square root of its smaller volume.
+		if floor := spread * math.Sqrt(math.Max(1, float64(r.Overall.Total.N)/math.Max(1, float64(stats.Total.N)))); floor > se {
+			se = floor
+		}
+		breach := detect.TumblingBreach(detect.Direction(obj.Direction), est.Value, se, target, m.shift(target), level)
+		if k == "" && !breach {
+			// Only windows judged in control say how windows spread: a
+			// drop's own windows would widen the test that is to find it.
+			cal.WindowValues = append(cal.WindowValues, Round(est.Value))
+			if n := len(cal.WindowValues); n > maxWindowValues {
+				cal.WindowValues = cal.WindowValues[n-maxWindowValues:]
+			}
+		}
 		cur, open := kept[k]
 		switch {
 		case breach && !open:
@@ -69,6 +92,7 @@ func tumble(ctx context.Context, src source.Source, m Metric, target float64, pr
 		det.Segments = append(det.Segments, s)
 	}
 	sort.Slice(det.Segments, func(i, j int) bool { return det.Segments[i].Segment < det.Segments[j].Segment })
+	det.Calibration = cal
 	det.FedUntil = second(closed)
 	det.SegmentsMonitored = int32(len(r.Segments) + 1)
 	det.DetectionHorizon = m.Window.String()
@@ -76,6 +100,56 @@ func tumble(ctx context.Context, src source.Source, m Metric, target float64, pr
 	res.Message = fmt.Sprintf("%s has no per-unit contributions: tasks open from non-overlapping %s windows at level %.3g each",
 		m.Definition.Formula, m.Window, level)
 	return nil
+}
+
+// maxWindowValues is how many closed windows' values a tumbling detector
+// keeps.
+const maxWindowValues = 12
+
+// minWindowValues is how many past windows' values it takes to estimate
+// their spread.
+const minWindowValues = 2
+
+// pastWindows reads the values of up to maxWindowValues closed windows
+// before from, oldest first, at the first evaluation; windows without a
+// value are left out.
+func pastWindows(ctx context.Context, src source.Source, m Metric, from time.Time) ([]float64, error) {
+	var values []float64
+	for i := maxWindowValues; i >= 1; i-- {
+		start := AddWall(from, -time.Duration(i)*m.Window, m.Location)
+		end := AddWall(start, m.Window, m.Location)
+		r, err := src.Query(ctx, m.Definition, m.Query, start, end)
+		if err != nil {
+			return nil, unavailable("past tumbling windows", err)
+		}
+		est, err := measure.Compute(m.Definition, r.Overall, m.Objective.Confidence, m.Objective.MinSamples)
+		if err == nil && est.Sufficient && !math.IsNaN(est.Value) {
+			values = append(values, Round(est.Value))
+		}
+	}
+	return values, nil
+}
+
+// windowSpread is the standard error a window's value is judged with at
+// the least: the standard deviation of past windows' values, a level that
+// moved included (which only makes the test stricter), and half the
+// minimum shift while fewer than minWindowValues windows are known, so a
+// formula without sampling error (a sum, a count, a ratio of sums) is
+// never judged as exact.
+func windowSpread(values []float64, shift float64) float64 {
+	if len(values) < minWindowValues {
+		return shift / 2
+	}
+	var mean float64
+	for _, v := range values {
+		mean += v
+	}
+	mean /= float64(len(values))
+	var ss float64
+	for _, v := range values {
+		ss += (v - mean) * (v - mean)
+	}
+	return math.Sqrt(ss / float64(len(values)-1))
 }
 
 // tumblingEnd is the end of the latest closed tumbling window: windows
@@ -98,9 +172,9 @@ func tumblingEpisodes(det *Detector, m Metric, target float64) []Episode {
 		}
 		v := s.Statistic
 		eps = append(eps, Episode{Segment: s.Segment, Values: values, Start: s.EpisodeStart, WeightShare: 1,
-			Gap:       gapOf(m.Objective.Direction, target, v, m.shift()),
+			Gap:       gapOf(m.Objective.Direction, target, v, m.shift(target)),
 			Evidence:  Evidence{Statistic: v, ObservedValue: &v},
-			Objective: TaskObjective{Direction: m.Objective.Direction, Target: target, MinShift: m.shift()}})
+			Objective: TaskObjective{Direction: m.Objective.Direction, Target: target, MinShift: m.shift(target)}})
 	}
 	return eps
 }

@@ -158,3 +158,88 @@ func TestTumblingJudgesEachWindowOnce(t *testing.T) {
 		t.Fatalf("a good closed window left %+v open", next.Episodes)
 	}
 }
+
+// A window is judged with the spread of past windows' values when that is
+// larger than its own standard error: a ratio whose weeks swing widely
+// around the target opens nothing for one low week that sits well within
+// its usual swing, though that week's own error alone would call it a
+// breach; a steady ratio's drop still opens.
+func TestTumblingWindowsAreJudgedWithTheirPastSpread(t *testing.T) {
+	monday := func(week int) time.Time { return time.Date(2026, 1, 5+7*week, 0, 0, 0, 0, time.UTC) }
+	swinging := func(low time.Time) ratioDays {
+		return func(day time.Time) (float64, int) {
+			if !day.Before(low) && day.Before(low.Add(7*24*time.Hour)) {
+				return 0.96, 20
+			}
+			week := int(day.Sub(monday(-20)).Hours() / (7 * 24))
+			if week%2 == 0 {
+				return 1.14, 20
+			}
+			return 0.94, 20
+		}
+	}
+	m := retentionMetric()
+	low := monday(2)
+	src := swinging(low)
+	// The low week's own standard error puts it below the reference.
+	r, _ := src.Query(context.Background(), m.Definition, m.Query, low, low.Add(7*24*time.Hour))
+	est, err := measure.Compute(m.Definition, r.Overall, 0.95, 30)
+	if err != nil || !(est.Value+3*est.StdErr < 0.975) {
+		t.Fatalf("the low week: %+v (%v), want it below the reference by its own error", est, err)
+	}
+	var prior Prior
+	for end := monday(0).Add(24 * time.Hour); !end.After(monday(4)); end = end.Add(24 * time.Hour) {
+		res, err := Evaluate(context.Background(), src, m, prior, end)
+		if err != nil {
+			t.Fatalf("%s: %v", end, err)
+		}
+		if len(res.Episodes) > 0 {
+			t.Fatalf("%s: episode %+v opened within the usual swing (past windows %v)", end, res.Episodes[0], res.Detector.Calibration.WindowValues)
+		}
+		prior = res.Prior()
+	}
+	if c := prior.Detector.Calibration; c == nil || len(c.WindowValues) < 12 {
+		t.Fatalf("calibration %+v, want the past windows' values kept", c)
+	}
+
+	// Steady weeks at 1.02, then 0.90: the drop opens at its first
+	// whole window.
+	steady := ratioDays(func(day time.Time) (float64, int) {
+		if day.Before(monday(2)) {
+			return 1.02, 20
+		}
+		return 0.90, 20
+	})
+	prior = Prior{}
+	opened := false
+	for end := monday(0).Add(24 * time.Hour); !end.After(monday(4)); end = end.Add(24 * time.Hour) {
+		res, err := Evaluate(context.Background(), steady, m, prior, end)
+		if err != nil {
+			t.Fatalf("%s: %v", end, err)
+		}
+		opened = opened || len(res.Episodes) > 0
+		prior = res.Prior()
+	}
+	if !opened {
+		t.Fatal("a steady ratio's drop of 0.12 opened no episode")
+	}
+}
+
+// With fewer than two past windows a value without sampling error is
+// still judged with an error of half the minimum shift: never as exact.
+func TestWindowsWithoutHistoryAreNeverExact(t *testing.T) {
+	m := retentionMetric()
+	exact := ratioDays(func(day time.Time) (float64, int) {
+		if day.Before(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)) {
+			return 0, 0 // no history
+		}
+		return 0.97, 20
+	})
+	res, err := Evaluate(context.Background(), exact, m, Prior{}, time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Episodes) != 0 {
+		t.Fatalf("first window at 0.97 with no history opened %+v, want the missing history to count", res.Episodes)
+	}
+}

@@ -18,7 +18,8 @@ func calibrationOf(c *cxv1.DetectorCalibration) *engine.Calibration {
 	corr, _ := time.ParseDuration(c.CorrelationTime)
 	history, _ := time.ParseDuration(c.History)
 	return &engine.Calibration{CalibratedAt: c.CalibratedAt.UTC(), Sigma: c.Sigma, Dispersion: c.Dispersion,
-		DispersionError: c.DispersionError, VarianceInflation: c.VarianceInflation, CorrelationTime: corr, History: history, Calibrating: c.Calibrating}
+		DispersionError: c.DispersionError, VarianceInflation: c.VarianceInflation, CorrelationTime: corr, History: history, Calibrating: c.Calibrating,
+		WindowValues: append([]float64(nil), c.WindowValues...)}
 }
 
 // calibrationStatus renders a calibration for status.
@@ -28,5 +29,5 @@ func calibrationStatus(c *engine.Calibration) *cxv1.DetectorCalibration {
 	}
 	return &cxv1.DetectorCalibration{CalibratedAt: metav1.NewTime(c.CalibratedAt), Calibrating: c.Calibrating,
 		History: c.History.String(), Sigma: c.Sigma, Dispersion: c.Dispersion, DispersionError: c.DispersionError, VarianceInflation: c.VarianceInflation,
-		CorrelationTime: c.CorrelationTime.String()}
+		CorrelationTime: c.CorrelationTime.String(), WindowValues: append([]float64(nil), c.WindowValues...)}
 }
