@@ -223,6 +223,16 @@ type DetectorStatus struct {
 	// 80 % probability at the observed volume, in the metric's units.
 	// +optional
 	DetectableShift *float64 `json:"detectableShift,omitempty"`
+	// detectableShiftMedianSegment is detectableShift at the volume of the
+	// median segment with data in the window: what a typical segment's
+	// task can be expected to find.
+	// +optional
+	DetectableShiftMedianSegment *float64 `json:"detectableShiftMedianSegment,omitempty"`
+	// detectableShiftSmallestSegment is detectableShift at the volume of
+	// the smallest segment with data in the window; absent when no shift
+	// up to 100 times minShift is found within the horizon there.
+	// +optional
+	DetectableShiftSmallestSegment *float64 `json:"detectableShiftSmallestSegment,omitempty"`
 	// detectionHorizon is the horizon detectableShift refers to.
 	// +optional
 	DetectionHorizon string `json:"detectionHorizon,omitempty"`

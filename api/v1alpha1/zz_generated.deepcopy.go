@@ -344,6 +344,16 @@ func (in *DetectorStatus) DeepCopyInto(out *DetectorStatus) {
 		*out = new(float64)
 		**out = **in
 	}
+	if in.DetectableShiftMedianSegment != nil {
+		in, out := &in.DetectableShiftMedianSegment, &out.DetectableShiftMedianSegment
+		*out = new(float64)
+		**out = **in
+	}
+	if in.DetectableShiftSmallestSegment != nil {
+		in, out := &in.DetectableShiftSmallestSegment, &out.DetectableShiftSmallestSegment
+		*out = new(float64)
+		**out = **in
+	}
 	if in.Segments != nil {
 		in, out := &in.Segments, &out.Segments
 		*out = make([]DetectorSegment, len(*in))

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"math"
+	"sort"
 	"time"
 
 	"github.com/cxloop/cxloop/internal/detect"
@@ -95,6 +97,14 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 	if delay, ok := cfg.ExpectedDelay(cfg.Shift, perDay); ok {
 		det.ExpectedDelay = delay.Round(time.Hour).String()
 	}
+	if median, smallest, ok := segmentVolumes(windowContrib, cfg, m); ok {
+		if shift, ok := cfg.DetectableShift(median, DetectionHorizon, 100*cfg.Shift); ok {
+			det.DetectableShiftMedianSegment = ptr(Round(shift))
+		}
+		if shift, ok := cfg.DetectableShift(smallest, DetectionHorizon, 100*cfg.Shift); ok {
+			det.DetectableShiftSmallestSegment = ptr(Round(shift))
+		}
+	}
 	res.Detector = det
 
 	estimates := map[string]Outcome{"": res.Overall}
@@ -167,4 +177,25 @@ func ForSegment(q source.Query, values map[string]string) source.Query {
 	}
 	out.Segments = nil
 	return out
+}
+
+// segmentVolumes are the effective units a day of the median and the
+// smallest segment with data in the window (the whole population left
+// out), under the detector's dispersion; ok is false without segments.
+func segmentVolumes(window map[string]measure.Contribution, cfg detect.Config, m Metric) (median, smallest float64, ok bool) {
+	intervals := math.Max(1, float64(m.Window)/float64(m.Interval))
+	perDay := float64(24*time.Hour) / float64(m.Interval)
+	var days []float64
+	for key, c := range window {
+		n := c.Units.EffectiveN()
+		if key == "" || !(n > 0) {
+			continue
+		}
+		days = append(days, detect.Effective(n/intervals, cfg.Sigma, cfg.Dispersion)*perDay)
+	}
+	if len(days) == 0 {
+		return 0, 0, false
+	}
+	sort.Float64s(days)
+	return days[len(days)/2], days[0], true
 }

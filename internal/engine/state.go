@@ -36,8 +36,11 @@ type Detector struct {
 	Threshold         float64
 	SegmentsMonitored int32
 	DetectableShift   *float64
-	DetectionHorizon  string
-	ExpectedDelay     string
+	// DetectableShiftMedianSegment and DetectableShiftSmallestSegment are
+	// DetectableShift at the median and the smallest segment's volume.
+	DetectableShiftMedianSegment, DetectableShiftSmallestSegment *float64
+	DetectionHorizon                                             string
+	ExpectedDelay                                                string
 	// Segments hold the state of segments with evidence, sorted by key.
 	Segments []SegmentState
 	// Calibration is the metric's measured dispersion; nil before the

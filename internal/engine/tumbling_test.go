@@ -243,3 +243,24 @@ func TestWindowsWithoutHistoryAreNeverExact(t *testing.T) {
 		t.Fatalf("first window at 0.97 with no history opened %+v, want the missing history to count", res.Episodes)
 	}
 }
+
+// Status tells what a typical and the smallest segment can detect, not
+// only the average over the segments and the whole population: with equal
+// segments, each sees less than the average and the median is the
+// smallest.
+func TestDetectabilityOfTheMedianAndSmallestSegment(t *testing.T) {
+	src := &synthetic{perHour: 3, segments: []string{"kickoff", "integration", "training"}, before: [2]float64{0.45, 0.15}}
+	m := npsMetric(24*time.Hour, 30*24*time.Hour)
+	res, err := Evaluate(context.Background(), src, m, Prior{}, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Detector
+	if d.DetectableShift == nil || d.DetectableShiftMedianSegment == nil || d.DetectableShiftSmallestSegment == nil {
+		t.Fatalf("detector %+v, want the average's, the median's and the smallest segment's detectable shifts", d)
+	}
+	if !(*d.DetectableShiftMedianSegment > *d.DetectableShift) || *d.DetectableShiftSmallestSegment != *d.DetectableShiftMedianSegment {
+		t.Fatalf("detectable shifts: average %v, median %v, smallest %v; want a segment's above the average and equal segments alike",
+			*d.DetectableShift, *d.DetectableShiftMedianSegment, *d.DetectableShiftSmallestSegment)
+	}
+}

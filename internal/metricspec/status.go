@@ -31,6 +31,7 @@ func DetectorOf(d *cxv1.DetectorStatus) *engine.Detector {
 	}
 	out := &engine.Detector{FedUntil: timeOf(d.FedUntil), Threshold: d.Threshold, SegmentsMonitored: d.SegmentsMonitored,
 		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay,
+		DetectableShiftMedianSegment: d.DetectableShiftMedianSegment, DetectableShiftSmallestSegment: d.DetectableShiftSmallestSegment,
 		Calibration: calibrationOf(d.Calibration)}
 	for _, s := range d.Segments {
 		out.Segments = append(out.Segments, engine.SegmentState{Segment: s.Segment, Statistic: s.Statistic, Samples: s.Samples,
@@ -46,6 +47,7 @@ func DetectorStatus(d *engine.Detector) *cxv1.DetectorStatus {
 	}
 	out := &cxv1.DetectorStatus{FedUntil: TimeRef(d.FedUntil), Threshold: d.Threshold, SegmentsMonitored: d.SegmentsMonitored,
 		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay,
+		DetectableShiftMedianSegment: d.DetectableShiftMedianSegment, DetectableShiftSmallestSegment: d.DetectableShiftSmallestSegment,
 		Calibration: calibrationStatus(d.Calibration)}
 	for _, s := range d.Segments {
 		out.Segments = append(out.Segments, cxv1.DetectorSegment{Segment: s.Segment, Statistic: s.Statistic, Samples: s.Samples,
