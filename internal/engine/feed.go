@@ -44,7 +44,8 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 	}
 	cfg, perMonth, err := detect.Configure(detect.Setup{Direction: detect.Direction(obj.Direction), Reference: target,
 		Shift: obj.MinShift, Formula: m.Definition.Formula, Budget: obj.Budget, Window: windowContrib,
-		WindowLength: m.Window, Interval: m.Interval, Calibration: cal.detect(), MinSamples: float64(obj.MinSamples)})
+		WindowLength: m.Window, Interval: m.Interval, Calibration: cal.detect(), MinSamples: float64(obj.MinSamples),
+		BaselineUnits: baselineUnits(m, res.Baseline, cal)})
 	if errors.Is(err, detect.ErrNoVolume) {
 		res.Detector = prior.Detector
 		return nil
@@ -198,4 +199,21 @@ func segmentVolumes(window map[string]measure.Contribution, cfg detect.Config, m
 	}
 	sort.Float64s(days)
 	return days[len(days)/2], days[0], true
+}
+
+// baselineUnits is how many independent units a relative objective's
+// frozen baseline is worth (zero for a fixed target): its samples, fewer
+// under the calibration's dispersion, since the baseline's mean varies by
+// D per interval it spans beyond its sampling noise. Its error reaches the
+// threshold (detect.CalibrateWithBaseline's averaging).
+func baselineUnits(m Metric, b *Baseline, cal *Calibration) float64 {
+	if m.Objective.Target != nil || b == nil || b.Samples <= 0 {
+		return 0
+	}
+	n := float64(b.Samples)
+	if cal == nil || !(cal.Sigma > 0) || !(cal.Dispersion > 0) || m.Interval <= 0 {
+		return n
+	}
+	intervals := math.Max(1, float64(b.WindowEnd.Sub(b.WindowStart))/float64(m.Interval))
+	return 1 / (1/n + cal.Dispersion/(cal.Sigma*cal.Sigma*intervals))
 }

@@ -264,3 +264,31 @@ func TestDetectabilityOfTheMedianAndSmallestSegment(t *testing.T) {
 			*d.DetectableShift, *d.DetectableShiftMedianSegment, *d.DetectableShiftSmallestSegment)
 	}
 }
+
+// A relative objective's frozen baseline is an estimate: its error raises
+// the detector's threshold above that of the same metric held to a fixed
+// target at the baseline's value.
+func TestABaselinesErrorRaisesTheThreshold(t *testing.T) {
+	src := &synthetic{perHour: 3, segments: []string{"all"}, before: [2]float64{0.45, 0.15}}
+	at := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	relative := npsMetric(24*time.Hour, 30*24*time.Hour)
+	relative.Objective.Target, relative.Objective.Relative = nil, &Relative{MaxChange: 0}
+	relative.BaselineWindow = 30 * 24 * time.Hour
+	rel, err := Evaluate(context.Background(), src, relative, Prior{}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Baseline == nil || rel.Target == nil {
+		t.Fatalf("no baseline: %+v", rel)
+	}
+	fixed := npsMetric(24*time.Hour, 30*24*time.Hour)
+	fixed.Objective.Target = rel.Target
+	fix, err := Evaluate(context.Background(), src, fixed, Prior{}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(rel.Detector.Threshold > fix.Detector.Threshold) {
+		t.Fatalf("threshold %v against a baseline of %d samples, %v against the same level fixed: want the baseline's error to raise it",
+			rel.Detector.Threshold, rel.Baseline.Samples, fix.Detector.Threshold)
+	}
+}
