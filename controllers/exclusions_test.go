@@ -133,3 +133,67 @@ func TestExclusionKeepsAKnownEventFromOpeningATask(t *testing.T) {
 			strings.Contains(notes[0], "ticketing system down"), strings.Join(notes, "; ")
 	})
 }
+
+// An exclusion added after the owner resolved a task keeps the task (the
+// definition is the same) and keeps its data out of the verification:
+// no fresh sample is counted while the exclusion lasts, so the fix is
+// neither verified nor rejected on it.
+func TestExclusionKeepsItsDataOutOfVerification(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	createWarehouse(t, ns)
+	t0 := demodata.DefaultT0
+	testClock.Set(t0)
+	m := csatMetric(ns)
+	if err := k8sClient.Create(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	metricAt(t, m, "measured", func(m *cxv1.Metric) bool { return m.Status.LastEvaluation != nil })
+	var task *cxv1.ImprovementTask
+	for day := 1; day <= 12 && task == nil; day++ {
+		evaluateAt(t, m, t0.Add(time.Duration(day)*24*time.Hour))
+		if tasks := tasksIn(t, ns); len(tasks) > 0 {
+			task = &tasks[0]
+		}
+	}
+	if task == nil {
+		t.Fatal("the drop opened no task by day 12")
+	}
+	open := taskPhase(t, task, cxv1.PhaseOpen)
+	resolveAt := t0.Add(12 * 24 * time.Hour)
+	testClock.Set(resolveAt)
+	patch := client.MergeFrom(open.DeepCopy())
+	open.Spec.State = cxv1.TaskResolved
+	open.Spec.Resolution = &cxv1.Resolution{Note: "reworked the slow-response macro", Attempt: 1}
+	if err := k8sClient.Patch(ctx, open, patch); err != nil {
+		t.Fatal(err)
+	}
+	taskPhase(t, task, cxv1.PhaseVerifying)
+
+	var live cxv1.Metric
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(m), &live); err != nil {
+		t.Fatal(err)
+	}
+	patch = client.MergeFrom(live.DeepCopy())
+	live.Spec.Exclusions = []cxv1.MetricExclusion{{Name: "freeze", Start: metav1.NewTime(resolveAt),
+		End: metav1.NewTime(resolveAt.Add(30 * 24 * time.Hour)), Reason: "survey tool migration"}}
+	if err := k8sClient.Patch(ctx, &live, patch); err != nil {
+		t.Fatal(err)
+	}
+	for day := 13; day <= 18; day++ {
+		evaluateAt(t, m, t0.Add(time.Duration(day)*24*time.Hour))
+	}
+	time.Sleep(500 * time.Millisecond)
+	var cur cxv1.ImprovementTask
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(task), &cur); err != nil {
+		t.Fatal(err)
+	}
+	if cur.Status.Phase != cxv1.PhaseVerifying {
+		t.Fatalf("task %s (%s), want it still Verifying: the fresh data is excluded", cur.Status.Phase, cur.Status.Message)
+	}
+	for _, ms := range cur.Status.Measurements {
+		if ms.Samples != 0 {
+			t.Fatalf("a look at %s counted %d fresh samples inside the exclusion", ms.Time, ms.Samples)
+		}
+	}
+}
