@@ -204,7 +204,7 @@ func (r *ImprovementTaskReconciler) metricOf(ctx context.Context, task *cxv1.Imp
 // back while the owner has not resolved it (recovery without action).
 func (r *ImprovementTaskReconciler) look(ctx context.Context, metric *cxv1.Metric, spec engine.Metric, task *cxv1.ImprovementTask,
 	current loop.Status, status *cxv1.ImprovementTaskStatus, obs *loop.Observation, now time.Time) (*cxv1.TaskMeasurement, error) {
-	t := metricspec.TaskOf(task)
+	t := metricspec.TaskOf(task).WithCalibration(metricspec.DetectorOf(metric.Status.Detector))
 	var since, deadline time.Time
 	switch {
 	case current.Phase == loop.Verifying && current.ResolvedAt != nil:

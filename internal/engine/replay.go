@@ -191,6 +191,7 @@ func advanceTask(ctx context.Context, src source.Source, m Metric, res *Evaluati
 		rt.ended = &t
 	}
 	rt.task.Attempt = cur.Attempt
+	rt.task = rt.task.WithCalibration(res.Detector)
 	obs := loop.Observation{Now: now, Owner: owner, Policy: loop.Policy{MaxAttempts: m.Policy.MaxAttempts, VerifyWindow: m.VerifyWindow}}
 	switch {
 	case cur.Phase == loop.Verifying && cur.ResolvedAt != nil:

@@ -25,6 +25,37 @@ type Task struct {
 	Baseline *TaskBaseline
 	// Attempt is the task's current attempt, from 1; zero counts as 1.
 	Attempt int32
+	// Sigma and Dispersion are the metric's calibration (Calibration) when
+	// it has one: fresh data spread over intervals that share a mood is
+	// worth fewer units than it counts (WithCalibration).
+	Sigma, Dispersion float64
+}
+
+// WithCalibration returns the task with the metric's detector calibration,
+// so its fresh data is discounted for the dispersion the metric's history
+// shows; without one the task is unchanged.
+func (t Task) WithCalibration(d *Detector) Task {
+	if d != nil && d.Calibration != nil {
+		t.Sigma, t.Dispersion = d.Calibration.Sigma, d.Calibration.Dispersion
+	}
+	return t
+}
+
+// discount is c worth the independent units a mean over intervals
+// intervals has under dispersion D per interval: n' = 1/(1/n + D/(σ²·I)).
+// Mean and per-unit variance stay; the weights shrink, so the effective
+// number of units, and with it every bound, does.
+func discount(c measure.Contribution, intervals, sigma, dispersion float64) measure.Contribution {
+	n := c.Units.EffectiveN()
+	if !(n > 0) || !(sigma > 0) || !(dispersion > 0) || !(intervals > 0) {
+		return c
+	}
+	f := 1 / (1 + n*dispersion/(sigma*sigma*intervals))
+	c.Units.W *= f
+	c.Units.W2 *= f
+	c.SumWX *= f
+	c.SumWX2 *= f
+	return c
 }
 
 // Measurement is one look at a task's fresh data.
@@ -77,6 +108,9 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 		fresh, err := measure.Contributions(m.Definition, r.Overall)
 		if err != nil {
 			return nil, nil, rejected(err)
+		}
+		if m.Interval > 0 {
+			fresh = discount(fresh, math.Max(1, float64(to.Sub(since))/float64(m.Interval)), t.Sigma, t.Dispersion)
 		}
 		in.Fresh = fresh
 		v = detect.Verify(in)
