@@ -330,7 +330,8 @@ type HeldBackTask struct {
 	Segment string `json:"segment"`
 	// episodeStart is when the episode started.
 	EpisodeStart metav1.Time `json:"episodeStart"`
-	// reason is DryRun, MetricCapacity or TeamCapacity.
+	// reason is DryRun, MetricCapacity, TeamCapacity or TeamNotFound (the
+	// owning Team does not exist, so nobody would receive the task).
 	Reason string `json:"reason"`
 }
 
