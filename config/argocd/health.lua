@@ -21,16 +21,25 @@ if generation ~= nil and observed ~= nil and observed < generation then
   return hs
 end
 
-local ready, stalled, reconciling = nil, nil, nil
+local ready, stalled, reconciling, teamNotFound = nil, nil, nil, nil
 for _, c in ipairs(obj.status.conditions) do
   if c.type == "Ready" then ready = c end
   if c.type == "Stalled" then stalled = c end
   if c.type == "Reconciling" then reconciling = c end
+  if c.type == "TeamNotFound" then teamNotFound = c end
 end
 
 if stalled ~= nil and stalled.status == "True" then
   hs.status = "Degraded"
   hs.message = (stalled.reason or "Stalled") .. ": " .. (stalled.message or "")
+  return hs
+end
+-- A Metric whose owner Team is missing is measured, but its tasks are held
+-- back: nobody would receive them. That is the manifests' fault, so the
+-- rollout shows it.
+if teamNotFound ~= nil and teamNotFound.status == "True" then
+  hs.status = "Degraded"
+  hs.message = "TeamNotFound: " .. (teamNotFound.message or "")
   return hs
 end
 if reconciling ~= nil and reconciling.status == "True" then

@@ -56,6 +56,10 @@ var cases = []struct {
 	// kstatus judges an object without status as Current (it cannot tell a
 	// kind without status from one not yet reconciled); Argo CD waits.
 	{"no status yet", metric(1, 0, false), status.CurrentStatus, "Progressing"},
+	// Measured, but its tasks are held back for want of an owner: the
+	// manifests need fixing, which Argo CD shows; kstatus reads Ready.
+	{"owner Team missing", metric(1, 1, false,
+		cond("Ready", "True", "Measured"), cond("TeamNotFound", "True", "TeamNotFound")), status.CurrentStatus, "Degraded"},
 	{"suspended", metric(1, 1, true, cond("Ready", "True", "Suspended")), status.CurrentStatus, "Suspended"},
 }
 
