@@ -100,7 +100,11 @@ func PriorDispersion(shift float64, interval time.Duration) float64 {
 // being taken from the history's own mean, with its standard error; the
 // kernel spans five correlation times, read from how the first ten
 // autocovariances decay.
-func CalibrateHistory(batches []IntervalBatch, interval time.Duration, shift float64) Calibration {
+//
+// seen is history that exists beyond the batches but is left out of the
+// estimate (the metric's current window, lest a drop in it read as
+// dispersion): it counts towards the history the calibration needs.
+func CalibrateHistory(batches []IntervalBatch, interval time.Duration, shift float64, seen time.Duration) Calibration {
 	var units, sum, within float64
 	var kept []IntervalBatch
 	for _, b := range batches {
@@ -188,12 +192,12 @@ func CalibrateHistory(batches []IntervalBatch, interval time.Duration, shift flo
 	if ten := 10 * cal.CorrelationTime; ten > need {
 		need = ten
 	}
-	if cal.History < need {
+	if have := cal.History + seen; have < need {
 		// The estimate's error, larger the shorter the history, already
 		// raises the threshold; the prior bounds that error from below
 		// for the share of the required history still missing.
 		cal.Calibrating = true
-		missing := 1 - float64(cal.History)/float64(need)
+		missing := 1 - float64(have)/float64(need)
 		cal.DispersionError = math.Max(cal.DispersionError, prior*missing)
 	}
 	return cal

@@ -52,12 +52,12 @@ const day = 24 * time.Hour
 func TestCalibrateHistoryMeasuresTheMood(t *testing.T) {
 	var iid, mood, moodUpper []float64
 	for seed := uint64(1); seed <= 20; seed++ {
-		c := CalibrateHistory(history(seed, 365, 300, 0, 1), day, 5)
+		c := CalibrateHistory(history(seed, 365, 300, 0, 1), day, 5, 0)
 		if c.Calibrating || math.Abs(c.Sigma-71.4) > 1 {
 			t.Fatalf("iid: %+v, want calibrated with σ ≈ 71.4", c)
 		}
 		iid = append(iid, c.Dispersion)
-		c = CalibrateHistory(history(seed, 365, 300, 2, 14), day, 5)
+		c = CalibrateHistory(history(seed, 365, 300, 2, 14), day, 5, 0)
 		mood = append(mood, c.Dispersion)
 		moodUpper = append(moodUpper, c.Dispersion+c.DispersionError)
 	}
@@ -71,11 +71,15 @@ func TestCalibrateHistoryMeasuresTheMood(t *testing.T) {
 	if m, u := median(mood), median(moodUpper); m < truth/2 || m > 2*truth || u < 0.8*truth {
 		t.Errorf("mood sd 2, 14 days: median dispersion %.1f (plus its error %.1f), want the long-run variance %.1f within the error", m, u, truth)
 	}
-	short := CalibrateHistory(history(1, 60, 300, 0, 1), day, 5)
+	short := CalibrateHistory(history(1, 60, 300, 0, 1), day, 5, 0)
 	if want := PriorDispersion(5, day) * 2 / 3; !short.Calibrating || short.DispersionError < want {
 		t.Errorf("60 days: %+v, want calibrating with an error of two thirds of the prior, %.1f, or more", short, want)
 	}
-	if c := CalibrateHistory(nil, day, 5); !c.Calibrating || c.Dispersion != PriorDispersion(5, day) {
+	// The window, left out of the estimate, is history all the same.
+	if c := CalibrateHistory(history(1, 150, 300, 0, 1), day, 5, 30*day); c.Calibrating {
+		t.Errorf("150 days before a 30-day window: %+v, want calibrated", c)
+	}
+	if c := CalibrateHistory(nil, day, 5, 0); !c.Calibrating || c.Dispersion != PriorDispersion(5, day) {
 		t.Errorf("no history: %+v, want the prior", c)
 	}
 }

@@ -73,7 +73,11 @@ func calibrate(ctx context.Context, src source.Source, m Metric, shift float64, 
 		}
 		from = to
 	}
-	cal := detect.CalibrateHistory(batches, step, shift)
+	seen := time.Duration(0)
+	if len(batches) > 0 {
+		seen = m.Window // the window exists, but is left out of the estimate
+	}
+	cal := detect.CalibrateHistory(batches, step, shift, seen)
 	// Back to the metric's interval: D per interval scales with its length.
 	ratio := float64(step) / float64(m.Interval)
 	out := &Calibration{CalibratedAt: second(windowEnd), Sigma: Round(cal.Sigma), Dispersion: Round(cal.Dispersion * ratio),
