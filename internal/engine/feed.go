@@ -211,9 +211,9 @@ func baselineUnits(m Metric, b *Baseline, cal *Calibration) float64 {
 		return 0
 	}
 	n := float64(b.Samples)
-	if cal == nil || !(cal.Sigma > 0) || !(cal.Dispersion > 0) || m.Interval <= 0 {
+	if cal == nil || m.Interval <= 0 {
 		return n
 	}
 	intervals := math.Max(1, float64(b.WindowEnd.Sub(b.WindowStart))/float64(m.Interval))
-	return 1 / (1/n + cal.Dispersion/(cal.Sigma*cal.Sigma*intervals))
+	return detect.Effective(n, cal.Sigma, cal.Dispersion/intervals)
 }

@@ -47,10 +47,14 @@ func (t Task) WithCalibration(d *Detector) Task {
 // number of units, and with it every bound, does.
 func discount(c measure.Contribution, intervals, sigma, dispersion float64) measure.Contribution {
 	n := c.Units.EffectiveN()
-	if !(n > 0) || !(sigma > 0) || !(dispersion > 0) || !(intervals > 0) {
+	if !(n > 0) || !(intervals > 0) {
 		return c
 	}
-	f := 1 / (1 + n*dispersion/(sigma*sigma*intervals))
+	// The dispersion of a mean over I intervals is D/I.
+	f := detect.Effective(n, sigma, dispersion/intervals) / n
+	if f == 1 {
+		return c
+	}
 	c.Units.W *= f
 	c.Units.W2 *= f
 	c.SumWX *= f
