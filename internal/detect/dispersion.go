@@ -214,3 +214,23 @@ func Effective(n, sigma, dispersion float64) float64 {
 	}
 	return 1 / (1/n + dispersion/(sigma*sigma))
 }
+
+// varianceRatios is KeyVolume.Variance for intervals of n units: at each
+// node z of the dispersion's error the true dispersion is D + z·se (never
+// negative), and an interval's mean varies (σ²/n + D + z·se)/(σ²/n + D)
+// times as much as the detector assumes. Nil for a known dispersion.
+func (c *Calibration) varianceRatios(n, sigma float64) []float64 {
+	if c == nil {
+		return nil
+	}
+	d, se := c.Dispersion, c.DispersionError
+	if !(se > 0) || !(n > 0) || !(sigma > 0) {
+		return nil
+	}
+	assumed := sigma*sigma/n + d
+	out := make([]float64, len(hermiteNodes))
+	for i, z := range hermiteNodes {
+		out[i] = (sigma*sigma/n + math.Max(0, d+z*se)) / assumed
+	}
+	return out
+}

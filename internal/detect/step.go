@@ -102,12 +102,12 @@ func Configure(s Setup) (Config, float64, error) {
 			sigma = ts
 		}
 	}
-	dispersion, dispersionErr := 0.0, 0.0
+	dispersion := 0.0
 	if cal := s.Calibration; cal != nil {
 		if cal.Sigma > 0 {
 			sigma = cal.Sigma
 		}
-		dispersion, dispersionErr = cal.Dispersion, cal.DispersionError
+		dispersion = cal.Dispersion
 	}
 	if floor := s.Shift / 4; !(sigma > floor) {
 		sigma = floor
@@ -133,7 +133,7 @@ func Configure(s Setup) (Config, float64, error) {
 			// Checked once per interval, on the interval's effective units.
 			batch := Effective(n/intervals, sigma, dispersion)
 			kv = KeyVolume{PerMonth: batch * perMonthIntervals, Batch: batch,
-				Variance: varianceRatios(n/intervals, sigma, dispersion, dispersionErr)}
+				Variance: s.Calibration.varianceRatios(n/intervals, sigma)}
 		}
 		keys = append(keys, kv)
 		perMonth += kv.PerMonth
@@ -156,22 +156,6 @@ type KeyVolume struct {
 	// how many times the true variance of an interval's mean exceeds the
 	// one the detector assumes; nil when the dispersion is known.
 	Variance []float64
-}
-
-// varianceRatios is KeyVolume.Variance for intervals of n units when the
-// dispersion is estimated as d with standard error se: at each node z
-// the true dispersion is d + z·se (never negative), and an interval's
-// mean varies (σ²/n + d + z·se)/(σ²/n + d) times as much as assumed.
-func varianceRatios(n, sigma, d, se float64) []float64 {
-	if !(se > 0) || !(n > 0) || !(sigma > 0) {
-		return nil
-	}
-	assumed := sigma*sigma/n + d
-	out := make([]float64, len(hermiteNodes))
-	for i, z := range hermiteNodes {
-		out[i] = (sigma*sigma/n + math.Max(0, d+z*se)) / assumed
-	}
-	return out
 }
 
 // CalibrateSegments is the threshold for which segments with these
