@@ -23,6 +23,19 @@ type Contribution struct {
 	SumWX float64 `json:"sumWX"`
 	// SumWX2 is Σ w·x².
 	SumWX2 float64 `json:"sumWX2"`
+	// SumW2X is Σ w²·x and SumW2X2 is Σ w²·x², for the weighted sandwich
+	// variance of the mean (see MeanVariance); zero when the source kept
+	// no w²-weighted sums.
+	SumW2X  float64 `json:"sumW2X,omitempty"`
+	SumW2X2 float64 `json:"sumW2X2,omitempty"`
+	// Clusters counts the clusters of the units when the query names a
+	// cluster column, and ClusterXX, ClusterXW and ClusterWW are Σ_c S_c²,
+	// Σ_c S_c·W_c and Σ_c W_c² over them (S_c = Σ_{i∈c} w·x, W_c = Σ_{i∈c} w),
+	// for the cluster-robust variance of the mean.
+	Clusters  int64   `json:"clusters,omitempty"`
+	ClusterXX float64 `json:"clusterXX,omitempty"`
+	ClusterXW float64 `json:"clusterXW,omitempty"`
+	ClusterWW float64 `json:"clusterWW,omitempty"`
 }
 
 // Mean returns the weighted mean contribution, 0 for no units.
@@ -48,6 +61,12 @@ func (c *Contribution) Merge(o Contribution) {
 	c.Units.Merge(o.Units)
 	c.SumWX += o.SumWX
 	c.SumWX2 += o.SumWX2
+	c.SumW2X += o.SumW2X
+	c.SumW2X2 += o.SumW2X2
+	c.Clusters += o.Clusters
+	c.ClusterXX += o.ClusterXX
+	c.ClusterXW += o.ClusterXW
+	c.ClusterWW += o.ClusterWW
 }
 
 // HasUnits reports whether the definition's formula has per-unit
@@ -97,13 +116,21 @@ func Contributions(d Definition, s *Stats) (Contribution, error) {
 		c.Units = total
 		c.SumWX = 100 * pos.W
 		c.SumWX2 = 1e4 * pos.W
+		c.SumW2X, c.SumW2X2 = 100*pos.W2, 1e4*pos.W2
 		if d.Formula == FormulaNPS {
 			c.SumWX -= 100 * neg.W
 			c.SumWX2 += 1e4 * neg.W
+			c.SumW2X -= 100 * neg.W2
+			c.SumW2X2 += 1e4 * neg.W2
 		}
+		c.addPairs(d, s.Clusters)
 	case MomentsFamily:
 		c.Units = s.Total
 		c.SumWX, c.SumWX2 = s.Moments.SumWX, s.Moments.SumWX2
+		c.SumW2X, c.SumW2X2 = s.Moments.SumW2X, s.Moments.SumW2X2
+		if k := s.Clusters; k != nil {
+			c.Clusters, c.ClusterXX, c.ClusterXW, c.ClusterWW = k.G, k.SumSS, k.SumSW, k.SumWW
+		}
 	case Quantile:
 		over := s.scoreRange(1, 1)
 		if len(s.Scores) > 0 {
@@ -113,6 +140,10 @@ func Contributions(d Definition, s *Stats) (Contribution, error) {
 			over = s.Sketch.countAbove(SketchIndex(*d.ShareOver), *d.ShareOver)
 		}
 		c.SumWX, c.SumWX2 = 100*over.W, 1e4*over.W
+		c.SumW2X, c.SumW2X2 = 100*over.W2, 1e4*over.W2
+		if len(s.Scores) > 0 {
+			c.addPairs(d, s.Clusters)
+		}
 	}
 	return c, nil
 }

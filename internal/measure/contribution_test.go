@@ -43,6 +43,8 @@ func TestContributionsByHand(t *testing.T) {
 					byRow.Units.Add(w)
 					byRow.SumWX += w * x
 					byRow.SumWX2 += w * x * x
+					byRow.SumW2X += w * w * x
+					byRow.SumW2X2 += w * w * x * x
 				}
 			}
 			if byRow != got {

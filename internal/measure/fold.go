@@ -68,6 +68,8 @@ func (d Definition) Fold(s *Stats, r Row) {
 		}
 		s.Moments.SumWX += w * x
 		s.Moments.SumWX2 += w * x * x
+		s.Moments.SumW2X += w * w * x
+		s.Moments.SumW2X2 += w * w * x * x
 	case Quantile:
 		x := r.Value
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -93,6 +95,9 @@ func (d Definition) Fold(s *Stats, r Row) {
 		s.Ratio.SumNum2 += w * n * n
 		s.Ratio.SumDen2 += w * m * m
 		s.Ratio.SumNumDen += w * n * m
+		s.Ratio.SumW2Num2 += w * w * n * n
+		s.Ratio.SumW2Den2 += w * w * m * m
+		s.Ratio.SumW2NumDen += w * w * n * m
 	default:
 		s.Rejected.Add(w)
 		return

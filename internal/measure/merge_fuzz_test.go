@@ -92,12 +92,14 @@ func statsAgree(a, b *Stats) error {
 		{a.Moments.SumWX, b.Moments.SumWX}, {a.Moments.SumWX2, b.Moments.SumWX2},
 		{a.Ratio.SumNum, b.Ratio.SumNum}, {a.Ratio.SumDen, b.Ratio.SumDen}, {a.Ratio.SumNum2, b.Ratio.SumNum2},
 		{a.Ratio.SumDen2, b.Ratio.SumDen2}, {a.Ratio.SumNumDen, b.Ratio.SumNumDen},
+		{a.Moments.SumW2X, b.Moments.SumW2X}, {a.Moments.SumW2X2, b.Moments.SumW2X2}, {a.Ratio.SumW2Num2, b.Ratio.SumW2Num2},
+		{a.Ratio.SumW2Den2, b.Ratio.SumW2Den2}, {a.Ratio.SumW2NumDen, b.Ratio.SumW2NumDen},
 	} {
 		if !closeRel(p[0], p[1]) {
 			return fmt.Errorf("sums: %v vs %v", p[0], p[1])
 		}
 	}
-	return nil
+	return clustersAgree(a.Clusters, b.Clusters)
 }
 
 // checkShardsMergeToWhole folds rows whole and in shards, then merges the

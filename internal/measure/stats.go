@@ -52,6 +52,11 @@ type Moments struct {
 	SumWX float64 `json:"sumWX"`
 	// SumWX2 is Σ w·x².
 	SumWX2 float64 `json:"sumWX2"`
+	// SumW2X is Σ w²·x and SumW2X2 is Σ w²·x²: with Total.W2 they give the
+	// weighted sandwich variance of the mean, Σw²(x − x̄)²/(Σw)², which is
+	// right where Kish's n_eff is not (weights that track the values).
+	SumW2X  float64 `json:"sumW2X,omitempty"`
+	SumW2X2 float64 `json:"sumW2X2,omitempty"`
 	// Min is the smallest value folded.
 	Min float64 `json:"min"`
 	// Max is the largest value folded.
@@ -72,6 +77,12 @@ type RatioSums struct {
 	SumDen2 float64 `json:"sumDen2"`
 	// SumNumDen is Σ w·num·den.
 	SumNumDen float64 `json:"sumNumDen"`
+	// SumW2Num2, SumW2Den2 and SumW2NumDen are the same sums weighted by
+	// w²: the weighted sandwich variance of the linearised ratio,
+	// Σw²(num − R·den)²/(Σw·den)².
+	SumW2Num2   float64 `json:"sumW2Num2,omitempty"`
+	SumW2Den2   float64 `json:"sumW2Den2,omitempty"`
+	SumW2NumDen float64 `json:"sumW2NumDen,omitempty"`
 }
 
 // Merge adds o into r.
@@ -81,6 +92,9 @@ func (r *RatioSums) Merge(o RatioSums) {
 	r.SumNum2 += o.SumNum2
 	r.SumDen2 += o.SumDen2
 	r.SumNumDen += o.SumNumDen
+	r.SumW2Num2 += o.SumW2Num2
+	r.SumW2Den2 += o.SumW2Den2
+	r.SumW2NumDen += o.SumW2NumDen
 }
 
 // Stats is the mergeable sufficient statistics of one segment over one time
@@ -92,6 +106,7 @@ func (r *RatioSums) Merge(o RatioSums) {
 // fills Scores, Moments and Gauge fill Moments, Quantile fills Sketch (and
 // Scores {0: at or under, 1: over} when the definition names a ShareOver
 // threshold), RatioOfSums fills Ratio. Every family fills Total and Unrated.
+// Clusters is filled when the query names a cluster column.
 type Stats struct {
 	// Total counts every rated unit (a response with a score, a ticket with
 	// a time, an account with revenue).
@@ -112,6 +127,10 @@ type Stats struct {
 	Sketch Sketch `json:"sketch"`
 	// Ratio holds the sums for the RatioOfSums family.
 	Ratio RatioSums `json:"ratio"`
+	// Clusters holds the per-cluster cross sums behind the cluster-robust
+	// variance of the mean, when the query names a cluster column (the
+	// account a response belongs to); nil otherwise.
+	Clusters *Clusters `json:"clusters,omitempty"`
 }
 
 // AddScore counts one unit of weight w under score k. Sources that read
@@ -159,8 +178,13 @@ func (s *Stats) Merge(o *Stats) {
 	}
 	s.Moments.SumWX += o.Moments.SumWX
 	s.Moments.SumWX2 += o.Moments.SumWX2
+	s.Moments.SumW2X += o.Moments.SumW2X
+	s.Moments.SumW2X2 += o.Moments.SumW2X2
 	s.Sketch.Merge(&o.Sketch)
 	s.Ratio.Merge(o.Ratio)
+	if o.Clusters != nil {
+		s.clusters().Merge(o.Clusters)
+	}
 }
 
 // Clone returns a deep copy of s, so a caller can merge into the copy while
@@ -174,6 +198,9 @@ func (s *Stats) Clone() *Stats {
 	}
 	for k, v := range s.Sketch.Buckets {
 		c.Sketch.mergeBucket(k, v)
+	}
+	if s.Clusters != nil {
+		c.Clusters = s.Clusters.Clone()
 	}
 	return &c
 }

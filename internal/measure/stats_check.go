@@ -57,12 +57,17 @@ func (d Definition) CheckStats(s *Stats) error {
 	if s.Total.N > 0 && (fam == MomentsFamily || fam == Gauge) && !(s.Moments.Min <= s.Moments.Max) {
 		return fmt.Errorf("%w: min %v above max %v", ErrInconsistentStats, s.Moments.Min, s.Moments.Max)
 	}
-	for _, v := range []float64{s.Moments.SumWX, s.Moments.SumWX2, s.Ratio.SumNum, s.Ratio.SumDen, s.Ratio.SumNum2, s.Ratio.SumDen2, s.Ratio.SumNumDen} {
+	for _, v := range []float64{s.Moments.SumWX, s.Moments.SumWX2, s.Moments.SumW2X, s.Moments.SumW2X2,
+		s.Ratio.SumNum, s.Ratio.SumDen, s.Ratio.SumNum2, s.Ratio.SumDen2, s.Ratio.SumNumDen,
+		s.Ratio.SumW2Num2, s.Ratio.SumW2Den2, s.Ratio.SumW2NumDen} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%w: a sum is %v", ErrInconsistentStats, v)
 		}
 	}
-	return nil
+	if s.Moments.SumW2X2 < 0 || s.Ratio.SumW2Num2 < 0 || s.Ratio.SumW2Den2 < 0 {
+		return fmt.Errorf("%w: a sum of squares is negative", ErrInconsistentStats)
+	}
+	return d.checkClusters(s)
 }
 
 // checkCell reports a cell with a negative count or impossible weight sums.
