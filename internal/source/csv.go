@@ -158,7 +158,7 @@ func (s *csvSource) tooLarge(record int) error {
 // queryFields lists the fields a query reads.
 func queryFields(q Query) []string {
 	var out []string
-	for _, c := range []string{q.Value, q.Time, q.InteractionTime, q.Weight, q.Numerator, q.Denominator} {
+	for _, c := range []string{q.Value, q.Time, q.InteractionTime, q.Weight, q.Numerator, q.Denominator, q.Cluster} {
 		if c != "" {
 			out = append(out, c)
 		}

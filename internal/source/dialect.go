@@ -52,7 +52,7 @@ func quote(id string) (string, error) {
 
 // aggregateColumns are the expressions of the aggregation's fixed columns.
 type aggregateColumns struct {
-	grp, over, sw, sw2, swx, swx2, min, max, snum, sden, snum2, sden2, snumden, rated string
+	grp, over, sw, sw2, swx, swx2, sw2x, sw2x2, min, max, snum, sden, snum2, sden2, snumden, sw2num2, sw2den2, sw2numden, rated string
 }
 
 // statement is a SQL text with its bound arguments.
@@ -67,51 +67,58 @@ func (s *statement) bind(v any) string {
 	return s.d.placeholder(len(s.args))
 }
 
-// aggregate builds the pushed-down aggregation of a query: one row per
-// segment and score (categorical), per segment and sketch bucket
-// (quantile), or per segment (moments, ratios). Columns returned, in
-// order: the segment columns, a group value (score or bucket, or NULL),
-// a share-over flag, then n, Σw, Σw², Σw·x, Σw·x², min, max, Σw·num,
-// Σw·den, Σw·num², Σw·den², Σw·num·den, and a rated flag.
-func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (*statement, error) {
-	st := &statement{d: d}
+// queryParts are a query's validated and quoted pieces, shared by the
+// aggregation and the cluster sums.
+type queryParts struct {
+	tcol     string
+	segs     []string
+	weighted bool
+	// weight is the weight as a double, or "" unweighted.
+	weight string
+	// rawValue is the value column as stored, value the same as a double;
+	// num and den a ratio's columns as doubles.
+	rawValue, value, num, den string
+	from                      string
+}
+
+// times weighs an expression: w·x, or x itself when unweighted.
+func (p *queryParts) times(x string) string {
+	if !p.weighted {
+		return x
+	}
+	return p.weight + "*" + x
+}
+
+// parts validates and quotes the identifiers of a query.
+func parts(def measure.Definition, q Query) (*queryParts, error) {
 	fam := def.Family()
 	if fam == 0 || fam == measure.Derived {
 		return nil, wrap(ErrBadQuery, "formula %q has no statistics of its own", def.Formula)
 	}
+	p := &queryParts{}
 	timeCol := q.Time
 	if q.InteractionTime != "" {
 		timeCol = q.InteractionTime
 	}
-	tcol, err := quote(timeCol)
-	if err != nil {
+	var err error
+	if p.tcol, err = quote(timeCol); err != nil {
 		return nil, err
 	}
-	var segs []string
 	for _, s := range q.Segments {
 		c, err := quote(s)
 		if err != nil {
 			return nil, err
 		}
-		segs = append(segs, c)
+		p.segs = append(p.segs, c)
 	}
-	weighted := q.Weight != ""
-	weight := ""
-	if weighted {
+	p.weighted = q.Weight != ""
+	if p.weighted {
 		w, err := quote(q.Weight)
 		if err != nil {
 			return nil, err
 		}
-		weight = "CAST(" + w + " AS DOUBLE PRECISION)"
+		p.weight = "CAST(" + w + " AS DOUBLE PRECISION)"
 	}
-	// times weighs an expression: w·x, or x itself when unweighted.
-	times := func(x string) string {
-		if !weighted {
-			return x
-		}
-		return weight + "*" + x
-	}
-	var rawValue, value, num, den string
 	if fam == measure.RatioOfSums {
 		n, err := quote(q.Numerator)
 		if err != nil {
@@ -121,16 +128,14 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 		if err != nil {
 			return nil, err
 		}
-		num, den = "CAST("+n+" AS DOUBLE PRECISION)", "CAST("+m+" AS DOUBLE PRECISION)"
+		p.num, p.den = "CAST("+n+" AS DOUBLE PRECISION)", "CAST("+m+" AS DOUBLE PRECISION)"
 	} else {
 		v, err := quote(q.Value)
 		if err != nil {
 			return nil, err
 		}
-		rawValue, value = v, "CAST("+v+" AS DOUBLE PRECISION)"
+		p.rawValue, p.value = v, "CAST("+v+" AS DOUBLE PRECISION)"
 	}
-
-	var from_ string
 	switch {
 	case q.SQL != "" && q.Table != "":
 		return nil, wrap(ErrBadQuery, "set either a table or a SQL query, not both")
@@ -138,33 +143,80 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 		if strings.Contains(q.SQL, ";") {
 			return nil, wrap(ErrBadQuery, "the SQL query must be one SELECT statement without ';'")
 		}
-		from_ = "(" + q.SQL + ") AS src"
+		p.from = "(" + q.SQL + ") AS src"
 	default:
 		t, err := quote(q.Table)
 		if err != nil {
 			return nil, err
 		}
-		from_ = t + " AS src"
+		p.from = t + " AS src"
+	}
+	return p, nil
+}
+
+// where writes the window on the time column and the filters, binding
+// every value.
+func (p *queryParts) where(st *statement, q Query, from, to time.Time) error {
+	st.text.WriteString(" WHERE " + p.tcol + " >= " + st.bind(st.d.timeArg(from)) + " AND " + p.tcol + " < " + st.bind(st.d.timeArg(to)))
+	for _, f := range q.Filters {
+		c, err := quote(f.Column)
+		if err != nil {
+			return err
+		}
+		cond, err := filterSQL(st, c, f)
+		if err != nil {
+			return err
+		}
+		st.text.WriteString(" AND " + cond)
+	}
+	return nil
+}
+
+// aggregate builds the pushed-down aggregation of a query: one row per
+// segment and score (categorical), per segment and sketch bucket
+// (quantile), or per segment (moments, ratios). Columns returned, in
+// order: the segment columns, a group value (score or bucket, or NULL),
+// a share-over flag, then n, Σw, Σw², Σw·x, Σw·x², Σw²·x, Σw²·x², min,
+// max, Σw·num, Σw·den, Σw·num², Σw·den², Σw·num·den, Σw²·num², Σw²·den²,
+// Σw²·num·den, and a rated flag.
+func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (*statement, error) {
+	st := &statement{d: d}
+	fam := def.Family()
+	p, err := parts(def, q)
+	if err != nil {
+		return nil, err
+	}
+	value, num, den := p.value, p.num, p.den
+	// times2 weighs an expression by w²: Σw²·x is Σx unweighted.
+	times2 := func(x string) string {
+		if !p.weighted {
+			return x
+		}
+		return p.weight + "*" + p.weight + "*" + x
 	}
 
 	// Only the aggregates the family needs are computed; the others are
 	// NULL, so the database does no work a hand-written query would not.
-	// Unweighted, Σw and Σw² equal the count and are not summed at all.
+	// Unweighted, Σw and Σw² equal the count and are not summed at all,
+	// and the w²-weighted sums equal the w-weighted ones.
 	const none = "NULL"
-	cols := aggregateColumns{grp: none, over: none, sw: none, sw2: none, swx: none, swx2: none, min: none, max: none,
-		snum: none, sden: none, snum2: none, sden2: none, snumden: none, rated: none}
-	if weighted {
-		cols.sw, cols.sw2 = "SUM("+weight+")", "SUM("+weight+"*"+weight+")"
+	cols := aggregateColumns{grp: none, over: none, sw: none, sw2: none, swx: none, swx2: none, sw2x: none, sw2x2: none, min: none, max: none,
+		snum: none, sden: none, snum2: none, sden2: none, snumden: none, sw2num2: none, sw2den2: none, sw2numden: none, rated: none}
+	if p.weighted {
+		cols.sw, cols.sw2 = "SUM("+p.weight+")", "SUM("+p.weight+"*"+p.weight+")"
 	}
-	groupBy := append([]string{}, segs...)
+	groupBy := append([]string{}, p.segs...)
 	switch fam {
 	case measure.Categorical:
 		// One row per score: the score itself is the group, and a NULL
 		// score is the unrated group.
-		cols.grp = rawValue
+		cols.grp = p.rawValue
 		groupBy = append(groupBy, "grp")
 	case measure.MomentsFamily, measure.Gauge:
-		cols.swx, cols.swx2 = "SUM("+times(value)+")", "SUM("+times(value+"*"+value)+")"
+		cols.swx, cols.swx2 = "SUM("+p.times(value)+")", "SUM("+p.times(value+"*"+value)+")"
+		if p.weighted {
+			cols.sw2x, cols.sw2x2 = "SUM("+times2(value)+")", "SUM("+times2(value+"*"+value)+")"
+		}
 		cols.min, cols.max = "MIN("+value+")", "MAX("+value+")"
 		cols.rated = "CASE WHEN " + value + " IS NOT NULL THEN 1 ELSE 0 END"
 		groupBy = append(groupBy, "rated")
@@ -177,27 +229,22 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 			groupBy = append(groupBy, "over_flag")
 		}
 	case measure.RatioOfSums:
-		cols.snum, cols.sden = "SUM("+times(num)+")", "SUM("+times(den)+")"
-		cols.snum2, cols.sden2 = "SUM("+times(num+"*"+num)+")", "SUM("+times(den+"*"+den)+")"
-		cols.snumden = "SUM(" + times(num+"*"+den) + ")"
+		cols.snum, cols.sden = "SUM("+p.times(num)+")", "SUM("+p.times(den)+")"
+		cols.snum2, cols.sden2 = "SUM("+p.times(num+"*"+num)+")", "SUM("+p.times(den+"*"+den)+")"
+		cols.snumden = "SUM(" + p.times(num+"*"+den) + ")"
+		if p.weighted {
+			cols.sw2num2, cols.sw2den2 = "SUM("+times2(num+"*"+num)+")", "SUM("+times2(den+"*"+den)+")"
+			cols.sw2numden = "SUM(" + times2(num+"*"+den) + ")"
+		}
 		cols.rated = "CASE WHEN " + num + " IS NOT NULL AND " + den + " IS NOT NULL THEN 1 ELSE 0 END"
 		groupBy = append(groupBy, "rated")
 	}
-	sel := append(append([]string{}, segs...),
-		cols.grp+" AS grp", cols.over+" AS over_flag", "COUNT(*)", cols.sw, cols.sw2, cols.swx, cols.swx2, cols.min, cols.max,
-		cols.snum, cols.sden, cols.snum2, cols.sden2, cols.snumden, cols.rated+" AS rated")
-	st.text.WriteString("SELECT " + strings.Join(sel, ", ") + " FROM " + from_)
-	st.text.WriteString(" WHERE " + tcol + " >= " + st.bind(d.timeArg(from)) + " AND " + tcol + " < " + st.bind(d.timeArg(to)))
-	for _, f := range q.Filters {
-		c, err := quote(f.Column)
-		if err != nil {
-			return nil, err
-		}
-		cond, err := filterSQL(st, c, f)
-		if err != nil {
-			return nil, err
-		}
-		st.text.WriteString(" AND " + cond)
+	sel := append(append([]string{}, p.segs...),
+		cols.grp+" AS grp", cols.over+" AS over_flag", "COUNT(*)", cols.sw, cols.sw2, cols.swx, cols.swx2, cols.sw2x, cols.sw2x2, cols.min, cols.max,
+		cols.snum, cols.sden, cols.snum2, cols.sden2, cols.snumden, cols.sw2num2, cols.sw2den2, cols.sw2numden, cols.rated+" AS rated")
+	st.text.WriteString("SELECT " + strings.Join(sel, ", ") + " FROM " + p.from)
+	if err := p.where(st, q, from, to); err != nil {
+		return nil, err
 	}
 	if len(groupBy) > 0 {
 		st.text.WriteString(" GROUP BY " + strings.Join(groupBy, ", "))

@@ -150,6 +150,11 @@ func promExpressions(def measure.Definition, q Query, window time.Duration) (pro
 	if strings.TrimSpace(q.PromQL) == "" {
 		return promExprs{}, wrap(ErrBadQuery, "a Prometheus metric needs a PromQL expression")
 	}
+	if q.Cluster != "" {
+		// A series is already an aggregate: there are no responses whose
+		// accounts could be told apart.
+		return promExprs{}, wrap(ErrBadQuery, "columns.cluster %q: a Prometheus source reads series, not responses, and has no clusters", q.Cluster)
+	}
 	length := strconv.FormatInt(window.Milliseconds(), 10) + "ms"
 	e := promExprs{value: strings.ReplaceAll(q.PromQL, windowVariable, length), maxSegments: q.maxSegments()}
 	if q.SamplesPromQL != "" {

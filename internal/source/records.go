@@ -43,6 +43,9 @@ type recordPlan struct {
 	// that text fields cannot hold, without building a map per record.
 	bySegment map[string]*measure.Stats
 	keyBuf    []byte
+	// clusters holds, when the query is clustered, each segment's
+	// clusters (the whole population's without segments).
+	clusters *recordClusters
 }
 
 type compiledFilter struct {
@@ -66,6 +69,9 @@ func planRecords(def measure.Definition, q Query, from, to time.Time, statement 
 		return nil, wrap(ErrBadQuery, "this source has one table, %q, not %q", RecordsTable, q.Table)
 	}
 	p := &recordPlan{def: def, q: q, fam: fam, timeCol: q.Time, from: from, to: to, res: newResult(statement)}
+	if clustered(def, q) {
+		p.clusters = &recordClusters{bySegment: map[*measure.Stats]*segmentClusters{}}
+	}
 	if q.InteractionTime != "" {
 		p.timeCol = q.InteractionTime
 	}
@@ -133,6 +139,17 @@ func (p *recordPlan) fold(get record, where func() string) error {
 		}
 	}
 	row, ok := p.row(get)
+	if ok && p.clusters != nil {
+		seg := targets[0]
+		if targets[1] != nil {
+			seg = targets[1]
+		}
+		c, err := p.clusters.of(seg, get(p.q.Cluster).text)
+		if err != nil {
+			return err
+		}
+		p.def.Fold(c, row)
+	}
 	for _, s := range targets {
 		if s == nil {
 			continue
@@ -261,6 +278,9 @@ func (f *compiledFilter) keeps(v field) bool {
 
 // result finishes the plan.
 func (p *recordPlan) result() *Result {
+	if p.clusters != nil {
+		p.clusters.addTo(p.def, p.res)
+	}
 	if len(p.q.Segments) == 0 {
 		p.res.Segments = map[string]*Segment{}
 	}

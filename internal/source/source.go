@@ -72,6 +72,13 @@ type Query struct {
 	// Columns mapped to roles. Weight, Numerator, Denominator and
 	// InteractionTime are optional.
 	Value, Time, InteractionTime, Weight, Numerator, Denominator string
+	// Cluster optionally names the column whose equal values mark units
+	// that are not independent (the account a response belongs to): the
+	// statistics then carry the per-cluster sums of measure.Clusters,
+	// clusters taken within the query's range and segment. Rows without
+	// a cluster value form one cluster together. Sources without rows
+	// (Prometheus) refuse it.
+	Cluster string
 	// Segments are the columns the metric is also measured by.
 	Segments []string
 	Filters  []Filter

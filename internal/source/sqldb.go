@@ -36,7 +36,16 @@ func (s *sqlSource) Query(ctx context.Context, def measure.Definition, q Query, 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	res := newResult(st.text.String())
-	err = s.withQuery(ctx, st, func(rows *sql.Rows) error { return scanAggregate(rows, def, q, res) })
+	queries := []query{{st, func(rows *sql.Rows) error { return scanAggregate(rows, def, q, res) }}}
+	if clustered(def, q) {
+		cst, err := clusterAggregate(s.dialect, def, q, from, to)
+		if err != nil {
+			return nil, err
+		}
+		res.Statement += ";\n" + cst.text.String()
+		queries = append(queries, query{cst, func(rows *sql.Rows) error { return scanClusters(rows, def, q, res) }})
+	}
+	err = s.withQuery(ctx, queries)
 	if err != nil {
 		return nil, s.classify(ctx, err)
 	}
@@ -46,7 +55,20 @@ func (s *sqlSource) Query(ctx context.Context, def measure.Definition, q Query, 
 	return res, nil
 }
 
-func (s *sqlSource) withQuery(ctx context.Context, st *statement, scan func(*sql.Rows) error) error {
+// query is one statement of a source query with the scan of its rows.
+type query struct {
+	st   *statement
+	scan func(*sql.Rows) error
+}
+
+// queryer is what a connection and a transaction share.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// withQuery runs the statements in order, in one transaction when there
+// are several, so the aggregation and the cluster sums read the same rows.
+func (s *sqlSource) withQuery(ctx context.Context, queries []query) error {
 	if !s.readOnlyTx {
 		// SQLite runs in-process: its strings and blobs are bounded on the
 		// connection the query runs on, which is taken from the pool for it.
@@ -58,17 +80,22 @@ func (s *sqlSource) withQuery(ctx context.Context, st *statement, scan func(*sql
 		if _, err := sqlite.Limit(conn, sqlite3.SQLITE_LIMIT_LENGTH, MaxSQLValueBytes); err != nil {
 			return err
 		}
-		rows, err := conn.QueryContext(ctx, st.text.String(), st.args...)
-		if err != nil {
-			return err
+		var on queryer = conn
+		if len(queries) > 1 {
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = tx.Rollback() }()
+			on = tx
 		}
-		defer rows.Close()
-		if err := scan(rows); err != nil {
-			return err
-		}
-		return rows.Err()
+		return runAll(ctx, on, queries)
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if len(queries) > 1 {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -77,12 +104,25 @@ func (s *sqlSource) withQuery(ctx context.Context, st *statement, scan func(*sql
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", ms)); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, st.text.String(), st.args...)
+	return runAll(ctx, tx, queries)
+}
+
+func runAll(ctx context.Context, on queryer, queries []query) error {
+	for _, q := range queries {
+		if err := runOne(ctx, on, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runOne(ctx context.Context, on queryer, q query) error {
+	rows, err := on.QueryContext(ctx, q.st.text.String(), q.st.args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	if err := scan(rows); err != nil {
+	if err := q.scan(rows); err != nil {
 		return err
 	}
 	return rows.Err()
@@ -92,14 +132,15 @@ func (s *sqlSource) withQuery(ctx context.Context, st *statement, scan func(*sql
 func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result) error {
 	nseg := len(q.Segments)
 	segVals := make([]sql.NullString, nseg)
-	var grp, sw, sw2, swx, swx2, mn, mx, snum, sden, snum2, sden2, snumden sql.NullFloat64
+	var grp, sw, sw2, swx, swx2, sw2x, sw2x2, mn, mx, snum, sden, snum2, sden2, snumden, sw2num2, sw2den2, sw2numden sql.NullFloat64
 	var over, rated sql.NullInt64
 	var n int64
 	dest := make([]any, 0, nseg+16)
 	for i := range segVals {
 		dest = append(dest, &segVals[i])
 	}
-	dest = append(dest, &grp, &over, &n, &sw, &sw2, &swx, &swx2, &mn, &mx, &snum, &sden, &snum2, &sden2, &snumden, &rated)
+	dest = append(dest, &grp, &over, &n, &sw, &sw2, &swx, &swx2, &sw2x, &sw2x2, &mn, &mx, &snum, &sden, &snum2, &sden2, &snumden,
+		&sw2num2, &sw2den2, &sw2numden, &rated)
 	fam := def.Family()
 	lo, hi := scaleOf(def)
 	for row := 1; rows.Next(); row++ {
@@ -114,9 +155,14 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 			values[c] = segVals[i].String
 		}
 		cell := measure.Cell{N: n, W: sw.Float64, W2: sw2.Float64}
+		mom := measure.Moments{SumWX: swx.Float64, SumWX2: swx2.Float64, SumW2X: sw2x.Float64, SumW2X2: sw2x2.Float64}
+		ratio := measure.RatioSums{SumNum: snum.Float64, SumDen: sden.Float64, SumNum2: snum2.Float64, SumDen2: sden2.Float64,
+			SumNumDen: snumden.Float64, SumW2Num2: sw2num2.Float64, SumW2Den2: sw2den2.Float64, SumW2NumDen: sw2numden.Float64}
 		if !sw.Valid {
-			// Unweighted: every weight is 1.
+			// Unweighted: every weight is 1, and w² = w.
 			cell.W, cell.W2 = float64(n), float64(n)
+			mom.SumW2X, mom.SumW2X2 = mom.SumWX, mom.SumWX2
+			ratio.SumW2Num2, ratio.SumW2Den2, ratio.SumW2NumDen = ratio.SumNum2, ratio.SumDen2, ratio.SumNumDen
 		}
 		isRated := rated.Int64 == 1
 		if !rated.Valid {
@@ -131,16 +177,14 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 			}
 		}
 		for _, t := range targets {
-			foldAggregate(t, fam, def, cell, isRated, grp, over.Int64, lo, hi,
-				swx.Float64, swx2.Float64, mn, mx, measure.RatioSums{SumNum: snum.Float64, SumDen: sden.Float64,
-					SumNum2: snum2.Float64, SumDen2: sden2.Float64, SumNumDen: snumden.Float64})
+			foldAggregate(t, fam, def, cell, isRated, grp, over.Int64, lo, hi, mom, mn, mx, ratio)
 		}
 	}
 	return nil
 }
 
 func foldAggregate(s *measure.Stats, fam measure.Family, def measure.Definition, cell measure.Cell, rated bool,
-	grp sql.NullFloat64, over int64, lo, hi int64, swx, swx2 float64, mn, mx sql.NullFloat64, ratio measure.RatioSums) {
+	grp sql.NullFloat64, over int64, lo, hi int64, mom measure.Moments, mn, mx sql.NullFloat64, ratio measure.RatioSums) {
 	if !rated {
 		s.Unrated.Merge(cell)
 		return
@@ -159,8 +203,10 @@ func foldAggregate(s *measure.Stats, fam measure.Family, def measure.Definition,
 		} else {
 			s.Moments.Min, s.Moments.Max = math.Min(s.Moments.Min, mn.Float64), math.Max(s.Moments.Max, mx.Float64)
 		}
-		s.Moments.SumWX += swx
-		s.Moments.SumWX2 += swx2
+		s.Moments.SumWX += mom.SumWX
+		s.Moments.SumWX2 += mom.SumWX2
+		s.Moments.SumW2X += mom.SumW2X
+		s.Moments.SumW2X2 += mom.SumW2X2
 	case measure.Quantile:
 		if grp.Valid {
 			s.Sketch.MergeBucket(int32(grp.Float64), cell)
