@@ -232,6 +232,7 @@ type DerivedInput struct {
 // +kubebuilder:validation:XValidation:rule="(has(self.table) ? 1 : 0) + (has(self.sql) ? 1 : 0) + (has(self.promQL) ? 1 : 0) == 1",message="set exactly one of table, sql and promQL"
 // +kubebuilder:validation:XValidation:rule="has(self.promQL) || has(self.columns)",message="columns are required with table or sql"
 // +kubebuilder:validation:XValidation:rule="!has(self.samplesPromQL) || has(self.promQL)",message="samplesPromQL applies only with promQL"
+// +kubebuilder:validation:XValidation:rule="!has(self.promQL) || !has(self.columns) || !has(self.columns.cluster)",message="columns.cluster applies only to table and sql queries: a Prometheus series has no responses to cluster"
 type MetricQuery struct {
 	// table holding one row per response, ticket or account. Use "records"
 	// for HTTP JSON and CSV sources, whose columns are then JSON dot paths
@@ -311,6 +312,20 @@ type QueryColumns struct {
 	// +kubebuilder:validation:MaxLength=127
 	// +optional
 	Denominator string `json:"denominator,omitempty"`
+	// cluster names the column whose equal values mark responses that are
+	// not independent, typically the account id: several users of one
+	// account answer alike. The detector's calibration then measures the
+	// sampling noise of each interval's mean cluster-robustly, so an
+	// account's shared mood counts as noise and not as a change. Clusters
+	// are taken within each queried interval and segment (responses
+	// without a value form one cluster); correlation across intervals is
+	// measured by the detector's long-run variance. Only table and sql
+	// queries have rows to cluster; promQL refuses it. Unclustered when
+	// empty.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	// +optional
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // FilterOperator compares a column with a value.

@@ -16,7 +16,7 @@ func Query(m *cxv1.Metric) source.Query {
 	q.PromQL, q.SamplesPromQL = mq.PromQL, mq.SamplesPromQL
 	if c := mq.Columns; c != nil {
 		q.Value, q.Time, q.InteractionTime, q.Weight = c.Value, c.Time, c.InteractionTime, c.Weight
-		q.Numerator, q.Denominator = c.Numerator, c.Denominator
+		q.Numerator, q.Denominator, q.Cluster = c.Numerator, c.Denominator, c.Cluster
 	}
 	for _, f := range mq.Filters {
 		q.Filters = append(q.Filters, source.Filter{Column: f.Column, Operator: source.FilterOperator(f.Operator),
