@@ -68,7 +68,12 @@ func calibrate(ctx context.Context, src source.Source, m Metric, shift float64, 
 			}
 			all := c[""]
 			n := all.Units.EffectiveN()
-			batches = append(batches, detect.IntervalBatch{Units: n, Mean: all.Mean(), Variance: all.Variance()})
+			// The per-unit variance the batch's mean actually has: n times
+			// its cluster-robust (or weighted sandwich) variance, so units
+			// of one account answering alike, or heavy accounts at the
+			// extremes, count as sampling noise and not as mood. Without
+			// clusters and with unit weights it is Variance() itself.
+			batches = append(batches, detect.IntervalBatch{Units: n, Mean: all.Mean(), Variance: n * all.MeanVariance()})
 			units += n
 		}
 		from = to
