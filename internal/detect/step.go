@@ -78,6 +78,12 @@ type Setup struct {
 	// MinSamples is the fewest units since the statistic left zero that
 	// may open an episode (the objective's minSamples).
 	MinSamples float64
+	// Null is the distribution of one unit's contribution the data shows
+	// (NullOf the window's statistics, whose mix at the reference is
+	// taken as the one the window's mix tilts to); nil prices the
+	// in-control run length with the normal approximation. Configure uses
+	// its shape (NewUnitLaw), not its scale, which stays σ.
+	Null []Atom
 }
 
 // Configure estimates σ (pooled over the calibration's history when there
@@ -121,6 +127,7 @@ func Configure(s Setup) (Config, float64, error) {
 		intervals = math.Max(1, s.WindowLength.Hours()/s.Interval.Hours())
 	}
 	perMonthIntervals := intervals / days * 30
+	law := NewUnitLaw(s.Null, s.Reference, s.Direction)
 	keys := make([]KeyVolume, 0, len(s.Window))
 	var perMonth float64
 	for _, c := range s.Window {
@@ -128,11 +135,11 @@ func Configure(s Setup) (Config, float64, error) {
 		if !(n > 0) {
 			continue
 		}
-		kv := KeyVolume{PerMonth: n / days * 30, Batch: 1}
+		kv := KeyVolume{PerMonth: n / days * 30, Batch: 1, Units: 1, Law: law}
 		if s.Interval > 0 {
 			// Checked once per interval, on the interval's effective units.
 			batch := Effective(n/intervals, sigma, dispersion)
-			kv = KeyVolume{PerMonth: batch * perMonthIntervals, Batch: batch,
+			kv = KeyVolume{PerMonth: batch * perMonthIntervals, Batch: batch, Units: n / intervals, Law: law,
 				Variance: s.Calibration.varianceRatios(n/intervals, sigma)}
 		}
 		keys = append(keys, kv)
@@ -156,6 +163,13 @@ type KeyVolume struct {
 	// how many times the true variance of an interval's mean exceeds the
 	// one the detector assumes; nil when the dispersion is known.
 	Variance []float64
+	// Units are the units per batch before the dispersion's discount
+	// (Batch is their effective count); Law is one unit's in-control
+	// distribution. With a Law the run length is priced with the batch's
+	// Cramér exponent (cramerWalk); without, with the normal
+	// approximation.
+	Units float64
+	Law   *UnitLaw
 }
 
 // CalibrateSegments is the threshold for which segments with these
@@ -166,7 +180,8 @@ type KeyVolume struct {
 // baseline's error (CalibrateWithBaseline); an estimated dispersion
 // averages it over the dispersion's error: where the true variance is r
 // times the assumed one, the statistic in its own standard units is a
-// CUSUM with reference k/√r and threshold h/√r.
+// CUSUM with reference k/√r and threshold h/√r. A key with a Law is
+// priced at every node with its batch's Cramér exponent (skewedWalks).
 func CalibrateSegments(k, budget float64, keys []KeyVolume, baselineUnits float64) (float64, error) {
 	var total float64
 	for _, kv := range keys {
@@ -182,10 +197,16 @@ func CalibrateSegments(k, budget float64, keys []KeyVolume, baselineUnits float6
 	if baselineUnits > 0 && !math.IsInf(baselineUnits, 1) {
 		sd = 1 / math.Sqrt(baselineUnits)
 	}
+	walks := skewedWalks(k, keys, sd)
 	rate := func(h float64) float64 {
 		var r float64
+		for _, w := range walks {
+			r += w.weight / w.arl0(h)
+		}
 		for _, kv := range keys {
 			switch {
+			case kv.Law != nil:
+				// Priced by walks.
 			case kv.Variance != nil:
 				for i, ratio := range kv.Variance {
 					s := math.Sqrt(ratio)
@@ -224,4 +245,53 @@ func CalibrateSegments(k, budget float64, keys []KeyVolume, baselineUnits float6
 		}
 	}
 	return hi, nil
+}
+
+// weightedWalk is one node's walk and its weight in false tasks a month:
+// the node's probability times the key's units a month.
+type weightedWalk struct {
+	walk
+	weight float64
+}
+
+// skewedWalks are the walks of the keys with a Law, one per node of the
+// dispersion's error (kv.Variance) and of a baseline's error (sd, zero
+// for a fixed reference), each with its Cramér exponent solved once: it
+// does not depend on the threshold.
+func skewedWalks(k float64, keys []KeyVolume, sd float64) []weightedWalk {
+	var out []weightedWalk
+	// Segments of equal volume share their nodes' exponents.
+	type walkNode struct {
+		law                  *UnitLaw
+		units, ne, ratio, mu float64
+	}
+	solved := map[walkNode]walk{}
+	for _, kv := range keys {
+		if kv.Law == nil {
+			continue
+		}
+		ratios, rw := kv.Variance, hermiteWeights[:]
+		if ratios == nil {
+			ratios, rw = []float64{1}, []float64{1}
+		}
+		drifts, dw := []float64{k}, []float64{1}
+		if sd > 0 {
+			drifts, dw = make([]float64, len(hermiteNodes)), hermiteWeights[:]
+			for j, z := range hermiteNodes {
+				drifts[j] = k + z*sd
+			}
+		}
+		for i, ratio := range ratios {
+			for j, mu := range drifts {
+				node := walkNode{kv.Law, kv.Units, kv.Batch, ratio, mu}
+				w, ok := solved[node]
+				if !ok {
+					w = kv.Law.cramerWalk(kv.Units, kv.Batch, ratio, mu)
+					solved[node] = w
+				}
+				out = append(out, weightedWalk{walk: w, weight: rw[i] * dw[j] * kv.PerMonth})
+			}
+		}
+	}
+	return out
 }
