@@ -45,7 +45,7 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 	cfg, perMonth, err := detect.Configure(detect.Setup{Direction: detect.Direction(obj.Direction), Reference: target,
 		Shift: obj.MinShift, Formula: m.Definition.Formula, Budget: obj.Budget, Window: windowContrib,
 		WindowLength: m.Window, Interval: m.Interval, Calibration: cal.detect(), MinSamples: float64(obj.MinSamples),
-		BaselineUnits: baselineUnits(m, res.Baseline, cal)})
+		BaselineUnits: baselineUnits(m, res.Baseline, cal), Null: detect.NullOf(m.Definition, win.Overall)})
 	if errors.Is(err, detect.ErrNoVolume) {
 		res.Detector = prior.Detector
 		return nil
