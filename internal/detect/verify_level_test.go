@@ -193,3 +193,60 @@ func TestVerifyAttemptsShareTheTasksLevel(t *testing.T) {
 		t.Fatalf("%d attempts verified a fix that did nothing %.1f %% of the time", attempts, 100*got)
 	}
 }
+
+// The dispersion a verification assumes holds its level on average over
+// the calibration's error: a one-sided test of a mean over I intervals
+// that divides by σ²/n + D'/I errs, when the true dispersion is D, with
+// probability Φ̄(z·√((σ²/n + D'/I)/(σ²/n + D/I))); averaged over D drawn
+// from the estimate's error (by Monte Carlo here, not the quadrature
+// VerifyDispersion uses) it is the level at D'. Without an error D' is
+// the estimate, and a larger error asks for a larger D'. An estimate of
+// zero with an error still discounts the fresh data.
+func TestVerifyDispersionHoldsTheLevelOverTheEstimatesError(t *testing.T) {
+	const sigma = 71.4
+	cases := []struct {
+		name          string
+		n, intervals  float64
+		d, se, alpha  float64
+		wantUnchanged bool
+	}{
+		{"no error: the estimate", 10000, 30, 28, 0, 0.015, true},
+		{"a month of 10,000 answers, a year's error", 10000, 30, 28, 14, 0.015, false},
+		{"a small error", 10000, 30, 28, 3, 0.015, false},
+		{"an estimate of zero with an error", 2000, 30, 0, 30, 0.015, false},
+		{"recovery at the whole level", 5000, 14, 60, 40, 0.05, false},
+		{"one day of data", 333, 1, 100, 60, 0.0038, false},
+	}
+	r := rand.New(rand.NewPCG(11, 3))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := VerifyDispersion(c.n, c.intervals, sigma, c.d, c.se, c.alpha)
+			if c.wantUnchanged {
+				if got != c.d {
+					t.Fatalf("D' = %v, want the estimate %v", got, c.d)
+				}
+				return
+			}
+			if !(got > c.d) {
+				t.Fatalf("D' = %v, want above the estimate %v", got, c.d)
+			}
+			z := normalQuantile(1 - c.alpha)
+			s2 := sigma * sigma / c.n
+			assumed := s2 + got/c.intervals
+			const draws = 400000
+			var e float64
+			for range draws {
+				truth := s2 + math.Max(0, c.d+c.se*r.NormFloat64())/c.intervals
+				e += 0.5 * math.Erfc(z*math.Sqrt(assumed/truth)/math.Sqrt2)
+			}
+			e /= draws
+			if math.Abs(e-c.alpha) > 0.03*c.alpha {
+				t.Fatalf("averaged error %.5f at D' = %.4g, want the level %.5f", e, got, c.alpha)
+			}
+		})
+	}
+	large, small := VerifyDispersion(10000, 30, sigma, 28, 14, 0.015), VerifyDispersion(10000, 30, sigma, 28, 3, 0.015)
+	if !(large > small) {
+		t.Fatalf("D' %v for a year's error, %v for a small one: want the larger error's larger", large, small)
+	}
+}

@@ -31,3 +31,58 @@ func NullSD(null, mean, sigma, min, max float64) float64 {
 	}
 	return math.Max(sigma, nullSD(null, mean, sigma, min, max))
 }
+
+// VerifyDispersion is the dispersion per interval a test at one-sided
+// level a must assume for a mean of n units of deviation sigma over
+// intervals intervals when the metric's dispersion is estimated as d with
+// standard error se: the smallest D' ≥ d at which the test's error,
+// averaged over the estimate's error, is at most a.
+//
+// Why the level holds: the fresh mean's variance is σ²/n + V_I, where V_I,
+// the variance of the mood's mean over I intervals, is at most D/I for a
+// mood whose autocovariances are nonnegative (V_I = (1/I)·Σ_{|k|<I}
+// (1 − |k|/I)·γ_k ≤ (1/I)·Σ_k γ_k = D/I). A one-sided test that divides
+// by σ²/n + D'/I errs with probability Φ̄(z_a·√((σ²/n + D'/I)/(σ²/n + D/I)))
+// when the true dispersion is D; averaged over D = d + z·se (z standard
+// normal, D never negative, by the Gauss–Hermite rule the detector's
+// threshold is averaged with) that is at most a at D'. Without an error
+// (se = 0) D' is d itself. The error matters most where it is largest
+// relative to d: an estimate of zero from a history whose campaigns or
+// moods a year shows only faintly still carries the error that would let
+// them in, and a plug-in zero would verify by their luck.
+func VerifyDispersion(n, intervals, sigma, d, se, a float64) float64 {
+	d = math.Max(0, d)
+	if !(se > 0) || !(n > 0) || !(intervals > 0) || !(sigma > 0) || !(a > 0 && a < 0.5) {
+		return d
+	}
+	z := normalQuantile(1 - a)
+	s2 := sigma * sigma / n
+	errAt := func(assumed float64) float64 {
+		v := s2 + assumed/intervals
+		var e float64
+		for i, x := range hermiteNodes {
+			truth := s2 + math.Max(0, d+x*se)/intervals
+			e += hermiteWeights[i] * 0.5 * math.Erfc(z*math.Sqrt(v/truth)/math.Sqrt2)
+		}
+		return e
+	}
+	if errAt(d) <= a {
+		return d
+	}
+	lo, hi := d, d+se
+	for errAt(hi) > a {
+		lo, hi = hi, hi+2*(hi-d)
+		if hi > d+1e3*se {
+			return hi
+		}
+	}
+	for hi-lo > 1e-6*hi {
+		mid := (lo + hi) / 2
+		if errAt(mid) > a {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}

@@ -25,10 +25,11 @@ type Task struct {
 	Baseline *TaskBaseline
 	// Attempt is the task's current attempt, from 1; zero counts as 1.
 	Attempt int32
-	// Sigma and Dispersion are the metric's calibration (Calibration) when
-	// it has one: fresh data spread over intervals that share a mood is
-	// worth fewer units than it counts (WithCalibration).
-	Sigma, Dispersion float64
+	// Sigma, Dispersion and DispersionError are the metric's calibration
+	// (Calibration) when it has one: fresh data spread over intervals that
+	// share a mood is worth fewer units than it counts, and the fewer the
+	// less surely the history measured the mood (WithCalibration).
+	Sigma, Dispersion, DispersionError float64
 }
 
 // WithCalibration returns the task with the metric's detector calibration,
@@ -36,7 +37,8 @@ type Task struct {
 // shows; without one the task is unchanged.
 func (t Task) WithCalibration(d *Detector) Task {
 	if d != nil && d.Calibration != nil {
-		t.Sigma, t.Dispersion = d.Calibration.Sigma, d.Calibration.Dispersion
+		c := d.Calibration
+		t.Sigma, t.Dispersion, t.DispersionError = c.Sigma, c.Dispersion, c.DispersionError
 	}
 	return t
 }
@@ -45,6 +47,22 @@ func (t Task) WithCalibration(d *Detector) Task {
 // intervals has under dispersion D per interval: n' = 1/(1/n + D/(σ²·I)).
 // Mean and per-unit variance stay; the weights shrink, so the effective
 // number of units, and with it every bound, does.
+//
+// Why every look stays at its level: the final look divides by
+// σ²/n' = σ²/n + D/I, at least the fresh mean's variance when the mood's
+// autocovariances are nonnegative (detect.VerifyDispersion). The early
+// looks' capital process on discounted units reads
+// log K = λ·n'·(ȳ − m) − ψ(λ)·n'·s² with s² ≥ σ² the spread around the
+// null and ψ(λ) ≥ λ²/2; in information time V = n'σ², X = n'·(ȳ − m) is a
+// sum of independent increments of variance V when the intervals' moods are
+// independent (each interval's mean then varies σ²/n_i + D), so
+// exp(λX − λ²V/2) ≥ K is a nonnegative martingale and Ville's inequality
+// bounds every look at once. A mood correlated across intervals has the
+// long-run variance D per interval by definition, the variance its
+// partial sums grow at (to which they converge as Brownian motion); over
+// fewer intervals than its correlation time its mean varies less than D/I,
+// which the discount overstates. The bet itself is fixed by the task's
+// plan, not by the data.
 func discount(c measure.Contribution, intervals, sigma, dispersion float64) measure.Contribution {
 	n := c.Units.EffectiveN()
 	if !(n > 0) || !(intervals > 0) {
@@ -114,7 +132,9 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 			return nil, nil, rejected(err)
 		}
 		if m.Interval > 0 {
-			fresh = discount(fresh, math.Max(1, float64(to.Sub(since))/float64(m.Interval)), t.Sigma, t.Dispersion)
+			intervals := math.Max(1, float64(to.Sub(since))/float64(m.Interval))
+			d := detect.VerifyDispersion(fresh.Units.EffectiveN(), intervals, t.Sigma, t.Dispersion, t.DispersionError, finalLevel(in))
+			fresh = discount(fresh, intervals, t.Sigma, d)
 		}
 		in.Fresh = fresh
 		v = detect.Verify(in)
@@ -139,6 +159,18 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 		Message: fmt.Sprintf("fresh mean %.3g on %.0f samples since %s against %.3g, improvement measured from %s",
 			v.Mean, v.Samples, since.UTC().Format(time.RFC3339), p.Null, base.what)}
 	return check, meas, nil
+}
+
+// finalLevel is the one-sided level of a task's final look: half the
+// attempt's with a deadline (the other half is the early looks'), the
+// whole without one. The dispersion the fresh data is discounted for is
+// the one at which a test at this level holds over the calibration's
+// error (detect.VerifyDispersion).
+func finalLevel(in detect.VerifyInput) float64 {
+	if in.Hybrid {
+		return in.Level / 2
+	}
+	return in.Level
 }
 
 // verifyNull is the level a task must be proven to have left: the

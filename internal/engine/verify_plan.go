@@ -41,7 +41,11 @@ type VerificationPlan struct {
 // the task's recorded window (its interval and volume), else the
 // formula's deviation at the target (detect.TargetSigma). The volume is
 // the recorded window's, else windowSamples (the metric's latest window).
-// It is pure, so `kubectl cx plan` can state it for an episode too.
+// A task with the metric's calibration (Task.WithCalibration) counts the
+// day-to-day mood its history shows: fresh units are worth fewer then, so
+// n* is larger (NPS with D = 28 a day at 2,000 answers a month: about
+// 10,200 instead of 7,500). It is pure, so `kubectl cx plan` can state it
+// for an episode too.
 func PlanVerification(m Metric, t Task, windowSamples int64) VerificationPlan {
 	p := VerificationPlan{Null: verifyNull(t), Level: detect.AttemptLevel(detect.DefaultLevel, t.Attempt)}
 	p.min, p.max = contributionBounds(m.Definition)
@@ -61,12 +65,22 @@ func PlanVerification(m Metric, t Task, windowSamples int64) VerificationPlan {
 	}
 	p.planned = math.Max(4*float64(m.Policy.MinFreshSamples), perDay*m.VerifyWindow.Hours()/24)
 	if p.sigma > 0 {
-		test := detect.NullSD(p.Null, o.Target, p.sigma, p.min, p.max)
+		test, fixed := detect.NullSD(p.Null, o.Target, p.sigma, p.min, p.max), p.sigma
+		if k := perDay * m.Interval.Hours() / 24; k > 0 && t.Sigma > 0 && (t.Dispersion > 0 || t.DispersionError > 0) {
+			// n units at k an interval span n/k intervals, so the mood adds
+			// k·D to each unit's variance: σ²/n + D/(n/k) = (σ² + k·D)/n. The
+			// test divides by the dispersion Verify discounts for (with the
+			// calibration's error); the power is the estimate's.
+			intervals := math.Max(1, float64(m.VerifyWindow)/float64(m.Interval))
+			d := detect.VerifyDispersion(p.planned, intervals, t.Sigma, t.Dispersion, t.DispersionError, p.Level/2)
+			test = math.Sqrt(test*test + k*d)
+			fixed = math.Sqrt(fixed*fixed + k*math.Max(0, t.Dispersion))
+		}
 		distance := o.Target - p.Null
 		if o.Direction == AtMost {
 			distance = -distance
 		}
-		if n := detect.RequiredSamples(test, p.sigma, distance, p.Level/2, detect.VerifyPower); !math.IsInf(n, 0) {
+		if n := detect.RequiredSamples(test, fixed, distance, p.Level/2, detect.VerifyPower); !math.IsInf(n, 0) {
 			p.RequiredSamples = math.Max(n, float64(m.Policy.MinFreshSamples))
 		}
 	}

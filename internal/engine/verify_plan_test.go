@@ -23,6 +23,8 @@ func TestPlanVerificationStatesWhatAFixNeeds(t *testing.T) {
 			WindowStart: start.Add(-30 * 24 * time.Hour), WindowEnd: start}}
 	second := npsTask
 	second.Attempt = 2
+	moody := npsTask
+	moody.Sigma, moody.Dispersion = 71.4, 28
 	rateTarget := 5.0
 	rateDef := measure.Definition{Formula: measure.FormulaRate, Source: "tickets"}
 	rate := nps
@@ -45,6 +47,9 @@ func TestPlanVerificationStatesWhatAFixNeeds(t *testing.T) {
 		// ((z(1 − 0.0152) · 72.0 + z(0.8) · 71.4) / 2.5)² ≈ 7,460, at 66.7 a day.
 		{"NPS, first attempt", nps, npsTask, 0, 27.5, detect.AttemptLevel(0.05, 1), 7400, 7520, 7460.0 / (2000.0 / 30), false},
 		{"NPS, second attempt: a smaller share of the level", nps, second, 0, 27.5, detect.AttemptLevel(0.05, 2), 9800, 10400, 10100.0 / (2000.0 / 30), false},
+		// A mood of D = 28 a day adds 66.7 · 28 to each answer's variance:
+		// ((2.165 · √(72.0² + 1,867) + 0.842 · √(71.4² + 1,867)) / 2.5)² ≈ 10,180.
+		{"NPS under a day-to-day mood: fresh answers are worth fewer", nps, moody, 0, 27.5, detect.AttemptLevel(0.05, 1), 10050, 10300, 10180.0 / (2000.0 / 30), false},
 		// A 5 % rate at 30 units a month: σ = 21.8 once fixed, 26.3 at the
 		// null of 7.5 %: n* ≈ 909, about 30 months away.
 		{"rate at 30 units a month", rate, rateTask, 30, 7.5, detect.AttemptLevel(0.05, 1), 890, 930, 909, false},
