@@ -62,6 +62,10 @@ func (c Case) Metric() engine.Metric {
 	if c.Weighted {
 		q.Weight = "revenue"
 	}
+	if c.Accounts > 0 {
+		// Users of one account answer alike: the account is the cluster.
+		q.Cluster = AccountColumn
+	}
 	if c.segments() > 1 {
 		q.Segments = []string{SegmentColumn}
 	}

@@ -13,6 +13,10 @@ import (
 // SegmentColumn is the column a simulated metric is segmented by.
 const SegmentColumn = "segment"
 
+// AccountColumn is the column of the account a simulated response
+// belongs to, the cluster of the campaign cases' metrics.
+const AccountColumn = "account"
+
 // maxCategories is the most answer categories a formula is drawn in
 // (effort scores 1..7).
 const maxCategories = 7
@@ -46,6 +50,100 @@ type Series struct {
 	prefix [][]cells
 	// keys are the segment keys when the data has more than one segment.
 	keys []string
+	// accounts[a][d] sums account a's days before d, and accountSegment
+	// gives each account's segment; nil unless the data is drawn by
+	// account (campaigns).
+	accounts       [][]cells
+	accountSegment []int
+}
+
+// withAccounts holds days[d][a], the cells of account a on day d, beside
+// the segments' cells, so a clustered query gets each account's sums.
+func (s *Series) withAccounts(days [][]cells, segment []int) {
+	s.accounts = make([][]cells, len(segment))
+	for a := range s.accounts {
+		p := make([]cells, len(days)+1)
+		for d := range days {
+			p[d+1] = p[d]
+			p[d+1].add(&days[d][a])
+		}
+		s.accounts[a] = p
+	}
+	s.accountSegment = segment
+}
+
+// between is the cells of days [lo, hi) from prefix sums.
+func between(p []cells, lo, hi int) cells {
+	var c cells
+	for k := range c.n {
+		c.n[k] = p[hi].n[k] - p[lo].n[k]
+		if c.n[k] > 0 {
+			c.w[k] = max(0, p[hi].w[k]-p[lo].w[k])
+			c.w2[k] = max(0, p[hi].w2[k]-p[lo].w2[k])
+		}
+	}
+	r := p[hi].ratio
+	o := p[lo].ratio
+	c.ratio = measure.RatioSums{SumNum: r.SumNum - o.SumNum, SumDen: r.SumDen - o.SumDen, SumNum2: r.SumNum2 - o.SumNum2,
+		SumDen2: r.SumDen2 - o.SumDen2, SumNumDen: r.SumNumDen - o.SumNumDen}
+	return c
+}
+
+// addClusters adds the cross sums of segment seg's accounts over days
+// [lo, hi) to st, as a warehouse answers a query clustered by account:
+// the sums measure.Definition.AddCluster gives, computed from each
+// account's weights per answer category without building its Stats.
+func (s *Series) addClusters(st *measure.Stats, seg, lo, hi int) {
+	cl := st.Clusters
+	if cl == nil {
+		cl = &measure.Clusters{}
+		st.Clusters = cl
+	}
+	scores := categoryScores(s.formula)
+	var pairs [maxCategories][maxCategories]float64
+	for a, p := range s.accounts {
+		if s.accountSegment[a] != seg {
+			continue
+		}
+		var w [maxCategories]float64
+		n := int64(0)
+		for k := range scores {
+			if m := p[hi].n[k] - p[lo].n[k]; m > 0 {
+				n += m
+				w[k] = max(0, p[hi].w[k]-p[lo].w[k])
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		cl.G++
+		switch s.formula {
+		case measure.FormulaCES:
+			sc, wc := 0.0, 0.0
+			for k, score := range scores {
+				sc += float64(score) * w[k]
+				wc += w[k]
+			}
+			cl.SumSS += sc * sc
+			cl.SumSW += sc * wc
+			cl.SumWW += wc * wc
+		case measure.FormulaRatio:
+			// Renewals are not drawn by account.
+		default:
+			for i := range scores {
+				for j := i; j < len(scores); j++ {
+					pairs[i][j] += w[i] * w[j]
+				}
+			}
+		}
+	}
+	for i := range scores {
+		for j := i; j < len(scores); j++ {
+			if pairs[i][j] > 0 {
+				cl.AddPair(scores[i], scores[j], pairs[i][j])
+			}
+		}
+	}
 }
 
 // newSeries holds days[d][s], the cells of segment s on day d.
@@ -105,19 +203,11 @@ func (s *Series) Query(_ context.Context, d measure.Definition, q source.Query, 
 		if only >= 0 && seg != only {
 			continue
 		}
-		var c cells
-		for k := range c.n {
-			c.n[k] = p[hi].n[k] - p[lo].n[k]
-			if c.n[k] > 0 {
-				c.w[k] = max(0, p[hi].w[k]-p[lo].w[k])
-				c.w2[k] = max(0, p[hi].w2[k]-p[lo].w2[k])
-			}
-		}
-		r := p[hi].ratio
-		o := p[lo].ratio
-		c.ratio = measure.RatioSums{SumNum: r.SumNum - o.SumNum, SumDen: r.SumDen - o.SumDen, SumNum2: r.SumNum2 - o.SumNum2,
-			SumDen2: r.SumDen2 - o.SumDen2, SumNumDen: r.SumNumDen - o.SumNumDen}
+		c := between(p, lo, hi)
 		st := s.stats(&c)
+		if q.Cluster == AccountColumn && s.accounts != nil {
+			s.addClusters(st, seg, lo, hi)
+		}
 		res.Overall.Merge(st)
 		if len(q.Segments) > 0 && s.keys != nil {
 			res.Segments[s.keys[seg]] = &source.Segment{Key: s.keys[seg], Values: map[string]string{SegmentColumn: segmentValue(seg)}, Stats: st}
@@ -147,6 +237,8 @@ func (s *Series) stats(c *cells) *measure.Stats {
 			st.Moments.Max = x
 			st.Moments.SumWX += cell.W * x
 			st.Moments.SumWX2 += cell.W * x * x
+			st.Moments.SumW2X += cell.W2 * x
+			st.Moments.SumW2X2 += cell.W2 * x * x
 		case measure.FormulaRatio:
 		default:
 			st.MergeScore(score, cell)

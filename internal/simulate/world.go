@@ -143,11 +143,20 @@ func (w *world) calendar(d int) (volume, level float64) {
 func (w *world) draw(seed uint64, ch Change) *Series {
 	days := make([][]cells, len(w.mood))
 	counts := make([]int64, maxCategories)
+	// Campaigns keep each account's units too: the account is the
+	// cluster a clustered query asks about.
+	var accounts [][]cells
+	if w.c.Accounts > 0 {
+		accounts = make([][]cells, len(w.mood))
+	}
 	for d := range days {
 		r := rand.New(rand.NewPCG(seed, uint64(d)+1<<32))
 		days[d] = make([]cells, w.c.segments())
 		vol, cal := w.calendar(d)
-		for _, s := range w.streams {
+		if accounts != nil {
+			accounts[d] = make([]cells, len(w.streams))
+		}
+		for i, s := range w.streams {
 			if s.active != nil && !s.active[d] {
 				continue
 			}
@@ -168,10 +177,24 @@ func (w *world) draw(seed uint64, ch Change) *Series {
 				c.n[k] += m
 				c.w[k] += f * s.weight
 				c.w2[k] += f * s.weight * s.weight
+				if accounts != nil {
+					a := &accounts[d][i]
+					a.n[k] += m
+					a.w[k] += f * s.weight
+					a.w2[k] += f * s.weight * s.weight
+				}
 			}
 		}
 	}
-	return newSeries(Start, w.c.Formula, days, w.c.segments())
+	series := newSeries(Start, w.c.Formula, days, w.c.segments())
+	if accounts != nil {
+		segmentOf := make([]int, len(w.streams))
+		for i, s := range w.streams {
+			segmentOf[i] = s.segment
+		}
+		series.withAccounts(accounts, segmentOf)
+	}
+	return series
 }
 
 // shares are the answer categories' probabilities at a level.
