@@ -103,9 +103,22 @@ type MetricStatus struct {
 	// +optional
 	History []HistoryPoint `json:"history,omitempty"`
 
-	// baseline is the frozen window a relative objective compares with.
+	// baseline is the frozen window a relative objective compares the
+	// whole population with.
 	// +optional
 	Baseline *Baseline `json:"baseline,omitempty"`
+
+	// segmentBaselines are the segments' own frozen baselines under a
+	// relative objective, by segment key: each segment is judged against
+	// its own level, and a segment without one is not judged until its
+	// baseline window holds objective.minSamples. At most 200 are kept,
+	// those of segments with detector evidence first; a segment whose
+	// baseline was not kept has it measured again when next it needs one.
+	// +kubebuilder:validation:MaxItems=200
+	// +listType=map
+	// +listMapKey=segment
+	// +optional
+	SegmentBaselines []SegmentBaseline `json:"segmentBaselines,omitempty"`
 
 	// detector is the change detector's persisted state.
 	// +optional
@@ -186,22 +199,6 @@ type HistoryPoint struct {
 	State WindowState `json:"state"`
 	// definitionHash the value was computed under.
 	DefinitionHash string `json:"definitionHash"`
-}
-
-// Baseline is a frozen reference window.
-type Baseline struct {
-	// windowStart is the inclusive start of the baseline window.
-	WindowStart metav1.Time `json:"windowStart"`
-	// windowEnd is the exclusive end of the baseline window.
-	WindowEnd metav1.Time `json:"windowEnd"`
-	// value of the baseline window.
-	Value float64 `json:"value"`
-	// lower bound of the confidence interval.
-	Lower float64 `json:"lower"`
-	// upper bound of the confidence interval.
-	Upper float64 `json:"upper"`
-	// samples behind the value.
-	Samples int64 `json:"samples"`
 }
 
 // DetectorStatus is the change detector's persisted state. Only segments

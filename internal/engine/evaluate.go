@@ -84,6 +84,10 @@ type Evaluation struct {
 	// Target is what the value was judged against; nil without one.
 	Target   *float64
 	Baseline *Baseline
+	// SegmentBaselines are the segments' own frozen baselines under a
+	// relative objective (SegmentBaseline), sorted by key, bounded
+	// (keepBaselines).
+	SegmentBaselines []SegmentBaseline
 	// Detector is the detector's new persisted state.
 	Detector *Detector
 	// Episodes are the episodes open after this evaluation, by segment.
@@ -97,7 +101,8 @@ type Evaluation struct {
 
 // Prior is what the evaluation leaves for the next one.
 func (e *Evaluation) Prior() Prior {
-	return Prior{DefinitionHash: e.DefinitionHash, Baseline: e.Baseline, Detector: e.Detector, Samples: e.Overall.Samples}
+	return Prior{DefinitionHash: e.DefinitionHash, Baseline: e.Baseline, SegmentBaselines: e.SegmentBaselines,
+		Detector: e.Detector, Samples: e.Overall.Samples}
 }
 
 // Outcome is one segment's value in the window.
@@ -120,7 +125,9 @@ type Episode struct {
 	Gap float64
 	// WeightShare is the segment's share of the metric's weight.
 	WeightShare float64
-	// Baseline is the window's value when the episode was reported.
+	// Baseline is the window's value when the episode was reported; under
+	// a relative objective, the frozen baseline the segment was judged
+	// against.
 	Baseline  *TaskBaseline
 	Objective TaskObjective
 }
@@ -149,7 +156,9 @@ type TaskObjective struct {
 // Evaluate measures the window ending at windowEnd, judges it against the
 // objective and steps the change detector over the data that arrived since
 // prior, exactly once. A metric without per-unit contributions opens its
-// episodes from non-overlapping windows instead.
+// episodes from non-overlapping windows instead. Under a relative
+// objective each segment is judged against its own frozen baseline
+// (segmentReferences).
 func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, windowEnd time.Time) (*Evaluation, error) {
 	if m.Derived != nil {
 		return nil, rejected(fmt.Errorf("a derived metric is evaluated from its inputs (EvaluateDerived)"))
@@ -177,16 +186,21 @@ func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, win
 		prior = Prior{}
 	}
 	prior = skipExcluded(m, prior)
-	target, err := resolveTarget(ctx, src, m, prior.Baseline, windowStart, res)
+	reads := &baselineReads{src: src, m: m}
+	target, err := resolveTarget(ctx, reads, m, prior, windowStart, res)
 	if err != nil {
 		return nil, err
 	}
 	res.Target = target
+	refs, err := segmentReferences(ctx, reads, m, prior, windowStart, win, target)
+	if err != nil {
+		return nil, err
+	}
 	if res.Overall, err = outcome(m, target, "", win.Overall); err != nil {
 		return nil, err
 	}
 	for key, seg := range win.Segments {
-		o, err := outcome(m, target, key, seg.Stats)
+		o, err := outcome(m, refs.of(key), key, seg.Stats)
 		if err != nil {
 			return nil, err
 		}
@@ -199,10 +213,14 @@ func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, win
 	if measure.HasUnits(m.Definition) != nil {
 		return res, tumble(ctx, src, m, *target, prior, windowEnd, res)
 	}
-	return res, feed(ctx, src, m, *target, win, prior, windowEnd, res)
+	err = feed(ctx, src, m, refs, win, prior, windowEnd, res)
+	res.SegmentBaselines = keepBaselines(refs, res.Detector, res.Segments)
+	return res, err
 }
 
-// outcome judges one segment's statistics against the target.
+// outcome judges one segment's statistics against its target: nil for a
+// segment not judged yet (no baseline of its own), which shows neither
+// value nor state beyond InsufficientData.
 func outcome(m Metric, target *float64, key string, s *measure.Stats) (Outcome, error) {
 	obj := m.Objective
 	est, err := measure.Compute(m.Definition, s, obj.Confidence, obj.MinSamples)
@@ -226,42 +244,6 @@ func outcome(m Metric, target *float64, key string, s *measure.Stats) (Outcome, 
 		out.Weight = ptr(s.Total.W)
 	}
 	return out, nil
-}
-
-// resolveTarget is the fixed target, or the frozen baseline moved by the
-// allowed change (measured on the baseline window before the first
-// window, then kept).
-func resolveTarget(ctx context.Context, src source.Source, m Metric, frozen *Baseline, windowStart time.Time, res *Evaluation) (*float64, error) {
-	obj := m.Objective
-	if obj.Target != nil {
-		return obj.Target, nil
-	}
-	if obj.Relative == nil {
-		return nil, nil
-	}
-	base := frozen
-	if base == nil {
-		from := AddWall(windowStart, -m.BaselineWindow, m.Location)
-		r, err := src.Query(ctx, m.Definition, m.Query, from, windowStart)
-		if err != nil {
-			return nil, unavailable("baseline", err)
-		}
-		est, err := measure.Compute(m.Definition, r.Overall, obj.Confidence, obj.MinSamples)
-		if err != nil {
-			return nil, rejected(err)
-		}
-		if !est.Sufficient {
-			return nil, nil
-		}
-		base = &Baseline{WindowStart: from, WindowEnd: windowStart, Value: est.Value, Lower: est.Lower, Upper: est.Upper,
-			Samples: int64(est.NEff)}
-	}
-	res.Baseline = base
-	t := base.Value - obj.Relative.MaxChange
-	if obj.Direction == AtMost {
-		t = base.Value + obj.Relative.MaxChange
-	}
-	return &t, nil
 }
 
 // SortWorstFirst orders segments by how far they sit on the wrong side of

@@ -24,13 +24,17 @@ const DetectionHorizon = 14 * 24 * time.Hour
 const MaxDetectorSegments = 200
 
 // feed steps the CUSUM over every interval of new data since the last
-// evaluation, exactly once, and reports the open episodes.
-func feed(ctx context.Context, src source.Source, m Metric, target float64, win *source.Result, prior Prior,
+// evaluation, exactly once, and reports the open episodes. Each segment is
+// measured against its own reference (refs); segments without one are
+// neither fed nor counted in the threshold's budget.
+func feed(ctx context.Context, src source.Source, m Metric, refs references, win *source.Result, prior Prior,
 	windowEnd time.Time, res *Evaluation) error {
-	windowContrib, err := contributions(m.Definition, win)
+	all, err := contributions(m.Definition, win)
 	if err != nil {
 		return rejected(err)
 	}
+	windowContrib := refs.judged(all)
+	target := *refs.overall
 	obj := m.Objective
 	shift := m.shift(target)
 	var cal *Calibration
@@ -45,7 +49,7 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 	cfg, perMonth, err := detect.Configure(detect.Setup{Direction: detect.Direction(obj.Direction), Reference: target,
 		Shift: obj.MinShift, Formula: m.Definition.Formula, Budget: obj.Budget, Window: windowContrib,
 		WindowLength: m.Window, Interval: m.Interval, Calibration: cal.detect(), MinSamples: float64(obj.MinSamples),
-		BaselineUnits: baselineUnits(m, res.Baseline, cal), Null: detect.NullOf(m.Definition, win.Overall)})
+		BaselineUnits: refs.baselineUnits(windowContrib, res.Baseline, cal), Null: detect.NullOf(m.Definition, win.Overall)})
 	if errors.Is(err, detect.ErrNoVolume) {
 		res.Detector = prior.Detector
 		return nil
@@ -75,7 +79,7 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 			if err != nil {
 				return rejected(err)
 			}
-			state, _ = cfg.Feed(state, detect.Batch{From: from, To: to, Segments: batch})
+			state = refs.step(cfg, state, detect.Batch{From: from, To: to, Segments: batch})
 			next = to
 		}
 		from = to
@@ -88,7 +92,7 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 	}
 	state = state.Cap(MaxDetectorSegments)
 
-	segments := float64(len(win.Segments) + 1)
+	segments := float64(len(windowContrib))
 	perDay := perMonth / 30 / segments
 	det := &Detector{FedUntil: second(fedUntil), Threshold: Round(cfg.Threshold), SegmentsMonitored: int32(segments),
 		DetectionHorizon: DetectionHorizon.String(), Segments: segmentsOf(state), Calibration: cal}
@@ -114,7 +118,8 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 	}
 	totalWeight := win.Overall.Total.W
 	for _, s := range det.Segments {
-		if !s.Open() {
+		segTarget := refs.of(s.Segment)
+		if !s.Open() || segTarget == nil {
 			continue
 		}
 		values := map[string]string{}
@@ -125,7 +130,7 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 		}
 		ep := Episode{Segment: s.Segment, Values: values, Start: s.EpisodeStart, WeightShare: 1,
 			Evidence:  Evidence{Statistic: s.Statistic, Threshold: det.Threshold, Samples: s.Samples},
-			Objective: TaskObjective{Direction: obj.Direction, Target: target, MinShift: cfg.Shift}}
+			Objective: TaskObjective{Direction: obj.Direction, Target: *segTarget, MinShift: cfg.Shift}}
 		// The evidence's value is the mean of the episode's own data.
 		r, err := src.Query(ctx, m.Definition, ForSegment(m.Query, values), s.Since, windowEnd)
 		if err != nil {
@@ -135,9 +140,12 @@ func feed(ctx context.Context, src source.Source, m Metric, target float64, win 
 			ep.Evidence.ObservedValue = ptr(Round(c.Mean()))
 		}
 		if o, ok := estimates[s.Segment]; ok && o.Value != nil {
-			ep.Gap = gapOf(obj.Direction, target, *o.Value, cfg.Shift)
+			ep.Gap = gapOf(obj.Direction, *segTarget, *o.Value, cfg.Shift)
 			ep.Baseline = &TaskBaseline{Value: *o.Value, Lower: *o.Lower, Upper: *o.Upper, Samples: o.Samples,
 				WindowStart: res.WindowStart, WindowEnd: res.WindowEnd}
+		}
+		if b, relative := refs.taskBaseline(s.Segment, res.Baseline); relative {
+			ep.Baseline = b
 		}
 		if seg, ok := win.Segments[s.Segment]; ok && totalWeight > 0 && s.Segment != "" {
 			ep.WeightShare = seg.Stats.Total.W / totalWeight

@@ -15,7 +15,9 @@ type Prior struct {
 	// hash resets the baseline and the detector.
 	DefinitionHash string
 	Baseline       *Baseline
-	Detector       *Detector
+	// SegmentBaselines are the segments' own frozen baselines, by key.
+	SegmentBaselines []SegmentBaseline
+	Detector         *Detector
 	// Samples is the last window's sample count.
 	Samples int64
 }

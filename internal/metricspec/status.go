@@ -18,10 +18,17 @@ import (
 func PriorOf(st *cxv1.MetricStatus) engine.Prior {
 	p := engine.Prior{DefinitionHash: st.DefinitionHash, Samples: st.Samples, Detector: DetectorOf(st.Detector)}
 	if b := st.Baseline; b != nil {
-		p.Baseline = &engine.Baseline{WindowStart: b.WindowStart.Time, WindowEnd: b.WindowEnd.Time, Value: b.Value,
-			Lower: b.Lower, Upper: b.Upper, Samples: b.Samples}
+		p.Baseline = baselineOf(*b)
+	}
+	for _, b := range st.SegmentBaselines {
+		p.SegmentBaselines = append(p.SegmentBaselines, engine.SegmentBaseline{Segment: b.Segment, Baseline: *baselineOf(b.Baseline)})
 	}
 	return p
+}
+
+func baselineOf(b cxv1.Baseline) *engine.Baseline {
+	return &engine.Baseline{WindowStart: b.WindowStart.UTC(), WindowEnd: b.WindowEnd.UTC(), Value: b.Value,
+		Lower: b.Lower, Upper: b.Upper, Samples: b.Samples}
 }
 
 // DetectorOf reads a persisted detector.
@@ -63,6 +70,19 @@ func BaselineStatus(b *engine.Baseline) *cxv1.Baseline {
 	}
 	return &cxv1.Baseline{WindowStart: metav1.NewTime(b.WindowStart), WindowEnd: metav1.NewTime(b.WindowEnd), Value: b.Value,
 		Lower: b.Lower, Upper: b.Upper, Samples: b.Samples}
+}
+
+// SegmentBaselinesStatus renders the segments' frozen baselines for
+// status, bounded as the engine bounds them.
+func SegmentBaselinesStatus(bs []engine.SegmentBaseline) []cxv1.SegmentBaseline {
+	var out []cxv1.SegmentBaseline
+	for i, b := range bs {
+		if i == cxv1.MaxDetectorSegments {
+			break
+		}
+		out = append(out, cxv1.SegmentBaseline{Segment: b.Segment, Baseline: *BaselineStatus(&b.Baseline)})
+	}
+	return out
 }
 
 // TaskOf reads what verification needs of a task: its facts, and its
