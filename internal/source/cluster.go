@@ -16,20 +16,15 @@ import (
 const MaxClusters = 1_000_000
 
 // clustered reports whether q's statistics carry cluster sums: a cluster
-// column is named and the formula has units whose mean has a sampling
-// variance (categorical, moments, ratios, a percentile's share over a
-// threshold). Gauges and plain percentiles have none and ignore it.
+// column is named and the formula's value has a sampling variance, that
+// is it averages units (measure.HasUnits: categorical formulas, means, a
+// percentile's share over a threshold) or is a ratio of sums. Totals,
+// gauges and plain percentiles have none, and the column is ignored.
 func clustered(def measure.Definition, q Query) bool {
 	if q.Cluster == "" {
 		return false
 	}
-	switch def.Family() {
-	case measure.Categorical, measure.MomentsFamily, measure.RatioOfSums:
-		return true
-	case measure.Quantile:
-		return def.ShareOver != nil
-	}
-	return false
+	return measure.HasUnits(def) == nil || def.Family() == measure.RatioOfSums
 }
 
 // clusterAggregate builds the cluster sums of a query, computed in the

@@ -184,6 +184,12 @@ func TestWeightSquaredSumsByHand(t *testing.T) {
 	if m := res.Overall.Moments; m.SumW2X != 24 || m.SumW2X2 != 94 || res.Overall.Clusters != nil {
 		t.Errorf("moments %+v, clusters %+v", m, res.Overall.Clusters)
 	}
+	// A total has no sampling variance to cluster: the column is ignored.
+	res, err = src.Query(context.Background(), measure.Definition{Formula: measure.FormulaSum},
+		Query{Table: RecordsTable, Value: "effort", Time: "at", Cluster: "account"}, clusterFrom, clusterTo)
+	if err != nil || res.Overall.Clusters != nil || res.Overall.Moments.SumWX != 18 {
+		t.Errorf("sum clustered by account: %v, clusters %+v, Σx %v", err, res.Overall.Clusters, res.Overall.Moments.SumWX)
+	}
 }
 
 func sameClusters(got, want *measure.Clusters) error {
