@@ -40,10 +40,6 @@ type references struct {
 	m   Metric
 }
 
-// perSegment reports whether segments are judged against their own
-// baselines.
-func (r references) perSegment() bool { return r.own != nil }
-
 // of is the target key is judged against; nil for a segment not judged yet
 // (no baseline of its own).
 func (r references) of(key string) *float64 {
