@@ -107,7 +107,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	next, evs := loop.Advance(current, obs)
 	metricspec.ApplyLoopStatus(status, next, task.Generation)
 	if metric != nil && !obs.MetricDeleted {
-		metricspec.ApplyVerificationPlan(status, spec, &task, next.Attempt, metric.Status.Samples)
+		metricspec.ApplyVerificationPlan(status, spec, &task, next.Attempt, metric.Status.Samples, metricspec.DetectorOf(metric.Status.Detector))
 	}
 	newlyIgnored := metricspec.RecordIgnoredResolution(status, next, obs.Owner, task.Generation)
 	owner := ""

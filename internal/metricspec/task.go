@@ -97,12 +97,14 @@ func timePtr(t *time.Time) *metav1.Time {
 // ApplyVerificationPlan records in a task's status what verifying its
 // attempt needs (engine.PlanVerification), for the attempt the state
 // machine left it at; a closed task keeps the plan it closed with.
-// windowSamples is the Metric's latest window's volume.
-func ApplyVerificationPlan(st *cxv1.ImprovementTaskStatus, m engine.Metric, task *cxv1.ImprovementTask, attempt int32, windowSamples int64) {
+// windowSamples is the Metric's latest window's volume, and detector the
+// Metric's detector, whose calibration prices the mood into the fresh
+// volume the attempt needs, as verification discounts for it.
+func ApplyVerificationPlan(st *cxv1.ImprovementTaskStatus, m engine.Metric, task *cxv1.ImprovementTask, attempt int32, windowSamples int64, detector *engine.Detector) {
 	if loop.Phase(st.Phase).Final() {
 		return
 	}
-	t := TaskOf(task)
+	t := TaskOf(task).WithCalibration(detector)
 	t.Attempt = attempt
 	p := engine.PlanVerification(m, t, windowSamples)
 	plan := &cxv1.VerificationPlan{Null: engine.Round(p.Null), Level: engine.Round(p.Level)}
