@@ -36,14 +36,22 @@ func Definition(m *cxv1.Metric) measure.Definition {
 }
 
 // sourceText is the canonical text of where a Metric's units come from.
+// The cluster column is left out: it says how the units vary, not which
+// units count or what they are worth, so declaring one keeps the
+// detector's evidence and the baseline.
 func sourceText(m *cxv1.Metric) string {
 	s := &m.Spec
+	query := s.Query
+	if query != nil && query.Columns != nil && query.Columns.Cluster != "" {
+		query = query.DeepCopy()
+		query.Columns.Cluster = ""
+	}
 	canon := struct {
 		Source    string            `json:"source,omitempty"`
 		Query     *cxv1.MetricQuery `json:"query,omitempty"`
 		Window    string            `json:"window"`
 		SegmentBy []string          `json:"segmentBy,omitempty"`
-	}{Query: s.Query, Window: s.Window, SegmentBy: s.SegmentBy}
+	}{Query: query, Window: s.Window, SegmentBy: s.SegmentBy}
 	if s.Source != nil {
 		canon.Source = s.Source.Name
 	}

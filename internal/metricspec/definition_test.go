@@ -53,6 +53,7 @@ func TestDefinitionHashFollowsEverythingThatDefinesTheNumber(t *testing.T) {
 		"target":   func(m *cxv1.Metric) { v := 40.0; m.Spec.Objective.Target = &v },
 		"interval": func(m *cxv1.Metric) { m.Spec.Interval = "1h" },
 		"playbook": func(m *cxv1.Metric) { m.Spec.Improvement = &cxv1.ImprovementPolicy{Playbook: "call them"} },
+		"cluster":  func(m *cxv1.Metric) { m.Spec.Query.Columns.Cluster = "account_id" },
 	}
 	for name, change := range same {
 		if Definition(metric(change)).Hash() != base {
