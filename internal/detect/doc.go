@@ -41,10 +41,25 @@
 // one. SegmentVerdict shows each segment's statistic against that
 // threshold. A relative objective's frozen baseline is itself an estimate:
 // CalibrateWithBaseline averages the false-task rate over its error, which
-// raises the threshold for a baseline of few units. Checked after batches of n units rather than after every
-// unit, the statistic overshoots the threshold by more, so the overshoot
-// correction 1.166 grows to 1.166·√n. The solve is a bisection over closed
+// raises the threshold for a baseline of few units. Checked after batches
+// of n units rather than after every unit, the statistic overshoots the
+// threshold by more, so the overshoot correction 1.166 grows to 1.166·√n. The solve is a bisection over closed
 // forms: microseconds per reconcile.
+//
+// # Skewed contributions and dependent data
+//
+// 2k is the Cramér exponent of a normal step: the positive root θ* of
+// E[exp(θ·Z)] = 1 for one batch's increment Z. Rates, shares and scores
+// near the end of their scale have skewed contributions, so where the
+// formula gives one unit's law at the reference (NullOf: the score mix
+// tilted to it, or the maximum-entropy law on an effort scale) the
+// calibration solves θ* per segment's batch (cramer.go) and uses the
+// generalised (exp(θ*·b) − θ*·b − 1)/(θ*·μ). Real data is not
+// independent either: a Calibration measures on the metric's own history
+// how much more interval means vary than σ²/n says (a common mood, account
+// campaigns, weights that follow the values), a batch steps the statistic
+// as its effective units σ²/(σ²/n + D), and the threshold averages the
+// false-task rate over the estimate's error (dispersion.go).
 //
 // # Detectability
 //
