@@ -143,9 +143,19 @@ type PaginationType string
 // +kubebuilder:validation:XValidation:rule="!has(self.pagination) || self.pagination.type != 'NextLink' || has(self.pagination.nextLinkPath)",message="pagination.nextLinkPath is required when pagination.type is NextLink"
 // +kubebuilder:validation:XValidation:rule="!has(self.pagination) || self.pagination.type != 'Cursor' || (has(self.pagination.cursorPath) && has(self.pagination.cursorParam))",message="pagination.cursorPath and pagination.cursorParam are required when pagination.type is Cursor"
 type HTTPJSONSource struct {
-	// url to GET. Redirects to other hosts are refused.
+	// url to GET. Redirects to other hosts are refused. The path and query
+	// values may name the window each evaluation reads, so the API returns
+	// only those records: {{ .From }} and {{ .To }} render its start and
+	// end as RFC 3339 UTC, {{ .From.Unix }} and {{ .To.Unix }} as Unix
+	// seconds, such as
+	// https://surveys.example.com/v1/responses?since={{ .From }}&until={{ .To }}.
+	// Records are still filtered to the window after they arrive, so an API
+	// that rounds the bounds gives exact results. No other placeholder is
+	// allowed, nor one in the scheme, host or port.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://`
+	// +kubebuilder:validation:XValidation:rule="!self.replace('{{ .From.Unix }}', '').replace('{{ .To.Unix }}', '').replace('{{ .From }}', '').replace('{{ .To }}', '').contains('{{') && !self.replace('{{ .From.Unix }}', '').replace('{{ .To.Unix }}', '').replace('{{ .From }}', '').replace('{{ .To }}', '').contains('}}')",message="url may use only the placeholders {{ .From }}, {{ .To }}, {{ .From.Unix }} and {{ .To.Unix }}, spelled exactly so"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('{{') || self.matches('^https?://[^/?#{}]*([/?#]|$)')",message="url placeholders may appear only in the path and query, not in the scheme, host or port"
 	URL string `json:"url"`
 	// recordsPath is the dot path of the array of records in each response,
 	// such as "data.responses"; empty when the body itself is the array.

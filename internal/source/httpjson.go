@@ -55,6 +55,7 @@ type HTTPJSONConfig struct {
 type httpJSONSource struct {
 	cfg    HTTPJSONConfig
 	base   *url.URL
+	url    *windowURL
 	client *http.Client
 	secret []string
 }
@@ -62,7 +63,14 @@ type httpJSONSource struct {
 // OpenHTTPJSON checks the settings; nothing connects until a query or
 // Check.
 func OpenHTTPJSON(c HTTPJSONConfig) (Source, error) {
-	base, err := url.Parse(c.URL)
+	tmpl, err := parseWindowURL(c.URL)
+	if errors.Is(err, ErrBadQuery) {
+		return nil, err
+	}
+	var base *url.URL
+	if tmpl != nil {
+		base = tmpl.base
+	}
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, wrap(ErrBadQuery, "url %q: want an absolute http or https URL", redact.HTTP(c.URL, c.Token))
 	}
@@ -87,7 +95,7 @@ func OpenHTTPJSON(c HTTPJSONConfig) (Source, error) {
 		c.MaxPages = 1000
 	}
 	timeout := timeoutOr(c.Timeout)
-	s := &httpJSONSource{cfg: c, base: base}
+	s := &httpJSONSource{cfg: c, base: base, url: tmpl}
 	transport := c.Network.transport(timeout, c.MaxConnections)
 	transport.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	s.client = &http.Client{
@@ -128,7 +136,11 @@ func (s *httpJSONSource) Query(ctx context.Context, def measure.Definition, q Qu
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
 	defer cancel()
-	next := s.base
+	first, err := s.url.render(from, to)
+	if err != nil {
+		return nil, err
+	}
+	next := first
 	seen := map[string]bool{}
 	n := 0
 	for page := 1; next != nil; page++ {
@@ -150,7 +162,7 @@ func (s *httpJSONSource) Query(ctx context.Context, def measure.Definition, q Qu
 		if err != nil {
 			return nil, s.classify(ctx, err)
 		}
-		next, err = s.nextURL(next, link)
+		next, err = s.nextURL(first, next, link)
 		if err != nil {
 			return nil, s.classify(ctx, err)
 		}
@@ -158,8 +170,9 @@ func (s *httpJSONSource) Query(ctx context.Context, def measure.Definition, q Qu
 	return p.result(), nil
 }
 
-// nextURL turns a page's link or cursor into the next page's URL.
-func (s *httpJSONSource) nextURL(cur *url.URL, link string) (*url.URL, error) {
+// nextURL turns a page's link or cursor into the next page's URL; a
+// cursor is sent with the query's first URL, its window rendered.
+func (s *httpJSONSource) nextURL(first, cur *url.URL, link string) (*url.URL, error) {
 	if link == "" {
 		return nil, nil
 	}
@@ -174,7 +187,7 @@ func (s *httpJSONSource) nextURL(cur *url.URL, link string) (*url.URL, error) {
 		}
 		return u, nil
 	case Cursor:
-		u := *s.base
+		u := *first
 		v := u.Query()
 		v.Set(s.cfg.CursorParam, link)
 		u.RawQuery = v.Encode()
@@ -202,7 +215,45 @@ func (s *httpJSONSource) page(ctx context.Context, u *url.URL, each func(record)
 	return streamRecords(body, s.cfg.RecordsPath, linkPath, each)
 }
 
+// get GETs u and checks the answer's status. A 429 with a Retry-After is
+// waited out and retried a few times, never past ctx's deadline: a wait
+// that would pass it fails at once as rate limited, so the caller reports
+// the data unavailable rather than a value. Every attempt goes through the
+// same client, so the address policy and redirect checks apply to each.
 func (s *httpJSONSource) get(ctx context.Context, u *url.URL) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := s.do(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusTooManyRequests {
+			return s.status(resp, u)
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		wait, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		switch {
+		case !ok:
+			return nil, wrap(ErrUnreachable, "rate limited: %s answered %s without a usable Retry-After", u.Redacted(), resp.Status)
+		case attempt > maxRateLimitRetries:
+			return nil, wrap(ErrUnreachable, "rate limited: %s answered %s %d times in a row", u.Redacted(), resp.Status, attempt)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
+			return nil, wrap(ErrUnreachable, "rate limited: %s asks to retry after %s, beyond the query timeout (%s left)",
+				u.Redacted(), wait, time.Until(deadline).Round(time.Millisecond))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// do sends one GET with the source's headers.
+func (s *httpJSONSource) do(ctx context.Context, u *url.URL) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, wrap(ErrBadQuery, "request: %v", err)
@@ -215,10 +266,11 @@ func (s *httpJSONSource) get(ctx context.Context, u *url.URL) (*http.Response, e
 	if s.cfg.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.cfg.Token)
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
+	return s.client.Do(req)
+}
+
+// status keeps a 200 answer and turns any other into a typed error.
+func (s *httpJSONSource) status(resp *http.Response, u *url.URL) (*http.Response, error) {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		resp.Body.Close()
@@ -269,11 +321,17 @@ type typedError struct {
 func (e *typedError) Error() string { return e.msg }
 func (e *typedError) Unwrap() error { return e.kind }
 
-// Check GETs the first page and reads its status.
+// Check GETs the first page, its window the last hour, and reads its
+// status.
 func (s *httpJSONSource) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
 	defer cancel()
-	resp, err := s.get(ctx, s.base)
+	now := time.Now()
+	u, err := s.url.render(now.Add(-time.Hour), now)
+	if err != nil {
+		return err
+	}
+	resp, err := s.get(ctx, u)
 	if err != nil {
 		return s.classify(ctx, err)
 	}
