@@ -40,7 +40,8 @@ type VerificationPlan struct {
 // 7,500 at the first attempt's 0.030. The deviation once fixed is read from
 // the task's recorded window (its interval and volume), else the
 // formula's deviation at the target (detect.TargetSigma). The volume is
-// the recorded window's, else windowSamples (the metric's latest window).
+// the recorded window's over its own span, else windowSamples (the
+// metric's latest window).
 // A task with the metric's calibration (Task.WithCalibration) counts the
 // day-to-day mood its history shows: fresh units are worth fewer then, so
 // n* is larger (NPS with D = 28 a day at 2,000 answers a month: about
@@ -50,9 +51,15 @@ func PlanVerification(m Metric, t Task, windowSamples int64) VerificationPlan {
 	p := VerificationPlan{Null: verifyNull(t), Level: detect.AttemptLevel(detect.DefaultLevel, t.Attempt)}
 	p.min, p.max = contributionBounds(m.Definition)
 	o := t.Objective
+	span := m.Window
 	if b := t.Baseline; b != nil && b.Samples > 1 {
 		p.sigma = baselineSE(m, b) * math.Sqrt(float64(b.Samples))
 		windowSamples = b.Samples
+		// A relative objective's baseline spans its own window, which
+		// may be longer or shorter than the metric's.
+		if d := b.WindowEnd.Sub(b.WindowStart); d > 0 {
+			span = d
+		}
 	}
 	if !(p.sigma > 0) {
 		if s, err := detect.TargetSigma(m.Definition.Formula, o.Target); err == nil {
@@ -60,7 +67,7 @@ func PlanVerification(m Metric, t Task, windowSamples int64) VerificationPlan {
 		}
 	}
 	perDay := 0.0
-	if days := m.Window.Hours() / 24; days > 0 && windowSamples > 0 {
+	if days := span.Hours() / 24; days > 0 && windowSamples > 0 {
 		perDay = float64(windowSamples) / days
 	}
 	p.planned = math.Max(4*float64(m.Policy.MinFreshSamples), perDay*m.VerifyWindow.Hours()/24)

@@ -25,6 +25,12 @@ func TestPlanVerificationStatesWhatAFixNeeds(t *testing.T) {
 	second.Attempt = 2
 	moody := npsTask
 	moody.Sigma, moody.Dispersion = 71.4, 28
+	// A relative objective's 90-day baseline of 6,000 answers: the same
+	// 66.7 answers a day, whatever the metric's window.
+	seLong := math.Sqrt(5100.0 / 6000)
+	longBaseline := npsTask
+	longBaseline.Baseline = &TaskBaseline{Value: 30, Lower: 30 - 1.959964*seLong, Upper: 30 + 1.959964*seLong, Samples: 6000,
+		WindowStart: start.Add(-90 * 24 * time.Hour), WindowEnd: start}
 	rateTarget := 5.0
 	rateDef := measure.Definition{Formula: measure.FormulaRate, Source: "tickets"}
 	rate := nps
@@ -50,6 +56,7 @@ func TestPlanVerificationStatesWhatAFixNeeds(t *testing.T) {
 		// A mood of D = 28 a day adds 66.7 · 28 to each answer's variance:
 		// ((2.165 · √(72.0² + 1,867) + 0.842 · √(71.4² + 1,867)) / 2.5)² ≈ 10,180.
 		{"NPS under a day-to-day mood: fresh answers are worth fewer", nps, moody, 0, 27.5, detect.AttemptLevel(0.05, 1), 10050, 10300, 10180.0 / (2000.0 / 30), false},
+		{"NPS against a 90-day baseline: its volume over its own span", nps, longBaseline, 0, 27.5, detect.AttemptLevel(0.05, 1), 7400, 7520, 7460.0 / (2000.0 / 30), false},
 		// A 5 % rate at 30 units a month: σ = 21.8 once fixed, 26.3 at the
 		// null of 7.5 %: n* ≈ 909, about 30 months away.
 		{"rate at 30 units a month", rate, rateTask, 30, 7.5, detect.AttemptLevel(0.05, 1), 890, 930, 909, false},
