@@ -70,27 +70,7 @@ func (s *levelled) Query(_ context.Context, d measure.Definition, q source.Query
 			if at == nil {
 				continue
 			}
-			for i := 0; i < n; i++ {
-				u := uniform(h, seg, i)
-				score := 8.0
-				switch {
-				case u < at[0]:
-					score = 10
-				case u < at[0]+at[1]:
-					score = 0
-				}
-				row := measure.Row{Value: score, Valid: true}
-				d.Fold(res.Overall, row)
-				if len(q.Segments) > 0 {
-					key := source.SegmentKey(map[string]string{"stage": seg})
-					sg, ok := res.Segments[key]
-					if !ok {
-						sg = &source.Segment{Key: key, Values: map[string]string{"stage": seg}, Stats: &measure.Stats{}}
-						res.Segments[key] = sg
-					}
-					d.Fold(sg.Stats, row)
-				}
-			}
+			foldAnswers(d, res, len(q.Segments) > 0, h, seg, n, *at)
 		}
 	}
 	return res, nil

@@ -54,30 +54,37 @@ func (s *synthetic) Query(_ context.Context, d measure.Definition, q source.Quer
 			if r, ok := s.restore[seg]; ok && !h.Before(r) {
 				shares = s.before
 			}
-			for i := 0; i < s.perHour; i++ {
-				u := uniform(h, seg, i)
-				score := 8.0
-				switch {
-				case u < shares[0]:
-					score = 10
-				case u < shares[0]+shares[1]:
-					score = 0
-				}
-				row := measure.Row{Value: score, Valid: true}
-				d.Fold(res.Overall, row)
-				if len(q.Segments) > 0 {
-					key := source.SegmentKey(map[string]string{"stage": seg})
-					sg, ok := res.Segments[key]
-					if !ok {
-						sg = &source.Segment{Key: key, Values: map[string]string{"stage": seg}, Stats: &measure.Stats{}}
-						res.Segments[key] = sg
-					}
-					d.Fold(sg.Stats, row)
-				}
-			}
+			foldAnswers(d, res, len(q.Segments) > 0, h, seg, s.perHour, shares)
 		}
 	}
 	return res, nil
+}
+
+// foldAnswers folds n deterministic NPS answers of stage seg in hour h,
+// promoters and detractors at shares, into the overall statistics and,
+// when segmented, into the stage's.
+func foldAnswers(d measure.Definition, res *source.Result, segmented bool, h time.Time, seg string, n int, shares [2]float64) {
+	for i := 0; i < n; i++ {
+		u := uniform(h, seg, i)
+		score := 8.0
+		switch {
+		case u < shares[0]:
+			score = 10
+		case u < shares[0]+shares[1]:
+			score = 0
+		}
+		row := measure.Row{Value: score, Valid: true}
+		d.Fold(res.Overall, row)
+		if segmented {
+			key := source.SegmentKey(map[string]string{"stage": seg})
+			sg, ok := res.Segments[key]
+			if !ok {
+				sg = &source.Segment{Key: key, Values: map[string]string{"stage": seg}, Stats: &measure.Stats{}}
+				res.Segments[key] = sg
+			}
+			d.Fold(sg.Stats, row)
+		}
+	}
 }
 
 func (s *synthetic) Check(context.Context) error { return nil }
