@@ -102,6 +102,13 @@ func persist(t *testing.T, res *Evaluation) Prior {
 	t.Helper()
 	var status cxv1.MetricStatus
 	metricspec.ApplyEvaluation(&status, 1, res, nil)
+	back := stored(t, status)
+	return metricspec.PriorOf(&back)
+}
+
+// stored is status as the API server hands it back: through JSON.
+func stored(t *testing.T, status cxv1.MetricStatus) cxv1.MetricStatus {
+	t.Helper()
 	raw, err := json.Marshal(status)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +117,7 @@ func persist(t *testing.T, res *Evaluation) Prior {
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
-	return metricspec.PriorOf(&back)
+	return back
 }
 
 func baselineOf(res *Evaluation, key string) (Baseline, bool) {

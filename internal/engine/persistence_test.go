@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -43,14 +42,7 @@ func TestSteppingFromPersistedStateEqualsSteppingOn(t *testing.T) {
 
 		status := cxv1.MetricStatus{DefinitionHash: b.DefinitionHash, Samples: b.Overall.Samples,
 			Baseline: metricspec.BaselineStatus(b.Baseline), Detector: metricspec.DetectorStatus(b.Detector)}
-		raw, err := json.Marshal(status)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back cxv1.MetricStatus
-		if err := json.Unmarshal(raw, &back); err != nil {
-			t.Fatal(err)
-		}
+		back := stored(t, status)
 		persisted = metricspec.PriorOf(&back)
 		if !reflect.DeepEqual(persisted.Detector, live.Detector) {
 			t.Fatalf("%s: the state did not survive status:\nin  %+v\nout %+v", end, live.Detector, persisted.Detector)
