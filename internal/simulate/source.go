@@ -60,16 +60,23 @@ type Series struct {
 // withAccounts holds days[d][a], the cells of account a on day d, beside
 // the segments' cells, so a clustered query gets each account's sums.
 func (s *Series) withAccounts(days [][]cells, segment []int) {
-	s.accounts = make([][]cells, len(segment))
-	for a := range s.accounts {
+	s.accounts = prefixSums(days, len(segment))
+	s.accountSegment = segment
+}
+
+// prefixSums is, per column c of days[d][c], the running sums over days:
+// out[c][d] holds the cells of days [0, d).
+func prefixSums(days [][]cells, columns int) [][]cells {
+	out := make([][]cells, columns)
+	for c := range out {
 		p := make([]cells, len(days)+1)
 		for d := range days {
 			p[d+1] = p[d]
-			p[d+1].add(&days[d][a])
+			p[d+1].add(&days[d][c])
 		}
-		s.accounts[a] = p
+		out[c] = p
 	}
-	s.accountSegment = segment
+	return out
 }
 
 // between is the cells of days [lo, hi) from prefix sums.
@@ -148,15 +155,7 @@ func (s *Series) addClusters(st *measure.Stats, seg, lo, hi int) {
 
 // newSeries holds days[d][s], the cells of segment s on day d.
 func newSeries(start time.Time, formula string, days [][]cells, segments int) *Series {
-	s := &Series{Start: start, formula: formula, prefix: make([][]cells, segments)}
-	for seg := range s.prefix {
-		p := make([]cells, len(days)+1)
-		for d := range days {
-			p[d+1] = p[d]
-			p[d+1].add(&days[d][seg])
-		}
-		s.prefix[seg] = p
-	}
+	s := &Series{Start: start, formula: formula, prefix: prefixSums(days, segments)}
 	if segments > 1 {
 		for seg := range segments {
 			s.keys = append(s.keys, source.SegmentKey(map[string]string{SegmentColumn: segmentValue(seg)}))
