@@ -1,0 +1,51 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// HistorySource is a source that answers a whole history of consecutive
+// intervals in one round trip: one GROUP BY on the interval bucket in a
+// database, one streaming pass over a file or an API's pages.
+type HistorySource interface {
+	Source
+	// QueryHistory returns, for every interval i, [bounds[i], bounds[i+1]),
+	// the Result that Query(ctx, d, q, bounds[i], bounds[i+1]) would
+	// return, Statement aside (it is the history's statement, the same in
+	// every element). bounds are strictly increasing; the answer has
+	// len(bounds)-1 elements, nil for an interval without units.
+	QueryHistory(ctx context.Context, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error)
+}
+
+// History returns the statistics of every interval [bounds[i],
+// bounds[i+1]) of q: from src in one round trip when it is a
+// HistorySource, else one Query per interval. Element i is nil when the
+// interval has no units.
+func History(ctx context.Context, src Source, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
+	if len(bounds) < 2 {
+		return nil, nil
+	}
+	for i := 1; i < len(bounds); i++ {
+		if !bounds[i].After(bounds[i-1]) {
+			return nil, fmt.Errorf("%w: history bounds not increasing at %s", ErrBadQuery, bounds[i].UTC().Format(time.RFC3339))
+		}
+	}
+	if hs, ok := src.(HistorySource); ok {
+		return hs.QueryHistory(ctx, d, q, bounds)
+	}
+	out := make([]*Result, len(bounds)-1)
+	for i := range out {
+		r, err := src.Query(ctx, d, q, bounds[i], bounds[i+1])
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.Overall != nil && r.Overall.Total.N > 0 {
+			out[i] = r
+		}
+	}
+	return out, nil
+}
