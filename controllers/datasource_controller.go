@@ -34,6 +34,8 @@ type SourceChecker interface {
 // and re-checks on a backoff while it fails.
 type DataSourceReconciler struct {
 	client.Client
+	// Shard selects the namespaces reconciled; every namespace when nil.
+	Shard   *Shard
 	Scheme  *runtime.Scheme
 	Checker SourceChecker
 	// RecheckAfter is how often a Ready source is checked again.
@@ -83,11 +85,11 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // SetupWithManager registers the reconciler; a Secret's change re-checks
 // the DataSources of its namespace that name it.
 func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.DataSource{}).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.sourcesOfSecret)).
-		Named("datasource").
-		Complete(r)
+		Named("datasource")
+	return r.Shard.watch(b, &cxv1.DataSourceList{}).Complete(r.Shard.gate(r))
 }
 
 func (r *DataSourceReconciler) sourcesOfSecret(ctx context.Context, o client.Object) []reconcile.Request {

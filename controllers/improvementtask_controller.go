@@ -42,6 +42,8 @@ type Deliverer interface {
 // beside itself, the only other writer of task status.
 type ImprovementTaskReconciler struct {
 	client.Client
+	// Shard selects the namespaces reconciled; every namespace when nil.
+	Shard     *Shard
 	Scheme    *runtime.Scheme
 	Clock     clock.Clock
 	Recorder  events.EventRecorder
@@ -297,12 +299,12 @@ const taskWorkers = 4
 // that sends what it plans; a Metric's change (deletion, definition
 // change) re-examines its tasks.
 func (r *ImprovementTaskReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.ImprovementTask{}).
 		Watches(&cxv1.Metric{}, handler.EnqueueRequestsFromMapFunc(r.tasksOfMetric)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: taskWorkers}).
-		Named("improvementtask").
-		Complete(r)
+		Named("improvementtask")
+	err := r.Shard.watch(b, &cxv1.ImprovementTaskList{}).Complete(r.Shard.gate(r))
 	if err != nil {
 		return err
 	}

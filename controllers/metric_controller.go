@@ -41,6 +41,8 @@ type SourceGetter interface {
 // the end, and only when it changed.
 type MetricReconciler struct {
 	client.Client
+	// Shard selects the namespaces reconciled; every namespace when nil.
+	Shard    *Shard
 	Scheme   *runtime.Scheme
 	Clock    clock.Clock
 	Recorder events.EventRecorder
@@ -293,7 +295,7 @@ func (r *MetricReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrent == 0 {
 		r.MaxConcurrent = 4
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.Metric{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{}))).
 		Watches(&cxv1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.metricsBy(indexMetricSource)),
@@ -301,8 +303,8 @@ func (r *MetricReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cxv1.Team{}, handler.EnqueueRequestsFromMapFunc(r.metricsBy(indexMetricTeam)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrent}).
-		Named("metric").
-		Complete(r)
+		Named("metric")
+	return r.Shard.watch(b, &cxv1.MetricList{}).Complete(r.Shard.gate(r))
 }
 
 func (r *MetricReconciler) metricsBy(index string) handler.MapFunc {

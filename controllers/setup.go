@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/cxloop/cxloop/internal/clock"
@@ -45,6 +46,11 @@ type Options struct {
 	// the Metric is Stalled TooManySegments and nothing is measured (no
 	// segment dropped silently). source.MaxSegments when 0.
 	MaxSegments int
+	// Shard selects, by a label selector on the Namespace, the namespaces
+	// this manager reconciles (ParseShard); every namespace when nil.
+	// Managers whose selectors are disjoint split a cluster, and a
+	// namespace's objects always share one manager.
+	Shard labels.Selector
 }
 
 func (o *Options) defaults() {
@@ -75,15 +81,16 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("register field indexes: %w", err)
 	}
 	c, s := mgr.GetClient(), mgr.GetScheme()
+	shard := &Shard{Selector: opts.Shard, Reader: c}
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
 	}{
-		{"datasource", (&DataSourceReconciler{Client: c, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
-		{"metric", (&MetricReconciler{Client: c, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
+		{"datasource", (&DataSourceReconciler{Client: c, Shard: shard, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
+		{"metric", (&MetricReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
 			Exporter: opts.Exporter, Sources: sources, MaxSegments: opts.MaxSegments}).SetupWithManager},
-		{"team", (&TeamReconciler{Client: c, Scheme: s, Secrets: secrets}).SetupWithManager},
-		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Scheme: s, Clock: opts.Clock,
+		{"team", (&TeamReconciler{Client: c, Shard: shard, Scheme: s, Secrets: secrets}).SetupWithManager},
+		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock,
 			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer, APIReader: mgr.GetAPIReader()}).SetupWithManager},
 	}
 	for _, st := range setups {

@@ -69,7 +69,7 @@ func (r *taskDeliveryReconciler) setup(mgr ctrl.Manager) error {
 		t, ok := o.(*cxv1.ImprovementTask)
 		return ok && len(openDeliveries(&t.Status)) > 0
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.ImprovementTask{}, builder.WithPredicates(predicate.Funcs{
 			CreateFunc:  func(e event.CreateEvent) bool { return open(e.Object) },
 			UpdateFunc:  func(e event.UpdateEvent) bool { return open(e.ObjectNew) },
@@ -77,8 +77,8 @@ func (r *taskDeliveryReconciler) setup(mgr ctrl.Manager) error {
 			GenericFunc: func(e event.GenericEvent) bool { return open(e.Object) },
 		})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: deliveryWorkers}).
-		Named("taskdelivery").
-		Complete(r)
+		Named("taskdelivery")
+	return r.Shard.watch(b, &cxv1.ImprovementTaskList{}).Complete(r.Shard.gate(r))
 }
 
 // setupDeliveries is called by the task reconciler's SetupWithManager.

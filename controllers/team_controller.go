@@ -28,6 +28,8 @@ import (
 // whether its delivery channels have their credentials.
 type TeamReconciler struct {
 	client.Client
+	// Shard selects the namespaces reconciled; every namespace when nil.
+	Shard  *Shard
 	Scheme *runtime.Scheme
 	// Secrets reads channel credentials; through Client when nil.
 	Secrets metricspec.SecretReader
@@ -112,7 +114,7 @@ func (r *TeamReconciler) missingSecrets(ctx context.Context, team *cxv1.Team) ([
 // SetupWithManager registers the reconciler; a task's change re-counts its
 // current team (both teams when it moved), and a Secret's change re-checks the teams of its namespace.
 func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.Team{}).
 		Watches(&cxv1.ImprovementTask{}, handler.EnqueueRequestsFromMapFunc(
 			func(_ context.Context, o client.Object) []reconcile.Request {
@@ -123,8 +125,8 @@ func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.CurrentTeam()}}}
 			})).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.teamsOfNamespace)).
-		Named("team").
-		Complete(r)
+		Named("team")
+	return r.Shard.watch(b, &cxv1.TeamList{}).Complete(r.Shard.gate(r))
 }
 
 func (r *TeamReconciler) teamsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {

@@ -46,6 +46,8 @@ func main() {
 	flag.Var(&egressNetworks, "allow-source-network", "Former name of --allow-egress-network, which it adds to.")
 	flag.Var(&egressHosts, "allow-egress-host", "Host (or host:port) that GitHub and Jira channels may call, such as a GitHub Enterprise Server or a Jira site like example.atlassian.net (repeatable); only https://api.github.com by default.")
 	opts := zap.Options{}
+	var shard string
+	flag.StringVar(&shard, "shard", "", "Label selector on Namespaces (such as cxloop.dev/shard=a, or !cxloop.dev/shard for namespaces no shard names) choosing the namespaces this manager reconciles, so several managers split a cluster; a namespace's objects always share one manager. Every namespace when empty. Each shard elects its own leader.")
 	flag.IntVar(&maxSegments, "max-segments", source.MaxSegments, "Most segments one Metric may be measured by (each holds its own statistics and evidence); past it the Metric is Stalled TooManySegments and nothing is measured, no segment dropped silently.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -68,6 +70,16 @@ func main() {
 		}
 	}
 
+	shardSelector, err := controllers.ParseShard(shard)
+	if err != nil {
+		log.Error(err, "bad --shard")
+		os.Exit(1)
+	}
+	if shardSelector != nil && len(watchNamespaces) > 0 {
+		log.Error(nil, "--shard and --watch-namespace exclude each other: a shard reads Namespace labels cluster-wide, a namespaced install cannot")
+		os.Exit(1)
+	}
+
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(cxv1.AddToScheme(scheme))
@@ -79,7 +91,7 @@ func main() {
 		Cache:                   cacheOptions(watchNamespaces),
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          leaderElection,
-		LeaderElectionID:        "cxloop-manager.cxloop.dev",
+		LeaderElectionID:        leaderElectionID(shard),
 		LeaderElectionNamespace: leaderElectNS,
 	})
 	if err != nil {
@@ -87,7 +99,7 @@ func main() {
 		os.Exit(1)
 	}
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, EgressNetworks: networks, EgressHosts: egressHosts,
-		MaxSegments: maxSegments, Exporter: promexport.NewExporter(metrics.Registry)}); err != nil {
+		MaxSegments: maxSegments, Shard: shardSelector, Exporter: promexport.NewExporter(metrics.Registry)}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"hash/fnv"
+
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/cxloop/cxloop/internal/credentials"
@@ -12,11 +15,23 @@ import (
 // namespace's objects always share one manager.
 func cacheOptions(namespaces []string) cache.Options {
 	if len(namespaces) == 0 {
-		return cache.Options{}
+		return credentials.OnlyOptedIn(cache.Options{})
 	}
 	watched := make(map[string]cache.Config, len(namespaces))
 	for _, ns := range namespaces {
 		watched[ns] = cache.Config{}
 	}
 	return credentials.OnlyOptedIn(cache.Options{DefaultNamespaces: watched})
+}
+
+// leaderElectionID names the lease of a manager's shard: managers of one
+// shard elect one leader among them, managers of different shards run
+// side by side.
+func leaderElectionID(shard string) string {
+	if shard == "" {
+		return "cxloop-manager.cxloop.dev"
+	}
+	h := fnv.New32a()
+	h.Write([]byte(shard))
+	return fmt.Sprintf("cxloop-manager-%08x.cxloop.dev", h.Sum32())
 }
