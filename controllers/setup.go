@@ -28,6 +28,9 @@ type Options struct {
 	SourceChecker SourceChecker
 	// Exporter publishes results as Prometheus gauges; none when nil.
 	Exporter *promexport.Exporter
+	// SourceQueries counts and times DataSources' round trips; none when
+	// nil.
+	SourceQueries *promexport.SourceQueries
 	// DataRoots are the directories file-based sources (SQLite, CSV) may
 	// read under; a path outside them is refused.
 	DataRoots []string
@@ -71,6 +74,9 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	egress := source.NetworkPolicy{Allowed: opts.EgressNetworks}
 	sources := &metricspec.Sources{Secrets: secrets, Roots: opts.DataRoots, ConfigMaps: credentials.DirectConfigMaps(mgr.GetAPIReader()),
 		Network: egress}
+	if opts.SourceQueries != nil {
+		sources.Observe = opts.SourceQueries.Observe
+	}
 	if opts.Deliverer == nil {
 		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock, Network: egress, AllowedHosts: opts.EgressHosts}
 	}

@@ -99,7 +99,8 @@ func main() {
 		os.Exit(1)
 	}
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, EgressNetworks: networks, EgressHosts: egressHosts,
-		MaxSegments: maxSegments, Shard: shardSelector, Exporter: promexport.NewExporter(metrics.Registry)}); err != nil {
+		MaxSegments: maxSegments, Shard: shardSelector, Exporter: promexport.NewExporter(metrics.Registry),
+		SourceQueries: promexport.NewSourceQueries(metrics.Registry)}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)
 	}

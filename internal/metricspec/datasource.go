@@ -55,6 +55,9 @@ type Sources struct {
 	// Network says which addresses network sources (Prometheus, HTTP
 	// JSON, PostgreSQL) may reach.
 	Network source.NetworkPolicy
+	// Observe, when set, is told of every round trip a DataSource's source
+	// makes (for the manager's own metrics).
+	Observe func(ds *cxv1.DataSource, kind source.QueryKind, took time.Duration, err error)
 
 	mu      sync.Mutex
 	entries map[string]sourceEntry
@@ -88,6 +91,12 @@ func (s *Sources) Get(ctx context.Context, ds *cxv1.DataSource) (source.Source, 
 	src, err := s.open(ds, secret)
 	if err != nil {
 		return nil, err
+	}
+	if s.Observe != nil {
+		observed := ds.DeepCopy()
+		src = source.Observed(src, func(kind source.QueryKind, took time.Duration, err error) {
+			s.Observe(observed, kind, took, err)
+		})
 	}
 	if s.entries == nil {
 		s.entries = map[string]sourceEntry{}
