@@ -13,9 +13,9 @@ import (
 	"github.com/cxloop/cxloop/config/crd"
 )
 
-// startControlPlane starts kube-apiserver and etcd from assets and installs
+// StartControlPlane starts kube-apiserver and etcd from assets and installs
 // the cxloop CRDs.
-func startControlPlane(assets string) (*envtest.Environment, *rest.Config, error) {
+func StartControlPlane(assets string) (*envtest.Environment, *rest.Config, error) {
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
 			return nil, nil, fmt.Errorf("%s not found in %s: run `make envtest-assets` first", bin, assets)

@@ -100,7 +100,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		sum.Accounts, sum.SurveyResponses, sum.Tickets, sum.AccountPeriods, sum.Elapsed.Round(time.Millisecond), float64(sum.Bytes)/1e6)
 
 	say("==> starting an embedded control plane (kube-apiserver and etcd from %s)", opts.Assets)
-	env, cfg, err := startControlPlane(opts.Assets)
+	env, cfg, err := StartControlPlane(opts.Assets)
 	if err != nil {
 		return nil, err
 	}
