@@ -9,6 +9,11 @@ import (
 	"os"
 	"strings"
 
+	// The image is FROM scratch, with no CA bundle on disk: these roots
+	// let HTTPS to GitHub, Jira, Slack and warehouses verify there. A
+	// bundle mounted at SSL_CERT_FILE or SSL_CERT_DIR still takes
+	// precedence, for private CAs.
+	_ "golang.org/x/crypto/x509roots/fallback"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -21,6 +26,7 @@ import (
 	"github.com/cxloop/cxloop/controllers"
 	"github.com/cxloop/cxloop/internal/promexport"
 	"github.com/cxloop/cxloop/internal/source"
+	"github.com/cxloop/cxloop/internal/version"
 )
 
 func main() {
@@ -49,8 +55,13 @@ func main() {
 	var shard string
 	flag.StringVar(&shard, "shard", "", "Label selector on Namespaces (such as cxloop.dev/shard=a, or !cxloop.dev/shard for namespaces no shard names) choosing the namespaces this manager reconciles, so several managers split a cluster; a namespace's objects always share one manager. Every namespace when empty. Each shard elects its own leader.")
 	flag.IntVar(&maxSegments, "max-segments", source.MaxSegments, "Most segments one Metric may be measured by (each holds its own statistics and evidence); past it the Metric is Stalled TooManySegments and nothing is measured, no segment dropped silently.")
+	printVersion := flag.Bool("version", false, "Print the version and exit.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *printVersion {
+		fmt.Println("manager", version.Get())
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -107,7 +118,7 @@ func main() {
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
-	log.Info("starting manager")
+	log.Info("starting manager", "version", version.Get().String())
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "manager stopped")
 		os.Exit(1)
