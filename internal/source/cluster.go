@@ -43,6 +43,12 @@ func clustered(def measure.Definition, q Query) bool {
 // Segment and cluster values are compared NULL-safely, so rows without a
 // cluster value form one cluster, as in-process sources count them.
 func clusterAggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (*statement, error) {
+	return clusterAggregateOver(d, def, q, windowSpan(from, to))
+}
+
+// clusterAggregateOver is clusterAggregate over a span: a history's
+// clusters are taken within each bucket, whose index is the first column.
+func clusterAggregateOver(d dialect, def measure.Definition, q Query, sp span) (*statement, error) {
 	p, err := parts(def, q)
 	if err != nil {
 		return nil, err
@@ -52,6 +58,8 @@ func clusterAggregate(d dialect, def measure.Definition, q Query, from, to time.
 		return nil, err
 	}
 	st := &statement{d: d}
+	p.bucketBy(st, sp)
+	from, to := sp.from(), sp.to()
 	w := "1.0"
 	if p.weighted {
 		w = p.weight
@@ -139,12 +147,16 @@ func nullSafeEq(a, b string) string {
 
 // scanClusters adds the rows of clusterAggregate to the result's
 // statistics: each segment's, and the whole population's as their sum.
-func scanClusters(rows *sql.Rows, def measure.Definition, q Query, res *Result) error {
+func scanClusters(rows *sql.Rows, def measure.Definition, q Query, k *resultSink) error {
 	nseg := len(q.Segments)
 	segVals := make([]sql.NullString, nseg)
 	var ga, gb, v1, v2, v3 sql.NullFloat64
 	var n sql.NullInt64
-	dest := make([]any, 0, nseg+6)
+	var bucket int64
+	dest := make([]any, 0, nseg+7)
+	if k.bucketed() {
+		dest = append(dest, &bucket)
+	}
 	for i := range segVals {
 		dest = append(dest, &segVals[i])
 	}
@@ -158,20 +170,24 @@ func scanClusters(rows *sql.Rows, def measure.Definition, q Query, res *Result) 
 		if !g.Valid {
 			return measure.UnratedScore, fam == measure.Categorical && def.Unrated == measure.UnratedCountAsNegative
 		}
-		k := int64(g.Float64)
-		return k, float64(k) == g.Float64 && k >= lo && k <= hi
+		v := int64(g.Float64)
+		return v, float64(v) == g.Float64 && v >= lo && v <= hi
 	}
-	res.Overall.MarkClustered()
-	for _, s := range res.Segments {
-		s.Stats.MarkClustered()
-	}
-	for row := 1; rows.Next(); row++ {
-		if row > MaxSQLResultRows {
-			return wrap(ErrTooLarge, "the cluster sums answer more than %d rows (MaxSQLResultRows)", MaxSQLResultRows)
+	k.each(func(res *Result) {
+		res.Overall.MarkClustered()
+		for _, s := range res.Segments {
+			s.Stats.MarkClustered()
 		}
+	})
+	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return wrap(ErrBadQuery, "scan cluster sums: %v", err)
 		}
+		res, err := k.result(bucket, "the cluster sums")
+		if err != nil {
+			return err
+		}
+		res.Overall.MarkClustered()
 		var add measure.Clusters
 		switch {
 		case n.Valid:
@@ -196,10 +212,11 @@ func scanClusters(rows *sql.Rows, def measure.Definition, q Query, res *Result) 
 			for i, c := range q.Segments {
 				values[c] = segVals[i].String
 			}
-			s := res.segment(values).Stats
-			if len(res.Segments) > q.maxSegments() {
-				return tooManySegments(q.maxSegments(), len(res.Segments))
+			seg, err := k.segment(res, values, q)
+			if err != nil {
+				return err
 			}
+			s := seg.Stats
 			s.MarkClustered()
 			s.Clusters.Merge(&add)
 		}

@@ -20,12 +20,17 @@ type dialect struct {
 	placeholder func(n int) string
 	// timeArg converts a bound time to what the engine compares correctly.
 	timeArg func(time.Time) any
+	// numbered placeholders name their argument, so a statement may bind
+	// values in any order and use one several times: a history's bucket
+	// expression appears in the select list and again in GROUP BY.
+	numbered bool
 }
 
 var postgresDialect = dialect{
 	name:        "postgres",
 	placeholder: func(n int) string { return fmt.Sprintf("$%d", n) },
 	timeArg:     func(t time.Time) any { return t.UTC() },
+	numbered:    true,
 }
 
 // sqliteTimeLayout is how SQLite sources store times: UTC text that sorts
@@ -154,6 +159,33 @@ func parts(def measure.Definition, q Query) (*queryParts, error) {
 	return p, nil
 }
 
+// span is the rows a statement reads: the units of one window [from, to),
+// or those of a history's buckets [bounds[i], bounds[i+1]), which the
+// statement then groups by (the bucket's index is its first group column).
+type span struct {
+	bounds   []time.Time
+	bucketed bool
+}
+
+// windowSpan is the span of one window.
+func windowSpan(from, to time.Time) span { return span{bounds: []time.Time{from, to}} }
+
+func (s span) from() time.Time { return s.bounds[0] }
+func (s span) to() time.Time   { return s.bounds[len(s.bounds)-1] }
+
+// bucketBy makes a history's bucket the first group column of the
+// statement: its index in sp, computed in the database.
+func (p *queryParts) bucketBy(st *statement, sp span) {
+	if !sp.bucketed {
+		return
+	}
+	if !st.d.numbered {
+		// The expression's placeholders are bound once and written twice.
+		panic("source: a bucketed statement needs numbered placeholders")
+	}
+	p.segs = append([]string{bucketExpr(st, p.tcol, sp.bounds)}, p.segs...)
+}
+
 // where writes the window on the time column and the filters, binding
 // every value.
 func (p *queryParts) where(st *statement, q Query, from, to time.Time) error {
@@ -180,12 +212,19 @@ func (p *queryParts) where(st *statement, q Query, from, to time.Time) error {
 // max, Σw·num, Σw·den, Σw·num², Σw·den², Σw·num·den, Σw²·num², Σw²·den²,
 // Σw²·num·den, and a rated flag.
 func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (*statement, error) {
+	return aggregateOver(d, def, q, windowSpan(from, to))
+}
+
+// aggregateOver is aggregate over a span: a history's statement has the
+// bucket's index as its first column, before the segment columns.
+func aggregateOver(d dialect, def measure.Definition, q Query, sp span) (*statement, error) {
 	st := &statement{d: d}
 	fam := def.Family()
 	p, err := parts(def, q)
 	if err != nil {
 		return nil, err
 	}
+	p.bucketBy(st, sp)
 	value, num, den := p.value, p.num, p.den
 	// times2 weighs an expression by w²: Σw²·x is Σx unweighted.
 	times2 := func(x string) string {
@@ -243,7 +282,7 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 		cols.grp+" AS grp", cols.over+" AS over_flag", "COUNT(*)", cols.sw, cols.sw2, cols.swx, cols.swx2, cols.sw2x, cols.sw2x2, cols.min, cols.max,
 		cols.snum, cols.sden, cols.snum2, cols.sden2, cols.snumden, cols.sw2num2, cols.sw2den2, cols.sw2numden, cols.rated+" AS rated")
 	st.text.WriteString("SELECT " + strings.Join(sel, ", ") + " FROM " + p.from)
-	if err := p.where(st, q, from, to); err != nil {
+	if err := p.where(st, q, sp.from(), sp.to()); err != nil {
 		return nil, err
 	}
 	if len(groupBy) > 0 {

@@ -88,8 +88,9 @@ func copyWarehouse(dsn string) error {
 	defer lite.Close()
 	for _, ddl := range []string{
 		`DROP TABLE IF EXISTS survey_responses, tickets, audit`,
-		`CREATE TABLE survey_responses (responded_at timestamp, survey text, score integer, persona text, stage text, revenue_weight double precision)`,
-		`CREATE TABLE tickets (created_at timestamp, resolved_at timestamp, category text, first_response_seconds double precision, first_contact_resolved integer)`,
+		`CREATE TABLE survey_responses (responded_at timestamp, survey text, score integer, persona text, stage text, revenue_weight double precision, account text)`,
+		`CREATE TABLE tickets (created_at timestamp, resolved_at timestamp, category text, first_response_seconds double precision, first_contact_resolved integer,
+			account text, resolution_seconds double precision, handoffs integer)`,
 		`CREATE TABLE audit (n integer)`,
 		`CREATE OR REPLACE FUNCTION sneaky_write() RETURNS integer LANGUAGE sql AS 'DELETE FROM survey_responses RETURNING 1'`,
 	} {
@@ -114,31 +115,32 @@ func copyWarehouse(dsn string) error {
 		_, err = pg.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(all))
 		return err
 	}
-	if err := copyTable("survey_responses", []string{"responded_at", "survey", "score", "persona", "stage", "revenue_weight"},
-		`SELECT responded_at, survey, score, persona, stage, revenue_weight FROM survey_responses`,
+	if err := copyTable("survey_responses", []string{"responded_at", "survey", "score", "persona", "stage", "revenue_weight", "account"},
+		`SELECT responded_at, survey, score, persona, stage, revenue_weight, account FROM survey_responses`,
 		func(r *sql.Rows) ([]any, error) {
 			var at time.Time
-			var survey, persona, stage string
+			var survey, persona, stage, account string
 			var score sql.NullInt64
 			var w float64
-			err := r.Scan(&at, &survey, &score, &persona, &stage, &w)
+			err := r.Scan(&at, &survey, &score, &persona, &stage, &w, &account)
 			var s any
 			if score.Valid {
 				s = int32(score.Int64)
 			}
-			return []any{at.UTC(), survey, s, persona, stage, w}, err
+			return []any{at.UTC(), survey, s, persona, stage, w, account}, err
 		}); err != nil {
 		return err
 	}
-	return copyTable("tickets", []string{"created_at", "resolved_at", "category", "first_response_seconds", "first_contact_resolved"},
-		`SELECT created_at, resolved_at, category, first_response_seconds, first_contact_resolved FROM tickets`,
+	return copyTable("tickets", []string{"created_at", "resolved_at", "category", "first_response_seconds", "first_contact_resolved",
+		"account", "resolution_seconds", "handoffs"},
+		`SELECT created_at, resolved_at, category, first_response_seconds, first_contact_resolved, account, resolution_seconds, handoffs FROM tickets`,
 		func(r *sql.Rows) ([]any, error) {
 			var c, res time.Time
-			var cat string
-			var frt float64
-			var fcr int64
-			err := r.Scan(&c, &res, &cat, &frt, &fcr)
-			return []any{c.UTC(), res.UTC(), cat, frt, int32(fcr)}, err
+			var cat, account string
+			var frt, rs float64
+			var fcr, handoffs int64
+			err := r.Scan(&c, &res, &cat, &frt, &fcr, &account, &rs, &handoffs)
+			return []any{c.UTC(), res.UTC(), cat, frt, int32(fcr), account, rs, int32(handoffs)}, err
 		})
 }
 

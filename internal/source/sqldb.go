@@ -36,14 +36,14 @@ func (s *sqlSource) Query(ctx context.Context, def measure.Definition, q Query, 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	res := newResult(st.text.String())
-	queries := []query{{st, func(rows *sql.Rows) error { return scanAggregate(rows, def, q, res) }}}
+	queries := []query{{st, func(rows *sql.Rows) error { return scanAggregate(rows, def, q, &resultSink{one: res}) }}}
 	if clustered(def, q) {
 		cst, err := clusterAggregate(s.dialect, def, q, from, to)
 		if err != nil {
 			return nil, err
 		}
 		res.Statement += ";\n" + cst.text.String()
-		queries = append(queries, query{cst, func(rows *sql.Rows) error { return scanClusters(rows, def, q, res) }})
+		queries = append(queries, query{cst, func(rows *sql.Rows) error { return scanClusters(rows, def, q, &resultSink{one: res}) }})
 	}
 	err = s.withQuery(ctx, queries)
 	if err != nil {
@@ -129,13 +129,16 @@ func runOne(ctx context.Context, on queryer, q query) error {
 }
 
 // scanAggregate folds the aggregate rows into per-segment statistics.
-func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result) error {
+func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, k *resultSink) error {
 	nseg := len(q.Segments)
 	segVals := make([]sql.NullString, nseg)
 	var grp, sw, sw2, swx, swx2, sw2x, sw2x2, mn, mx, snum, sden, snum2, sden2, snumden, sw2num2, sw2den2, sw2numden sql.NullFloat64
 	var over, rated sql.NullInt64
-	var n int64
-	dest := make([]any, 0, nseg+16)
+	var n, bucket int64
+	dest := make([]any, 0, nseg+17)
+	if k.bucketed() {
+		dest = append(dest, &bucket)
+	}
 	for i := range segVals {
 		dest = append(dest, &segVals[i])
 	}
@@ -143,12 +146,13 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 		&sw2num2, &sw2den2, &sw2numden, &rated)
 	fam := def.Family()
 	lo, hi := scaleOf(def)
-	for row := 1; rows.Next(); row++ {
-		if row > MaxSQLResultRows {
-			return wrap(ErrTooLarge, "the aggregation answers more than %d rows (MaxSQLResultRows)", MaxSQLResultRows)
-		}
+	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return wrap(ErrBadQuery, "scan: %v", err)
+		}
+		res, err := k.result(bucket, "the aggregation")
+		if err != nil {
+			return err
 		}
 		values := make(map[string]string, nseg)
 		for i, c := range q.Segments {
@@ -171,10 +175,11 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, res *Result)
 		}
 		targets := []*measure.Stats{res.Overall}
 		if nseg > 0 {
-			targets = append(targets, res.segment(values).Stats)
-			if len(res.Segments) > q.maxSegments() {
-				return tooManySegments(q.maxSegments(), len(res.Segments))
+			seg, err := k.segment(res, values, q)
+			if err != nil {
+				return err
 			}
+			targets = append(targets, seg.Stats)
 		}
 		for _, t := range targets {
 			foldAggregate(t, fam, def, cell, isRated, grp, over.Int64, lo, hi, mom, mn, mx, ratio)

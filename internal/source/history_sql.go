@@ -1,0 +1,229 @@
+package source
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// MaxHistoryStatistics bounds the statistics one history holds: for
+// every interval with units, one for the whole population and one per
+// segment (buckets × (segments + 1)). Past it QueryHistory fails with
+// ErrTooLarge instead of holding them all; the history is then read in
+// shorter spans, or one interval at a time.
+const MaxHistoryStatistics = 200_000
+
+// historyStatisticsLimit is MaxHistoryStatistics, lowered by tests.
+var historyStatisticsLimit = MaxHistoryStatistics
+
+// historyBucketsPerStatement bounds the buckets one history statement
+// assigns rows to. Each inner bound is one bind parameter, well under
+// SQLite's 32,766 and PostgreSQL's 65,535; a longer history runs one
+// statement per this many buckets, in the same transaction.
+const historyBucketsPerStatement = 8192
+
+// sqliteNumbered is SQLite's dialect with numbered placeholders (?NNN),
+// which a history's statements need: their bucket expression's bounds
+// are bound once and the expression is written twice.
+var sqliteNumbered = func() dialect {
+	d := sqliteDialect
+	d.placeholder = func(n int) string { return "?" + strconv.Itoa(n) }
+	d.numbered = true
+	return d
+}()
+
+// QueryHistory answers every interval [bounds[i], bounds[i+1]) with the
+// statistics Query would return for it, in one statement (plus one for
+// cluster sums) per historyBucketsPerStatement intervals, all in one
+// transaction: each row is assigned its interval in the database by a
+// binary search over the bound parameters, with the comparisons Query
+// makes on the same time column (t >= bounds[i] AND t < bounds[i+1]), and
+// the rows are grouped by interval as well as by segment and score. The
+// bounds may be any increasing instants (days of 23 or 25 hours in a time
+// zone). Cluster sums are taken within each interval, as Query over that
+// interval takes them. MaxSegments applies to each interval; more than
+// MaxHistoryStatistics statistics in all fail with ErrTooLarge. The
+// statements share the DataSource's timeout each.
+func (s *sqlSource) QueryHistory(ctx context.Context, def measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
+	if len(bounds) < 2 {
+		return nil, nil
+	}
+	for i := 1; i < len(bounds); i++ {
+		if !bounds[i].After(bounds[i-1]) {
+			return nil, wrap(ErrBadQuery, "history bounds not increasing at %s", bounds[i].UTC().Format(time.RFC3339))
+		}
+	}
+	d := s.dialect
+	if !d.numbered {
+		d = sqliteNumbered
+	}
+	h := &historyResults{results: make([]*Result, len(bounds)-1)}
+	var queries []query
+	var texts []string
+	for base := 0; base < len(bounds)-1; base += historyBucketsPerStatement {
+		end := min(base+historyBucketsPerStatement, len(bounds)-1)
+		sp := span{bounds: bounds[base : end+1], bucketed: true}
+		st, err := aggregateOver(d, def, q, sp)
+		if err != nil {
+			return nil, err
+		}
+		texts = append(texts, st.text.String())
+		queries = append(queries, query{st, func(rows *sql.Rows) error {
+			return scanAggregate(rows, def, q, &resultSink{h: h, base: base, n: end - base})
+		}})
+		if clustered(def, q) {
+			cst, err := clusterAggregateOver(d, def, q, sp)
+			if err != nil {
+				return nil, err
+			}
+			texts = append(texts, cst.text.String())
+			queries = append(queries, query{cst, func(rows *sql.Rows) error {
+				return scanClusters(rows, def, q, &resultSink{h: h, base: base, n: end - base})
+			}})
+		}
+	}
+	h.statement = strings.Join(texts, ";\n")
+	ctx, cancel := context.WithTimeout(ctx, s.timeout*time.Duration(len(queries)))
+	defer cancel()
+	if err := s.withQuery(ctx, queries); err != nil {
+		return nil, s.classify(ctx, err)
+	}
+	for i, r := range h.results {
+		// As History's per-interval answers: an interval without rated
+		// units is nil.
+		if r != nil && r.Overall.Total.N == 0 {
+			h.results[i] = nil
+		}
+	}
+	return h.results, nil
+}
+
+// bucketExpr returns the SQL expression of the index i of the bucket
+// [bounds[i], bounds[i+1]) that the time column t falls in, for a row the
+// statement's WHERE has already kept within [bounds[0], bounds[n]): a
+// binary search, so each row makes about log₂ n comparisons and each
+// inner bound is bound once.
+func bucketExpr(st *statement, t string, bounds []time.Time) string {
+	var b strings.Builder
+	var search func(lo, hi int)
+	search = func(lo, hi int) {
+		if hi-lo == 1 {
+			b.WriteString(strconv.Itoa(lo))
+			return
+		}
+		mid := (lo + hi) / 2
+		b.WriteString("CASE WHEN " + t + " < " + st.bind(st.d.timeArg(bounds[mid])) + " THEN ")
+		search(lo, mid)
+		b.WriteString(" ELSE ")
+		search(mid, hi)
+		b.WriteString(" END")
+	}
+	search(0, len(bounds)-1)
+	return b.String()
+}
+
+// historyResults are a history's results, one per interval, nil until
+// a row of the interval arrives.
+type historyResults struct {
+	results   []*Result
+	statement string
+	// statistics counts the Stats held, against MaxHistoryStatistics.
+	statistics int
+}
+
+// resultSink is where the rows of one statement go: the result of a
+// window, or the results of a history's buckets base to base+n-1, the
+// statement's first column giving the bucket.
+type resultSink struct {
+	one *Result
+	h   *historyResults
+	// base and n are the statement's buckets within h.
+	base, n int
+	// rows counts the statement's rows per bucket (one count for a
+	// window), against MaxSQLResultRows: a history's interval is bounded
+	// as Query over it would be.
+	rows []int
+}
+
+func (k *resultSink) bucketed() bool { return k.h != nil }
+
+// result counts a row of the statement (what names it in errors) and
+// returns the result of its bucket.
+func (k *resultSink) result(bucket int64, what string) (*Result, error) {
+	if !k.bucketed() {
+		if k.rows == nil {
+			k.rows = make([]int, 1)
+		}
+		if k.rows[0]++; k.rows[0] > MaxSQLResultRows {
+			return nil, wrap(ErrTooLarge, "%s answers more than %d rows (MaxSQLResultRows)", what, MaxSQLResultRows)
+		}
+		return k.one, nil
+	}
+	if bucket < 0 || bucket >= int64(k.n) {
+		return nil, wrap(ErrBadQuery, "%s answers a row for interval %d of %d", what, bucket, k.n)
+	}
+	if k.rows == nil {
+		k.rows = make([]int, k.n)
+	}
+	if k.rows[bucket]++; k.rows[bucket] > MaxSQLResultRows {
+		return nil, wrap(ErrTooLarge, "%s answers more than %d rows (MaxSQLResultRows) for the interval from %s", what, MaxSQLResultRows,
+			k.start(bucket))
+	}
+	i := k.base + int(bucket)
+	if k.h.results[i] == nil {
+		if err := k.hold(); err != nil {
+			return nil, err
+		}
+		r := newResult(k.h.statement)
+		k.h.results[i] = r
+	}
+	return k.h.results[i], nil
+}
+
+// start names a bucket in messages by its index in the history.
+func (k *resultSink) start(bucket int64) string {
+	return "interval " + strconv.Itoa(k.base+int(bucket))
+}
+
+// hold counts one more Stats of a history against MaxHistoryStatistics.
+func (k *resultSink) hold() error {
+	k.h.statistics++
+	if k.h.statistics > historyStatisticsLimit {
+		return wrap(ErrTooLarge, "the history holds more than %d statistics (MaxHistoryStatistics: intervals × (segments + 1)): read a shorter span, or segment by columns with fewer values", historyStatisticsLimit)
+	}
+	return nil
+}
+
+// segment returns res's segment of values, creating it within the
+// query's bound on segments (per interval, for a history).
+func (k *resultSink) segment(res *Result, values map[string]string, q Query) (*Segment, error) {
+	n := len(res.Segments)
+	seg := res.segment(values)
+	if len(res.Segments) > q.maxSegments() {
+		return nil, tooManySegments(q.maxSegments(), len(res.Segments))
+	}
+	if k.bucketed() && len(res.Segments) > n {
+		if err := k.hold(); err != nil {
+			return nil, err
+		}
+	}
+	return seg, nil
+}
+
+// each calls f on every result the statement's rows may go to that
+// exists already.
+func (k *resultSink) each(f func(*Result)) {
+	if !k.bucketed() {
+		f(k.one)
+		return
+	}
+	for _, r := range k.h.results[k.base : k.base+k.n] {
+		if r != nil {
+			f(r)
+		}
+	}
+}
