@@ -158,4 +158,5 @@ func TestPrometheusRangeQueries(t *testing.T) {
 	})
 
 	t.Run("prefetch", func(t *testing.T) { testPrefetch(t, fx, proxy) })
+	t.Run("history", func(t *testing.T) { testPrometheusHistory(t, fx, proxy) })
 }
