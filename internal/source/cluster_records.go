@@ -1,6 +1,10 @@
 package source
 
-import "github.com/cxloop/cxloop/internal/measure"
+import (
+	"strings"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
 
 // recordClusters are the clusters of an in-process query's records: each
 // cluster's units are folded into a Stats of their own while the records
@@ -12,6 +16,9 @@ type recordClusters struct {
 	// order keeps the segments in the order they were met, so the sums
 	// are added in the same order on every run.
 	order []*measure.Stats
+	// count is the clusters met so far, shared by the intervals of a
+	// history; nil counts here alone.
+	count *int
 	n     int
 }
 
@@ -34,10 +41,16 @@ func (r *recordClusters) of(seg *measure.Stats, value string) (*measure.Stats, e
 	if c, ok := sc.byValue[value]; ok {
 		return c, nil
 	}
-	if r.n >= MaxClusters {
+	count := r.count
+	if count == nil {
+		count = &r.n
+	}
+	if *count >= MaxClusters {
 		return nil, wrap(ErrTooLarge, "more than %d clusters in one query (MaxClusters): narrow the window or the cluster column", MaxClusters)
 	}
-	r.n++
+	*count++
+	// value may be a view of the source's buffer: keep a copy.
+	value = strings.Clone(value)
 	c := &measure.Stats{}
 	sc.byValue[value] = c
 	sc.order = append(sc.order, value)

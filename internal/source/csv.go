@@ -1,13 +1,12 @@
 package source
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cxloop/cxloop/internal/measure"
@@ -65,41 +64,73 @@ func OpenCSV(c CSVConfig) (Source, error) {
 
 // Query streams the file once, folding each record in the window.
 func (s *csvSource) Query(ctx context.Context, def measure.Definition, q Query, from, to time.Time) (*Result, error) {
-	p, err := planRecords(def, q, from, to, fmt.Sprintf("csv %s", s.name))
+	p, err := planRecords(def, q, from, to, s.statement())
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
-	defer cancel()
-	err = s.read(ctx, func(header map[string]int, cells []string, line int) error {
-		get := func(name string) field {
-			i, ok := header[name]
-			if !ok || i >= len(cells) || cells[i] == "" {
-				return field{}
-			}
-			return field{text: cells[i], present: true}
-		}
-		return p.fold(get, func() string { return fmt.Sprintf("%s line %d", s.name, line) })
-	}, q)
-	if err != nil {
+	if err := s.fold(ctx, p, q); err != nil {
 		return nil, err
 	}
 	return p.result(), nil
 }
 
-// read calls each for every record after the header, checking that the
-// query's fields are columns of the file.
-func (s *csvSource) read(ctx context.Context, each func(header map[string]int, cells []string, line int) error, q Query) error {
+// QueryHistory streams the file once, folding each record in its
+// interval.
+func (s *csvSource) QueryHistory(ctx context.Context, def measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
+	p, err := planHistory(def, q, bounds, s.statement())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.fold(ctx, p, q); err != nil {
+		return nil, err
+	}
+	return p.history(), nil
+}
+
+func (s *csvSource) statement() string { return fmt.Sprintf("csv %s", s.name) }
+
+// fold reads the file into the plan: the plan's fields are found among
+// the columns once, and each record handed over as those cells.
+func (s *csvSource) fold(ctx context.Context, p *recordPlan, q Query) error {
+	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
+	defer cancel()
+	var columns []int
+	rec := make([]field, len(p.names))
+	line := 0
+	where := func() string { return fmt.Sprintf("%s line %d", s.name, line) }
+	return s.read(ctx, q, func(header map[string]int) {
+		columns = make([]int, len(p.names))
+		for i, n := range p.names {
+			columns[i] = header[n]
+		}
+	}, func(cells []string, at int) error {
+		for i, c := range columns {
+			if c < len(cells) && cells[c] != "" {
+				rec[i] = field{text: cells[c], present: true}
+			} else {
+				rec[i] = field{}
+			}
+		}
+		line = at
+		return p.fold(rec, where)
+	})
+}
+
+// read calls each for every record after the header, its cells views of
+// the read buffer valid during the call, after checking that the query's
+// fields are columns of the file and calling columns with the header.
+func (s *csvSource) read(ctx context.Context, q Query, columns func(header map[string]int), each func(cells []string, line int) error) error {
 	rc, err := s.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	limit := &itemLimit{r: rc, max: MaxCSVRecordBytes + 2} // with a line ending
-	r := csv.NewReader(bufio.NewReaderSize(limit, csvBuffer))
-	r.Comma = s.cfg.Delimiter
-	r.ReuseRecord = true
-	names, err := r.Read()
+	r, err := newCSVScanner(limit, csvBuffer, s.cfg.Delimiter)
+	if err != nil {
+		return wrap(ErrBadQuery, "%s header: %v", s.name, err)
+	}
+	names, err := r.next()
 	if err != nil {
 		if limit.tripped {
 			return s.tooLarge(0)
@@ -111,9 +142,9 @@ func (s *csvSource) read(ctx context.Context, each func(header map[string]int, c
 	}
 	header := make(map[string]int, len(names))
 	for i, n := range names {
-		header[n] = i
+		header[strings.Clone(n)] = i
 	}
-	limit.start = r.InputOffset()
+	limit.start = r.offset
 	for _, c := range queryFields(q) {
 		if _, ok := header[c]; !ok {
 			return wrap(ErrBadQuery, "%s has no column %q", s.name, c)
@@ -122,11 +153,12 @@ func (s *csvSource) read(ctx context.Context, each func(header map[string]int, c
 	if each == nil {
 		return nil
 	}
+	columns(header)
 	for n := 1; ; n++ {
 		if err := cancelled(ctx, n); err != nil {
 			return wrap(ErrTimeout, "%s: read for longer than %s", s.name, timeoutOr(s.cfg.Timeout))
 		}
-		cells, err := r.Read()
+		cells, err := r.next()
 		if limit.tripped {
 			return s.tooLarge(n)
 		}
@@ -136,9 +168,8 @@ func (s *csvSource) read(ctx context.Context, each func(header map[string]int, c
 		if err != nil {
 			return wrap(ErrBadQuery, "%s: %v", s.name, err)
 		}
-		limit.start = r.InputOffset()
-		line, _ := r.FieldPos(0)
-		if err := each(header, cells, line); err != nil {
+		limit.start = r.offset
+		if err := each(cells, r.recLine); err != nil {
 			return err
 		}
 	}
@@ -174,7 +205,7 @@ func queryFields(q Query) []string {
 func (s *csvSource) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
 	defer cancel()
-	return s.read(ctx, nil, Query{})
+	return s.read(ctx, Query{}, nil, nil)
 }
 
 // Close has nothing to release: each query opens and closes the file.

@@ -130,44 +130,70 @@ func (s *httpJSONSource) sameOrigin(u *url.URL) error {
 
 // Query fetches every page within the timeout and folds its records.
 func (s *httpJSONSource) Query(ctx context.Context, def measure.Definition, q Query, from, to time.Time) (*Result, error) {
-	p, err := planRecords(def, q, from, to, "GET "+s.base.Redacted())
+	p, err := planRecords(def, q, from, to, s.statement())
 	if err != nil {
 		return nil, err
 	}
+	if err := s.fold(ctx, p, from, to); err != nil {
+		return nil, err
+	}
+	return p.result(), nil
+}
+
+// QueryHistory fetches the pages once, the URL's window the whole
+// history's (its first bound to its last), and folds each record in its
+// interval.
+func (s *httpJSONSource) QueryHistory(ctx context.Context, def measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
+	p, err := planHistory(def, q, bounds, s.statement())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.fold(ctx, p, bounds[0], bounds[len(bounds)-1]); err != nil {
+		return nil, err
+	}
+	return p.history(), nil
+}
+
+func (s *httpJSONSource) statement() string { return "GET " + s.base.Redacted() }
+
+// fold fetches every page of the window [from, to) within the timeout and
+// folds its records into the plan.
+func (s *httpJSONSource) fold(ctx context.Context, p *recordPlan, from, to time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, timeoutOr(s.cfg.Timeout))
 	defer cancel()
 	first, err := s.url.render(from, to)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	next := first
 	seen := map[string]bool{}
-	n := 0
-	for page := 1; next != nil; page++ {
+	n, page := 0, 0
+	where := func() string { return fmt.Sprintf("page %d record %d", page, n) }
+	each := func(rec []field) error {
+		n++
+		if err := cancelled(ctx, n); err != nil {
+			return err
+		}
+		return p.fold(rec, where)
+	}
+	for page = 1; next != nil; page++ {
 		if page > s.cfg.MaxPages {
-			return nil, wrap(ErrBadQuery, "more than maxPages (%d) pages: raise it or narrow the URL", s.cfg.MaxPages)
+			return wrap(ErrBadQuery, "more than maxPages (%d) pages: raise it or narrow the URL", s.cfg.MaxPages)
 		}
 		if seen[next.String()] {
-			return nil, s.classify(ctx, wrap(ErrBadQuery, "page %d repeats %s: the pagination loops", page, next.Redacted()))
+			return s.classify(ctx, wrap(ErrBadQuery, "page %d repeats %s: the pagination loops", page, next.Redacted()))
 		}
 		seen[next.String()] = true
-		where := func() string { return fmt.Sprintf("page %d record %d", page, n) }
-		link, err := s.page(ctx, next, func(get record) error {
-			n++
-			if err := cancelled(ctx, n); err != nil {
-				return err
-			}
-			return p.fold(get, where)
-		})
+		link, err := s.page(ctx, next, p.names, each)
 		if err != nil {
-			return nil, s.classify(ctx, err)
+			return s.classify(ctx, err)
 		}
 		next, err = s.nextURL(first, next, link)
 		if err != nil {
-			return nil, s.classify(ctx, err)
+			return s.classify(ctx, err)
 		}
 	}
-	return p.result(), nil
+	return nil
 }
 
 // nextURL turns a page's link or cursor into the next page's URL; a
@@ -198,7 +224,7 @@ func (s *httpJSONSource) nextURL(first, cur *url.URL, link string) (*url.URL, er
 
 // page GETs one page and streams its records to each; it returns the next
 // link or cursor the page names.
-func (s *httpJSONSource) page(ctx context.Context, u *url.URL, each func(record) error) (string, error) {
+func (s *httpJSONSource) page(ctx context.Context, u *url.URL, names []string, each func([]field) error) (string, error) {
 	resp, err := s.get(ctx, u)
 	if err != nil {
 		return "", err
@@ -212,7 +238,7 @@ func (s *httpJSONSource) page(ctx context.Context, u *url.URL, each func(record)
 	case Cursor:
 		linkPath = s.cfg.CursorPath
 	}
-	return streamRecords(body, s.cfg.RecordsPath, linkPath, each)
+	return streamRecords(body, s.cfg.RecordsPath, linkPath, names, each)
 }
 
 // get GETs u and checks the answer's status. A 429 with a Retry-After is

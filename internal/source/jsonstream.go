@@ -30,19 +30,27 @@ type jsonWalker struct {
 	lim     *itemLimit
 	records []string
 	link    []string // nil when the pages have no link or cursor
-	each    func(record) error
-	found   bool
-	next    string
-	paths   map[string][]string
+	// paths are the dot paths of the fields each record is read at, fields
+	// their values in the record being handed to each.
+	paths  [][]string
+	fields []field
+	each   func([]field) error
+	found  bool
+	next   string
 }
 
 // streamRecords reads a response, calling each for every record at
-// recordsPath, and returns the value at linkPath ("" when absent or null).
-func streamRecords(r io.Reader, recordsPath, linkPath string, each func(record) error) (string, error) {
+// recordsPath with its fields at the dot paths names, in that order (a
+// slice reused from record to record), and returns the value at linkPath
+// ("" when absent or null).
+func streamRecords(r io.Reader, recordsPath, linkPath string, names []string, each func([]field) error) (string, error) {
 	lim := &itemLimit{r: r, max: MaxJSONRecordBytes}
 	dec := json.NewDecoder(lim)
 	dec.UseNumber()
-	w := &jsonWalker{dec: dec, lim: lim, records: splitPath(recordsPath), each: each, paths: map[string][]string{}}
+	w := &jsonWalker{dec: dec, lim: lim, records: splitPath(recordsPath), each: each, fields: make([]field, len(names))}
+	for _, n := range names {
+		w.paths = append(w.paths, splitPath(n))
+	}
 	if linkPath != "" {
 		w.link = splitPath(linkPath)
 	}
@@ -161,7 +169,10 @@ func (w *jsonWalker) array() error {
 		if err := w.decode(&rec); err != nil {
 			return err
 		}
-		if err := w.each(w.recordOf(rec)); err != nil {
+		for i, parts := range w.paths {
+			w.fields[i] = fieldAt(rec, parts)
+		}
+		if err := w.each(w.fields); err != nil {
 			return err
 		}
 	}
@@ -169,42 +180,35 @@ func (w *jsonWalker) array() error {
 	return err
 }
 
-// recordOf reads fields of one decoded record by dot path.
-func (w *jsonWalker) recordOf(rec any) record {
-	return func(name string) field {
-		parts, ok := w.paths[name]
-		if !ok {
-			parts = splitPath(name)
-			w.paths[name] = parts
-		}
-		v := rec
-		for _, p := range parts {
-			switch x := v.(type) {
-			case map[string]any:
-				v = x[p]
-			case []any:
-				i, err := strconv.Atoi(p)
-				if err != nil || i < 0 || i >= len(x) {
-					return field{}
-				}
-				v = x[i]
-			default:
+// fieldAt reads the field of a decoded record at a dot path.
+func fieldAt(rec any, parts []string) field {
+	v := rec
+	for _, p := range parts {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(x) {
 				return field{}
 			}
-		}
-		switch x := v.(type) {
-		case nil:
+			v = x[i]
+		default:
 			return field{}
-		case string:
-			return field{text: x, present: true}
-		case json.Number:
-			return field{text: x.String(), present: true}
-		case bool:
-			return field{text: strconv.FormatBool(x), present: true}
 		}
-		// An object or array where a scalar belongs: present, unreadable.
-		return field{text: "[structured]", present: true}
 	}
+	switch x := v.(type) {
+	case nil:
+		return field{}
+	case string:
+		return field{text: x, present: true}
+	case json.Number:
+		return field{text: x.String(), present: true}
+	case bool:
+		return field{text: strconv.FormatBool(x), present: true}
+	}
+	// An object or array where a scalar belongs: present, unreadable.
+	return field{text: "[structured]", present: true}
 }
 
 func samePath(a, b []string) bool {

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -23,38 +22,49 @@ type field struct {
 	present bool
 }
 
-// record returns a record's field by its name (a CSV header) or path (a
-// JSON dot path).
-type record func(name string) field
-
 // recordPlan is a Query compiled for sources that aggregate in-process:
 // it folds one record at a time, so memory stays flat however many records
 // stream past, and it applies the same rules as the SQL builder (window on
 // the time column, filters, NULL as unrated, segments as text).
+//
+// The plan reads the fields it names (names, each once); a source
+// resolves them once to its columns or paths and hands each record over
+// as those fields in that order, so nothing is looked up by name per
+// record. A field's text may be a view of the source's buffer, valid only
+// while the record is folded: the plan copies what it keeps (segment and
+// cluster values).
+//
+// Records are counted in the intervals [bounds[i], bounds[i+1]), one
+// bucket each (history_records.go): a Query is a history of one interval.
 type recordPlan struct {
-	def      measure.Definition
-	q        Query
-	fam      measure.Family
-	timeCol  string
-	from, to time.Time
-	filters  []compiledFilter
-	res      *Result
-	// bySegment finds a record's segment by its values joined with a byte
-	// that text fields cannot hold, without building a map per record.
-	bySegment map[string]*measure.Stats
-	keyBuf    []byte
-	// clusters holds, when the query is clustered, each segment's
-	// clusters (the whole population's without segments).
-	clusters *recordClusters
+	def     measure.Definition
+	q       Query
+	fam     measure.Family
+	timeCol string
+	filters []compiledFilter
+	// names are the fields read; the slots below index them, -1 for a
+	// role the query does not map.
+	names                                  []string
+	time, value, weight, num, den, cluster int
+	segments                               []int
+	recordBuckets
 }
 
 type compiledFilter struct {
 	Filter
+	slot    int
 	numbers []float64 // the values as numbers, when all of them are
 }
 
-// planRecords checks that q can be answered from records and prepares it.
+// planRecords checks that q can be answered from records and prepares it
+// for the window [from, to).
 func planRecords(def measure.Definition, q Query, from, to time.Time, statement string) (*recordPlan, error) {
+	return planHistory(def, q, []time.Time{from, to}, statement)
+}
+
+// planHistory prepares q for the intervals between consecutive bounds,
+// which increase strictly.
+func planHistory(def measure.Definition, q Query, bounds []time.Time, statement string) (*recordPlan, error) {
 	fam := def.Family()
 	if fam == 0 || fam == measure.Derived {
 		return nil, wrap(ErrBadQuery, "formula %q has no statistics of its own", def.Formula)
@@ -68,10 +78,7 @@ func planRecords(def measure.Definition, q Query, from, to time.Time, statement 
 	case q.Table != "" && q.Table != RecordsTable:
 		return nil, wrap(ErrBadQuery, "this source has one table, %q, not %q", RecordsTable, q.Table)
 	}
-	p := &recordPlan{def: def, q: q, fam: fam, timeCol: q.Time, from: from, to: to, res: newResult(statement)}
-	if clustered(def, q) {
-		p.clusters = &recordClusters{bySegment: map[*measure.Stats]*segmentClusters{}}
-	}
+	p := &recordPlan{def: def, q: q, fam: fam, timeCol: q.Time}
 	if q.InteractionTime != "" {
 		p.timeCol = q.InteractionTime
 	}
@@ -109,14 +116,55 @@ func planRecords(def measure.Definition, q Query, from, to time.Time, statement 
 		}
 		p.filters = append(p.filters, cf)
 	}
+	p.slots()
+	if err := p.recordBuckets.init(p, bounds, statement); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
-// fold counts one record. A time that cannot be read is an error, since
-// nothing can say which window the record belongs to; a value that cannot
-// be read is counted as rejected, never dropped.
-func (p *recordPlan) fold(get record, where func() string) error {
-	tf := get(p.timeCol)
+// slots gives every field the plan reads its place in a record.
+func (p *recordPlan) slots() {
+	at := map[string]int{}
+	slot := func(name string) int {
+		if name == "" {
+			return -1
+		}
+		i, ok := at[name]
+		if !ok {
+			i = len(p.names)
+			at[name] = i
+			p.names = append(p.names, name)
+		}
+		return i
+	}
+	p.time = slot(p.timeCol)
+	p.value, p.weight = -1, slot(p.q.Weight)
+	p.num, p.den = -1, -1
+	if p.fam == measure.RatioOfSums {
+		p.num, p.den = slot(p.q.Numerator), slot(p.q.Denominator)
+	} else {
+		p.value = slot(p.q.Value)
+	}
+	for i := range p.filters {
+		p.filters[i].slot = slot(p.filters[i].Column)
+	}
+	for _, c := range p.q.Segments {
+		p.segments = append(p.segments, slot(c))
+	}
+	if clustered(p.def, p.q) {
+		p.cluster = slot(p.q.Cluster)
+	} else {
+		p.cluster = -1
+	}
+}
+
+// fold counts one record, its fields in the order of p.names. A time
+// that cannot be read is an error, since nothing can say which window the
+// record belongs to; a value that cannot be read is counted as rejected,
+// never dropped.
+func (p *recordPlan) fold(rec []field, where func() string) error {
+	tf := rec[p.time]
 	if !tf.present {
 		return nil // as SQL's NULL: in no window
 	}
@@ -124,27 +172,36 @@ func (p *recordPlan) fold(get record, where func() string) error {
 	if err != nil {
 		return wrap(ErrBadQuery, "%s: field %s: %v", where(), p.timeCol, err)
 	}
-	if at.Before(p.from) || !at.Before(p.to) {
+	i := p.interval(at)
+	if i < 0 {
 		return nil
 	}
-	for i := range p.filters {
-		if !p.filters[i].keeps(get(p.filters[i].Column)) {
+	for j := range p.filters {
+		if !p.filters[j].keeps(rec[p.filters[j].slot]) {
 			return nil
 		}
 	}
-	targets := [2]*measure.Stats{p.res.Overall}
-	if len(p.q.Segments) > 0 {
-		if targets[1], err = p.segmentOf(get); err != nil {
+	b, err := p.bucket(i)
+	if err != nil {
+		return err
+	}
+	targets := [2]*measure.Stats{b.res.Overall}
+	if len(p.segments) > 0 {
+		if targets[1], err = p.segmentOf(i, b, rec); err != nil {
 			return err
 		}
 	}
-	row, ok := p.row(get)
-	if ok && p.clusters != nil {
+	row, ok := p.row(rec)
+	if ok && b.clusters != nil {
 		seg := targets[0]
 		if targets[1] != nil {
 			seg = targets[1]
 		}
-		c, err := p.clusters.of(seg, get(p.q.Cluster).text)
+		value := ""
+		if p.cluster >= 0 {
+			value = rec[p.cluster].text
+		}
+		c, err := b.clusters.of(seg, value)
 		if err != nil {
 			return err
 		}
@@ -163,37 +220,12 @@ func (p *recordPlan) fold(get record, where func() string) error {
 	return nil
 }
 
-// segmentOf returns the statistics of the record's segment; a new segment
-// past the query's bound is an error.
-func (p *recordPlan) segmentOf(get record) (*measure.Stats, error) {
-	p.keyBuf = p.keyBuf[:0]
-	for _, c := range p.q.Segments {
-		p.keyBuf = append(append(p.keyBuf, get(c).text...), 0)
-	}
-	if s, ok := p.bySegment[string(p.keyBuf)]; ok {
-		return s, nil
-	}
-	if len(p.bySegment) >= p.q.maxSegments() {
-		return nil, tooManySegments(p.q.maxSegments(), len(p.bySegment))
-	}
-	values := make(map[string]string, len(p.q.Segments))
-	for _, c := range p.q.Segments {
-		values[c] = get(c).text
-	}
-	s := p.res.segment(values).Stats
-	if p.bySegment == nil {
-		p.bySegment = map[string]*measure.Stats{}
-	}
-	p.bySegment[string(p.keyBuf)] = s
-	return s, nil
-}
-
 // row reads a record's value, weight, numerator and denominator; ok is
 // false when a present field is not a number.
-func (p *recordPlan) row(get record) (measure.Row, bool) {
+func (p *recordPlan) row(rec []field) (measure.Row, bool) {
 	r := measure.Row{Weight: 1}
-	if p.q.Weight != "" {
-		wf := get(p.q.Weight)
+	if p.weight >= 0 {
+		wf := rec[p.weight]
 		w, ok := parseNumber(wf.text)
 		if !wf.present || !ok {
 			return r, false
@@ -207,7 +239,7 @@ func (p *recordPlan) row(get record) (measure.Row, bool) {
 		}
 	}
 	if p.fam == measure.RatioOfSums {
-		nf, df := get(p.q.Numerator), get(p.q.Denominator)
+		nf, df := rec[p.num], rec[p.den]
 		if !nf.present || !df.present {
 			return r, true // unrated
 		}
@@ -219,7 +251,7 @@ func (p *recordPlan) row(get record) (measure.Row, bool) {
 		r.Num, r.Den, r.Valid = n, d, true
 		return r, true
 	}
-	vf := get(p.q.Value)
+	vf := rec[p.value]
 	if !vf.present {
 		return r, true // unrated
 	}
@@ -276,17 +308,6 @@ func (f *compiledFilter) keeps(v field) bool {
 	return false
 }
 
-// result finishes the plan.
-func (p *recordPlan) result() *Result {
-	if p.clusters != nil {
-		p.clusters.addTo(p.def, p.res)
-	}
-	if len(p.q.Segments) == 0 {
-		p.res.Segments = map[string]*Segment{}
-	}
-	return p.res
-}
-
 // parseNumber reads a decimal number; JSON booleans read as 1 and 0 so a
 // true/false outcome can be a rate's value.
 func parseNumber(s string) (float64, bool) {
@@ -301,26 +322,6 @@ func parseNumber(s string) (float64, bool) {
 		return 0, false
 	}
 	return x, true
-}
-
-// timeLayouts are the time formats records may use. Times without a zone
-// are UTC.
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999", "2006-01-02"}
-
-// parseTime reads an RFC 3339 time (or its space-separated form, or a date,
-// UTC when no zone is given) or Unix seconds.
-func parseTime(s string) (time.Time, error) {
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, nil
-		}
-	}
-	if x, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(x) && !math.IsInf(x, 0) {
-		sec, frac := math.Modf(x)
-		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time, a date or Unix seconds", s)
 }
 
 // checkEvery is how many records pass between looks at the context, so a
