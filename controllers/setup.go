@@ -31,6 +31,9 @@ type Options struct {
 	// SourceQueries counts and times DataSources' round trips; none when
 	// nil.
 	SourceQueries *promexport.SourceQueries
+	// Deliveries counts the attempts to deliver task events, by outcome;
+	// none when nil.
+	Deliveries *promexport.Deliveries
 	// DataRoots are the directories file-based sources (SQLite, CSV) may
 	// read under; a path outside them is refused.
 	DataRoots []string
@@ -79,6 +82,9 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if opts.Deliverer == nil {
 		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock, Network: egress, AllowedHosts: opts.EgressHosts}
+	}
+	if opts.Deliveries != nil {
+		opts.Deliverer = opts.Deliveries.Counting(opts.Deliverer)
 	}
 	if opts.SourceChecker == nil {
 		opts.SourceChecker = sources

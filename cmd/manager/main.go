@@ -111,7 +111,7 @@ func main() {
 	}
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{DataRoots: dataRoots, EgressNetworks: networks, EgressHosts: egressHosts,
 		MaxSegments: maxSegments, Shard: shardSelector, Exporter: promexport.NewExporter(metrics.Registry),
-		SourceQueries: promexport.NewSourceQueries(metrics.Registry)}); err != nil {
+		SourceQueries: promexport.NewSourceQueries(metrics.Registry), Deliveries: promexport.NewDeliveries(metrics.Registry)}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)
 	}
