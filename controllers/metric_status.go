@@ -165,9 +165,10 @@ func (p *statusPatcher) flush(ctx context.Context) error {
 // announceEpisodes queues an event for each episode that started or ended.
 func (p *statusPatcher) announceEpisodes(res *engine.Evaluation) {
 	before := map[string]bool{}
-	if d := p.m.Status.Detector; d != nil {
+	// Every segment's evidence, not only the readable list's.
+	if d := metricspec.DetectorOf(p.m.Status.Detector); d != nil {
 		for _, s := range d.Segments {
-			if s.EpisodeStart != nil {
+			if s.Open() {
 				before[s.Segment] = true
 			}
 		}

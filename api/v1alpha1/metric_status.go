@@ -24,7 +24,15 @@ const (
 	MaxHistory          = 30
 	MaxDetectorSegments = 200
 	MaxHeldBackTasks    = 20
+	// MaxReadableDetectorSegments bounds detector.segments, the readable
+	// list of the segments with the most evidence; every segment's
+	// evidence is in detector.encodedSegments.
+	MaxReadableDetectorSegments = 10
 )
+
+// DetectorSegmentsEncodingV1 is the prefix of detector.encodedSegments in
+// the layout its field documents.
+const DetectorSegmentsEncodingV1 = "v1:"
 
 // MetricStatus is the operator's last measurement of a Metric.
 type MetricStatus struct {
@@ -201,9 +209,10 @@ type HistoryPoint struct {
 	DefinitionHash string `json:"definitionHash"`
 }
 
-// DetectorStatus is the change detector's persisted state. Only segments
-// with evidence are kept, at most 200; a segment without evidence has a
-// statistic of zero and needs no entry.
+// DetectorStatus is the change detector's persisted state. Every segment
+// with evidence is kept (in encodedSegments), up to the manager's
+// --max-segments; a segment without evidence has a statistic of zero and
+// needs no entry.
 type DetectorStatus struct {
 	// fedUntil is the end of the data already fed to the detector; each
 	// row is fed exactly once.
@@ -236,10 +245,31 @@ type DetectorStatus struct {
 	// expectedDelay is the expected time to detect a shift of minShift.
 	// +optional
 	ExpectedDelay string `json:"expectedDelay,omitempty"`
-	// segments holds the state of segments with evidence.
+	// segments lists, readably, the segments with the most evidence: the
+	// largest statistics first, at most 10. The evidence of every segment
+	// is in encodedSegments; a status written before encodedSegments
+	// existed holds here every segment's, up to 200, and is read as such.
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	Segments []DetectorSegment `json:"segments,omitempty"`
+	// segmentsWithEvidence is how many segments have a non-zero statistic,
+	// the whole population counted as one: the entries of encodedSegments.
+	// +optional
+	SegmentsWithEvidence int32 `json:"segmentsWithEvidence,omitempty"`
+	// encodedSegments holds the state of every segment with evidence,
+	// compactly, so a metric split by 10,000 accounts keeps each one's in
+	// well under 1 MiB. Layout "v1:" followed by the standard, padded
+	// base64 of a gzip stream of: a uvarint count, then per segment in
+	// ascending key order the key front-coded (uvarint bytes shared with
+	// the previous key, uvarint length of the rest, the rest), a flags
+	// byte (1 since, 2 samples, 4 episodeStart, 8 recovery, 16
+	// recoverySince: which optional fields follow), the statistic, then
+	// the flagged fields in that order; numbers as IEEE 754 float64 little
+	// endian, times as zigzag varint seconds since 1970-01-01T00:00:00Z.
+	// The fields mean what they mean in segments. Absent, segments holds
+	// every segment with evidence.
+	// +optional
+	EncodedSegments string `json:"encodedSegments,omitempty"`
 	// calibration is how much more the metric's interval means vary than
 	// independent responses would, measured on up to a year of its own
 	// history (a common mood, campaigns, weights); the detector counts

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/cxloop/cxloop/internal/measure"
@@ -215,33 +214,6 @@ func (c Config) Step(s SegmentState, batch measure.Contribution, from, to time.T
 	return s, opened
 }
 
-// State is a metric's detector state: segments with evidence only.
+// State is a metric's detector state: every segment with evidence, and
+// only those.
 type State map[string]SegmentState
-
-// Cap keeps at most max segments, those with open episodes and the largest
-// statistics first, so a metric split by many accounts keeps a bounded
-// status. A dropped segment restarts without evidence.
-func (st State) Cap(max int) State {
-	if len(st) <= max {
-		return st
-	}
-	keys := make([]string, 0, len(st))
-	for k := range st {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := st[keys[i]], st[keys[j]]
-		if a.Open() != b.Open() {
-			return a.Open()
-		}
-		if a.Statistic != b.Statistic {
-			return a.Statistic > b.Statistic
-		}
-		return keys[i] < keys[j]
-	})
-	out := make(State, max)
-	for _, k := range keys[:max] {
-		out[k] = st[k]
-	}
-	return out
-}

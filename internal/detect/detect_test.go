@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestRecoveryIsTrackedWhileAnEpisodeIsOpen(t *testing.T) {
 	}
 }
 
-func TestFeedKeepsOnlyEvidenceAndCaps(t *testing.T) {
+func TestFeedKeepsEveryEvidenceAndOnlyEvidence(t *testing.T) {
 	c := Config{Direction: AtLeast, Reference: 30, Shift: 5, Sigma: 50, Threshold: 100}
 	st, opened := c.Feed(nil, Batch{From: day0, Segments: map[string]measure.Contribution{
 		"":          batch(300, 29, 50),
@@ -109,13 +110,23 @@ func TestFeedKeepsOnlyEvidenceAndCaps(t *testing.T) {
 	if len(opened) != 0 || len(st) != 1 || math.Abs(st["persona=a"].Statistic-15) > 1e-9 {
 		t.Fatalf("state %+v opened %v", st, opened)
 	}
+	// Ten thousand segments with evidence, the last listed the smallest:
+	// a batch that feeds only one of them keeps every other's as it was.
 	big := State{}
-	for i := 0; i < 10; i++ {
-		big[string(rune('a'+i))] = SegmentState{Statistic: float64(i)}
+	for i := 0; i < 10000; i++ {
+		big[fmt.Sprintf("account=%05d", i)] = SegmentState{Statistic: float64(10000 - i), Since: day0, Samples: 100}
 	}
-	capped := big.Cap(3)
-	if len(capped) != 3 || capped["j"].Statistic != 9 || capped["h"].Statistic != 7 {
-		t.Fatalf("cap kept %+v", capped)
+	next, _ := c.Feed(big, Batch{From: day0.Add(24 * time.Hour), To: day0.Add(48 * time.Hour), Segments: map[string]measure.Contribution{
+		"account=09999": batch(100, 20, 50),
+	}})
+	if len(next) != 10000 {
+		t.Fatalf("%d of 10,000 segments kept their evidence", len(next))
+	}
+	if got := next["account=09999"].Statistic; math.Abs(got-16) > 1e-9 {
+		t.Fatalf("the last-listed segment stepped from 1 to %v, want 16", got)
+	}
+	if got := next["account=00000"]; got != big["account=00000"] {
+		t.Fatalf("an unfed segment changed: %+v", got)
 	}
 }
 

@@ -289,8 +289,11 @@ func segmentReferences(ctx context.Context, reads *baselineReads, m Metric, prio
 	return refs, nil
 }
 
+// maxSegmentBaselines bounds the segment baselines status keeps.
+const maxSegmentBaselines = 200
+
 // keepBaselines are the segment baselines status keeps, sorted by key, at
-// most MaxDetectorSegments: those of segments with detector evidence
+// most maxSegmentBaselines: those of segments with detector evidence
 // first (their episodes are judged against them), then those of the
 // window's segments by volume, then the rest. A segment whose baseline is
 // not kept has it measured afresh when next it needs one, on its latest
@@ -323,8 +326,8 @@ func keepBaselines(r references, det *Detector, segs []Outcome) []SegmentBaselin
 		}
 		return a < b
 	})
-	if len(keys) > MaxDetectorSegments {
-		keys = keys[:MaxDetectorSegments]
+	if len(keys) > maxSegmentBaselines {
+		keys = keys[:maxSegmentBaselines]
 	}
 	sort.Strings(keys)
 	out := make([]SegmentBaseline, 0, len(keys))

@@ -20,9 +20,6 @@ const maxFeedIntervals = 60
 // DetectionHorizon is the horizon of the detectable shift in status.
 const DetectionHorizon = 14 * 24 * time.Hour
 
-// MaxDetectorSegments bounds the segments whose evidence is kept.
-const MaxDetectorSegments = 200
-
 // feed steps the CUSUM over every interval of new data since the last
 // evaluation, exactly once, and reports the open episodes. Each segment is
 // measured against its own reference (refs); segments without one are
@@ -90,7 +87,9 @@ func feed(ctx context.Context, src source.Source, m Metric, refs references, win
 	case !warmed:
 		fedUntil = time.Time{}
 	}
-	state = state.Cap(MaxDetectorSegments)
+	if err := keepEvidence(state, m.Query); err != nil {
+		return err
+	}
 
 	segments := float64(len(windowContrib))
 	perDay := perMonth / 30 / segments

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"time"
 
 	"github.com/cxloop/cxloop/internal/detect"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 // Prior is what the last evaluation of a metric left behind, as persisted
@@ -43,7 +45,8 @@ type Detector struct {
 	DetectableShiftMedianSegment, DetectableShiftSmallestSegment *float64
 	DetectionHorizon                                             string
 	ExpectedDelay                                                string
-	// Segments hold the state of segments with evidence, sorted by key.
+	// Segments hold the state of every segment with evidence, sorted by
+	// key: none is dropped (keepEvidence).
 	Segments []SegmentState
 	// Calibration is the metric's measured dispersion; nil before the
 	// first calibration.
@@ -122,6 +125,29 @@ func (d *Detector) detectState() (detect.State, time.Time) {
 			EpisodeStart: s.EpisodeStart, Recovery: s.Recovery, RecoverySince: s.RecoverySince}
 	}
 	return st, d.FedUntil
+}
+
+// keepEvidence checks that the detector's state, every segment with
+// evidence, fits the query's bound on segments (source.MaxSegments when
+// unset, the manager's --max-segments): a segment that left the data keeps
+// its evidence, so the state can outgrow any one window. Past the bound
+// the evaluation is rejected TooManySegments rather than any evidence
+// dropped; the whole population does not count against it.
+func keepEvidence(st detect.State, q source.Query) error {
+	limit := q.MaxSegments
+	if limit <= 0 {
+		limit = source.MaxSegments
+	}
+	n := len(st)
+	if _, ok := st[""]; ok {
+		n--
+	}
+	if n > limit {
+		return &RejectedError{Reason: ReasonTooManySegments, Err: fmt.Errorf(
+			"%w: %d segments hold the detector's evidence, more than %d (--max-segments): segment by columns with fewer distinct values, or raise the manager's --max-segments",
+			source.ErrTooManySegments, n, limit)}
+	}
+	return nil
 }
 
 // segmentsOf renders a working state canonically, sorted by key.

@@ -31,38 +31,6 @@ func baselineOf(b cxv1.Baseline) *engine.Baseline {
 		Lower: b.Lower, Upper: b.Upper, Samples: b.Samples}
 }
 
-// DetectorOf reads a persisted detector.
-func DetectorOf(d *cxv1.DetectorStatus) *engine.Detector {
-	if d == nil {
-		return nil
-	}
-	out := &engine.Detector{FedUntil: timeOf(d.FedUntil), Threshold: d.Threshold, SegmentsMonitored: d.SegmentsMonitored,
-		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay,
-		DetectableShiftMedianSegment: d.DetectableShiftMedianSegment, DetectableShiftSmallestSegment: d.DetectableShiftSmallestSegment,
-		Calibration: calibrationOf(d.Calibration)}
-	for _, s := range d.Segments {
-		out.Segments = append(out.Segments, engine.SegmentState{Segment: s.Segment, Statistic: s.Statistic, Samples: s.Samples,
-			Since: timeOf(s.Since), EpisodeStart: timeOf(s.EpisodeStart), Recovery: s.Recovery, RecoverySince: timeOf(s.RecoverySince)})
-	}
-	return out
-}
-
-// DetectorStatus renders a detector for status.
-func DetectorStatus(d *engine.Detector) *cxv1.DetectorStatus {
-	if d == nil {
-		return nil
-	}
-	out := &cxv1.DetectorStatus{FedUntil: TimeRef(d.FedUntil), Threshold: d.Threshold, SegmentsMonitored: d.SegmentsMonitored,
-		DetectableShift: d.DetectableShift, DetectionHorizon: d.DetectionHorizon, ExpectedDelay: d.ExpectedDelay,
-		DetectableShiftMedianSegment: d.DetectableShiftMedianSegment, DetectableShiftSmallestSegment: d.DetectableShiftSmallestSegment,
-		Calibration: calibrationStatus(d.Calibration)}
-	for _, s := range d.Segments {
-		out.Segments = append(out.Segments, cxv1.DetectorSegment{Segment: s.Segment, Statistic: s.Statistic, Samples: s.Samples,
-			Since: TimeRef(s.Since), EpisodeStart: TimeRef(s.EpisodeStart), Recovery: s.Recovery, RecoverySince: TimeRef(s.RecoverySince)})
-	}
-	return out
-}
-
 // BaselineStatus renders a frozen baseline for status.
 func BaselineStatus(b *engine.Baseline) *cxv1.Baseline {
 	if b == nil {

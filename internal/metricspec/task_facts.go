@@ -23,9 +23,10 @@ func CheckFacts(task *cxv1.ImprovementTask, metric *cxv1.Metric) (loop.Dispute, 
 		if det.FedUntil != nil {
 			record.FedUntil = det.FedUntil.Time
 		}
-		for _, seg := range det.Segments {
-			if seg.Segment == task.Spec.Segment && seg.EpisodeStart != nil {
-				record.OpenSince = seg.EpisodeStart.Time
+		// Every segment's evidence, not only the readable list's.
+		for _, seg := range DetectorOf(det).Segments {
+			if seg.Segment == task.Spec.Segment && seg.Open() {
+				record.OpenSince = seg.EpisodeStart
 			}
 		}
 	}
