@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cxloop/cxloop/internal/detect"
+	"github.com/cxloop/cxloop/internal/measure"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -45,21 +46,24 @@ func needsCalibration(c *Calibration, windowEnd time.Time) bool {
 // that ends at windowEnd, one batch per calibration step, and measures its
 // dispersion. The window itself is left out: a drop in it, the very thing
 // the detector is to find, would read as dispersion and hide itself.
-// Reads are per step until sources answer a whole history in one query.
+// The steps are read as one history (source.History).
 func calibrate(ctx context.Context, src source.Source, m Metric, shift float64, windowEnd time.Time) (*Calibration, error) {
 	step := calibrationStep(m.Interval)
 	end := AddWall(windowEnd, -m.Window, m.Location)
 	start := AddWall(end, -detect.CalibrationHistory, m.Location)
 	var batches []detect.IntervalBatch
 	var units float64
-	for from := start; from.Before(end); {
-		to := AddWall(from, step, m.Location)
-		if to.After(end) {
-			to = end
-		}
-		r, err := src.Query(ctx, m.Definition, m.Query, from, to)
-		if err != nil {
-			return nil, unavailable("calibration history", err)
+	// The whole year in one history read: one GROUP BY on the step's
+	// bucket where the source can, one query per step where it cannot.
+	rs, err := history(ctx, src, m, m.Query, wallSteps(m, start, end, step, 0))
+	if err != nil {
+		return nil, unavailable("calibration history", err)
+	}
+	for _, r := range rs {
+		// A step without units before the first with units is left out
+		// (the history had not started); one after it is a batch of none.
+		if r == nil {
+			r = &source.Result{Overall: &measure.Stats{}}
 		}
 		if r.Overall.Total.N > 0 || len(batches) > 0 {
 			c, err := contributions(m.Definition, &source.Result{Overall: r.Overall})
@@ -76,7 +80,6 @@ func calibrate(ctx context.Context, src source.Source, m Metric, shift float64, 
 			batches = append(batches, detect.IntervalBatch{Units: n, Mean: all.Mean(), Variance: n * all.MeanVariance()})
 			units += n
 		}
-		from = to
 	}
 	seen := time.Duration(0)
 	if len(batches) > 0 {

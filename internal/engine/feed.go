@@ -64,22 +64,22 @@ func feed(ctx context.Context, src source.Source, m Metric, refs references, win
 	// that finds nothing new writes nothing, and rows that arrive late in
 	// an empty interval are still fed once.
 	next := fedUntil
-	from := fedUntil
-	for i := 0; i < maxFeedIntervals && from.Before(windowEnd); i++ {
-		to := AddWall(from, m.Interval, m.Location)
-		r, err := src.Query(ctx, m.Definition, m.Query, from, to)
+	bounds := feedBounds(m, fedUntil, windowEnd)
+	rs, err := history(ctx, src, m, m.Query, bounds)
+	if err != nil {
+		return unavailable("new data", err)
+	}
+	for i, r := range rs {
+		if r == nil || r.Overall.Total.N == 0 {
+			continue
+		}
+		from, to := bounds[i], bounds[i+1]
+		batch, err := contributions(m.Definition, r)
 		if err != nil {
-			return unavailable("new data", err)
+			return rejected(err)
 		}
-		if r.Overall.Total.N > 0 {
-			batch, err := contributions(m.Definition, r)
-			if err != nil {
-				return rejected(err)
-			}
-			state = refs.step(cfg, state, detect.Batch{From: from, To: to, Segments: batch})
-			next = to
-		}
-		from = to
+		state = refs.step(cfg, state, detect.Batch{From: from, To: to, Segments: batch})
+		next = to
 	}
 	switch {
 	case next.After(fedUntil):
@@ -152,6 +152,28 @@ func feed(ctx context.Context, src source.Source, m Metric, refs references, win
 		res.Episodes = append(res.Episodes, ep)
 	}
 	return nil
+}
+
+// feedBounds are the bounds of the intervals of new data one evaluation
+// feeds, from fedUntil on, one interval at a time while it starts before
+// windowEnd, at most maxFeedIntervals: a first evaluation's warm-up over
+// the window and a catch-up after downtime are read as one history.
+func feedBounds(m Metric, fedUntil, windowEnd time.Time) []time.Time {
+	if !fedUntil.Before(windowEnd) {
+		return nil
+	}
+	bounds := []time.Time{fedUntil}
+	for from := fedUntil; len(bounds) <= maxFeedIntervals && from.Before(windowEnd); {
+		to := AddWall(from, m.Interval, m.Location)
+		if !to.After(from) {
+			// A wall time a daylight-saving change skips maps forward
+			// onto from: one interval more.
+			to = AddWall(to, m.Interval, m.Location)
+		}
+		bounds = append(bounds, to)
+		from = to
+	}
+	return bounds
 }
 
 // contributions turns a result into per-segment contributions, the whole

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cxloop/cxloop/internal/detect"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/source"
 )
@@ -86,7 +87,7 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 		return nil, rejected(fmt.Errorf("interval %s must be positive", m.Interval))
 	}
 	// Verification reads through it too: exclusions apply everywhere.
-	src = ExcludeFrom(source.Prefetch(src, m.Interval, m.WindowEnd(to)), m)
+	src = ExcludeFrom(prefetch(src, m, from, to), m)
 	prior := opts.Prior
 	out := &ReplayResult{}
 	var tasks []*replayTask
@@ -167,6 +168,40 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 		pass(res, now)
 	}
 	return out, nil
+}
+
+// prefetch wraps src for a replay over (from, to]: a source that answers
+// ranges evaluates each window query at every aligned end in one request
+// (source.Prefetch); one that answers histories reads each query's
+// interval buckets over the replay's span once, from the earliest read of
+// its first evaluation (the calibration's year, or the baseline window,
+// before the first window) to the last window end, and merges the
+// buckets of every window, baseline and interval read from them
+// (source.PrefetchHistory). Reads outside the span go to src.
+func prefetch(src source.Source, m Metric, from, to time.Time) source.Source {
+	if _, ok := src.(source.RangeSource); ok {
+		return source.Prefetch(src, m.Interval, m.WindowEnd(to))
+	}
+	if _, ok := src.(source.HistorySource); !ok {
+		return src
+	}
+	// The last evaluation's window ends at the last boundary by to.
+	last := Align(to, m.Interval, m.Location)
+	first := NextBoundary(from, m.Interval, m.Location)
+	back := max(detect.CalibrationHistory, m.BaselineWindow)
+	start := Align(AddWall(AddWall(first, -m.Window, m.Location), -back, m.Location), m.Interval, m.Location)
+	return source.PrefetchHistory(src, replayBounds(m, start, last))
+}
+
+// replayBounds are the interval bounds from start to last on m's grid.
+func replayBounds(m Metric, start, last time.Time) []time.Time {
+	var bounds []time.Time
+	for b := start; !b.After(last); b = AddWall(b, m.Interval, m.Location) {
+		if len(bounds) == 0 || b.After(bounds[len(bounds)-1]) {
+			bounds = append(bounds, b)
+		}
+	}
+	return bounds
 }
 
 // advanceTask runs the task reconciler's step for one replayed task at

@@ -109,6 +109,10 @@ func Verify(ctx context.Context, src source.Source, m Metric, t Task, since, dea
 		return nil, nil, nil
 	}
 	q := ForSegment(m.Query, t.SegmentValues)
+	// The fresh data is one contiguous range read in one query (and the
+	// level before the episode another): a history of its intervals
+	// would read the same rows in more pieces. A replay answers both
+	// from its prefetched buckets when they fall on the interval grid.
 	r, err := src.Query(ctx, m.Definition, q, since, to)
 	if err != nil {
 		return nil, nil, unavailable("fresh data", err)

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -123,3 +124,218 @@ func (r *Result) clone() *Result {
 	}
 	return c
 }
+
+// maxPrefetchBuckets bounds the intervals a replay's history prefetch
+// holds per query; a longer replay (minutely intervals over years) reads
+// its windows from the source as it goes.
+const maxPrefetchBuckets = 200_000
+
+// PrefetchHistory wraps src for a replay whose reads fall on the interval
+// grid bounds (strictly increasing: the Metric's aligned interval bounds,
+// in its time zone, over the replay's whole span). When src is a
+// HistorySource and not a RangeSource (whose aligned windows Prefetch
+// serves), the first read of a query fetches that query's interval
+// buckets over all of bounds in one QueryHistory, and every read of the
+// same definition and query whose ends are both bounds is answered by
+// merging the buckets it covers: a window, a baseline, the detector's
+// feed, the calibration's steps (QueryHistory with bounds on the grid).
+// Counts merge exactly, sums up to rounding in the last bits; the
+// Statement is the history's.
+//
+// A query with a cluster column is answered from buckets only one
+// interval at a time: clusters are taken within a query's range
+// (measure.Clusters), so an account answering on several days is one
+// cluster of a window but one per day in the merged buckets, and the
+// window's cluster sums would differ from the merge. Its window reads go
+// to src. Reads off the grid go to src, and so does a query whose
+// history cannot be fetched (its reads then fail or succeed as src says).
+func PrefetchHistory(src Source, bounds []time.Time) Source {
+	if _, ok := src.(RangeSource); ok {
+		return src
+	}
+	hs, ok := src.(HistorySource)
+	if !ok || len(bounds) < 2 || len(bounds) > maxPrefetchBuckets+1 {
+		return src
+	}
+	p := &historyPrefetch{src: hs, bounds: make([]time.Time, len(bounds)), index: make(map[int64]int, len(bounds)),
+		buckets: map[historyKey]*historyBuckets{}}
+	for i, b := range bounds {
+		if i > 0 && !b.After(bounds[i-1]) {
+			return src
+		}
+		p.bounds[i] = b
+		p.index[b.UnixNano()] = i
+	}
+	return p
+}
+
+// historyPrefetch answers grid-aligned reads from interval buckets.
+type historyPrefetch struct {
+	src    HistorySource
+	bounds []time.Time
+	// index is the position of each bound, by its Unix nanoseconds.
+	index map[int64]int
+
+	// mu serialises fetches: a key's history is fetched once.
+	mu      sync.Mutex
+	buckets map[historyKey]*historyBuckets
+}
+
+// historyKey says which buckets a query may be answered from.
+type historyKey struct {
+	definition string
+	// query is every field of the Query, encoded.
+	query string
+}
+
+// historyBuckets are one key's results per interval of the grid.
+type historyBuckets struct {
+	results []*Result
+	// statement is the history's, the Statement of every answer.
+	statement string
+	// failed is set when the history could not be fetched.
+	failed bool
+}
+
+// span returns the grid positions of from and to; ok is false when
+// either is off the grid or they are not in order.
+func (p *historyPrefetch) span(from, to time.Time) (i, j int, ok bool) {
+	i, oki := p.index[from.UnixNano()]
+	j, okj := p.index[to.UnixNano()]
+	return i, j, oki && okj && j > i
+}
+
+// of returns the buckets of def and q, fetching them on first use; nil
+// when they cannot be had (the caller asks src).
+func (p *historyPrefetch) of(ctx context.Context, def measure.Definition, q Query) (*historyBuckets, error) {
+	encoded, err := json.Marshal(q)
+	if err != nil {
+		return nil, nil
+	}
+	key := historyKey{definition: def.Hash(), query: string(encoded)}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.buckets[key]
+	if b == nil {
+		b = &historyBuckets{}
+		p.buckets[key] = b
+		got, err := p.src.QueryHistory(ctx, def, q, p.bounds)
+		switch {
+		case ctx.Err() != nil:
+			delete(p.buckets, key)
+			return nil, err
+		case err != nil || len(got) != len(p.bounds)-1:
+			b.failed = true
+		default:
+			b.results = got
+			for _, r := range got {
+				if r != nil {
+					b.statement = r.Statement
+					break
+				}
+			}
+		}
+	}
+	if b.failed {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// Query answers from the buckets when from and to are on the grid (and,
+// for a query with a cluster column, one interval apart); otherwise it
+// asks src.
+func (p *historyPrefetch) Query(ctx context.Context, def measure.Definition, q Query, from, to time.Time) (*Result, error) {
+	i, j, ok := p.span(from, to)
+	if !ok || (q.Cluster != "" && j-i > 1) {
+		return p.src.Query(ctx, def, q, from, to)
+	}
+	b, err := p.of(ctx, def, q)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return p.src.Query(ctx, def, q, from, to)
+	}
+	return b.merge(def, q, i, j, p.bounds)
+}
+
+// QueryHistory answers from the buckets when every bound is on the grid
+// (and, for a query with a cluster column, the bounds are consecutive
+// intervals of it); otherwise it asks src for the history.
+func (p *historyPrefetch) QueryHistory(ctx context.Context, def measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
+	if len(bounds) < 2 {
+		return nil, nil
+	}
+	pos := make([]int, len(bounds))
+	for k, t := range bounds {
+		i, ok := p.index[t.UnixNano()]
+		if !ok || (k > 0 && (i <= pos[k-1] || (q.Cluster != "" && i != pos[k-1]+1))) {
+			return History(ctx, p.src, def, q, bounds)
+		}
+		pos[k] = i
+	}
+	b, err := p.of(ctx, def, q)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return History(ctx, p.src, def, q, bounds)
+	}
+	out := make([]*Result, len(bounds)-1)
+	for k := range out {
+		r, err := b.merge(def, q, pos[k], pos[k+1], p.bounds)
+		if err != nil {
+			return nil, err
+		}
+		if r.Overall.Total.N > 0 {
+			out[k] = r
+		}
+	}
+	return out, nil
+}
+
+// merge is the result over the buckets [i, j): what Query over
+// [bounds[i], bounds[j]) returns. The buckets are left as they are.
+func (b *historyBuckets) merge(def measure.Definition, q Query, i, j int, bounds []time.Time) (*Result, error) {
+	out := newResult(b.statement)
+	if clustered(def, q) {
+		// A clustered query's statistics say so even without units.
+		out.Overall.MarkClustered()
+	}
+	for k := i; k < j; k++ {
+		r := b.results[k]
+		if r == nil {
+			continue
+		}
+		out.Overall.Merge(r.Overall)
+		for key, s := range r.Segments {
+			cur, ok := out.Segments[key]
+			if !ok {
+				values := make(map[string]string, len(s.Values))
+				for col, v := range s.Values {
+					values[col] = v
+				}
+				cur = &Segment{Key: s.Key, Values: values, Stats: &measure.Stats{}}
+				if s.Stats.Clusters != nil {
+					cur.Stats.MarkClustered()
+				}
+				out.Segments[key] = cur
+			}
+			cur.Stats.Merge(s.Stats)
+		}
+		// Each bucket is within the bound; the window must be too, as
+		// the window's own query would have failed.
+		if len(out.Segments) > q.maxSegments() {
+			return nil, fmt.Errorf("[%s, %s): %w", bounds[i].UTC().Format(time.RFC3339),
+				bounds[j].UTC().Format(time.RFC3339), tooManySegments(q.maxSegments(), len(out.Segments)))
+		}
+	}
+	return out, nil
+}
+
+// Check checks src.
+func (p *historyPrefetch) Check(ctx context.Context) error { return p.src.Check(ctx) }
+
+// Close closes src.
+func (p *historyPrefetch) Close() error { return p.src.Close() }
