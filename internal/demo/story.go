@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,7 +34,7 @@ func (s *story) step(ctx context.Context, now time.Time) error {
 	if err := s.c.List(ctx, &tasks, client.InNamespace(Namespace)); err != nil {
 		return err
 	}
-	sort.Slice(tasks.Items, func(i, j int) bool { return tasks.Items[i].CreationTimestamp.Before(&tasks.Items[j].CreationTimestamp) })
+	byStory(tasks.Items)
 	day := now.Format("Jan 02")
 	for i := range tasks.Items {
 		t := &tasks.Items[i]
@@ -153,6 +152,7 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 			interval(st.Lower, st.Upper), num(st.Target), st.Samples, st.State, m.Spec.Owner.Team)
 	}
 	w.Flush()
+	byStory(tasks.Items)
 	fmt.Fprintln(out, "\n==> improvement tasks")
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TASK\tMETRIC\tSEGMENT\tTEAM\tPHASE\tATTEMPT\tESCALATED TO\tIMPROVEMENT")

@@ -61,7 +61,7 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 		Use:   "demo",
 		Short: "Play the closed loop on an embedded control plane and warehouse",
 		Long:  demoLong,
-		Example: `  # the default story: 60 days, one day every 2 seconds
+		Example: `  # the default story: 60 days, at most one day every 2 seconds
   kubectl cx demo
 
   # faster, and stop after the summary
@@ -98,7 +98,7 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.assets, "assets", defaultAssetsDir(os.Getenv), "directory holding kube-apiserver and etcd")
 	f.StringVar(&o.stateDir, "state-dir", ".demo", "directory for the warehouse and the kubeconfig")
-	f.DurationVar(&o.dayEvery, "day-every", 2*time.Second, "wall time one day of data takes")
+	f.DurationVar(&o.dayEvery, "day-every", 2*time.Second, "least wall time one day of the story takes (it paces the story and changes nothing in it)")
 	f.IntVar(&o.days, "days", 60, "days of story to play after the start")
 	f.Float64Var(&o.scale, "scale", 1, "multiplier of the warehouse's volumes")
 	f.BoolVar(&o.logs, "manager-logs", false, "write the manager's logs to stderr")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,33 +56,56 @@ func TestKeepDefaultsToFalseWithoutATerminal(t *testing.T) {
 	}
 }
 
-// The demo through the command: a short story on its own control plane
-// reaches the summary and leaves a kubeconfig.
-func TestDemoReachesItsSummary(t *testing.T) {
+// The demo through the command: a story of three weeks on its own control
+// plane opens, resolves, verifies and reopens tasks, reaches the summary,
+// leaves a kubeconfig, and tells the very same story when played again
+// (task names aside: they hash the Metric's UID, new in every run).
+func TestDemoTellsTheSameStoryEveryRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane")
 	}
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make envtest-assets` and point it at the directory it prints")
 	}
-	state := t.TempDir()
-	code, out, errOut := runCLI(t, "demo", "--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--state-dir", state,
-		"--days", "2", "--day-every", "250ms")
-	if code != cli.ExitOK {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
-	}
-	for _, want := range []string{"==> metrics", "==> improvement tasks", "kubeconfig: " + filepath.Join(state, "kubeconfig")} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("output lacks %q:\n%s", want, out)
+	play := func() string {
+		state := t.TempDir()
+		code, out, errOut := runCLI(t, "demo", "--assets", os.Getenv("KUBEBUILDER_ASSETS"), "--state-dir", state,
+			"--days", "20", "--day-every", "1ms")
+		if code != cli.ExitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
+		for _, want := range []string{"task opened", "owner: resolved attempt 1", "VERIFIED", "REOPENED",
+			"==> metrics", "==> improvement tasks", "kubeconfig: " + filepath.Join(state, "kubeconfig")} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(state, "kubeconfig")); err != nil {
+			t.Fatal(err)
+		}
+		out = strings.ReplaceAll(out, state, "STATE")
+		out = generatedIn.ReplaceAllString(out, "in ELAPSED")
+		return taskHash.ReplaceAllString(out, "-HASH")
 	}
-	if _, err := os.Stat(filepath.Join(state, "kubeconfig")); err != nil {
-		t.Fatal(err)
+	first, second := play(), play()
+	if first != second {
+		a, b := strings.Split(first, "\n"), strings.Split(second, "\n")
+		for i := 0; i < len(a) && i < len(b); i++ {
+			if a[i] != b[i] {
+				t.Fatalf("the second run's story differs at line %d:\n  first:  %s\n  second: %s", i+1, a[i], b[i])
+			}
+		}
+		t.Fatalf("the second run's story has %d lines, the first %d", len(b), len(a))
 	}
 	if code, _, _ := runCLI(t, "demo", "--day-every", "0s"); code != cli.ExitUsage {
 		t.Fatalf("--day-every 0s: exit %d, want %d", code, cli.ExitUsage)
 	}
 }
+
+var (
+	taskHash    = regexp.MustCompile(`-[0-9a-f]{10}\b`)
+	generatedIn = regexp.MustCompile(`in [0-9.]+m?s \(`)
+)
 
 // The demo registers itself with the root command and follows its
 // conventions: arguments are a usage error.

@@ -1,0 +1,141 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+)
+
+// The demo moves its manager's clock by hand, a day at a time: every
+// Metric evaluates at the same instant of each day, and the manager
+// finishes all the work the evaluations cause (tasks opened, verified,
+// reopened) before the owners act and the day ends. So the story is the
+// same on every run and every machine, whatever their speed; the day's
+// wall time (--day-every) only paces it.
+
+// evaluateAll asks every Metric of the demo for an evaluation at now, and
+// waits until the manager has handled them and all they caused.
+func evaluateAll(ctx context.Context, c client.Client, now time.Time) error {
+	var metrics cxv1.MetricList
+	if err := c.List(ctx, &metrics, client.InNamespace(Namespace)); err != nil {
+		return err
+	}
+	stamp := now.UTC().Format(time.RFC3339)
+	patch := client.RawPatch("application/merge-patch+json",
+		fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, cxv1.ReconcileRequestAnnotation, stamp))
+	errs := make(chan error, len(metrics.Items))
+	var wg sync.WaitGroup
+	for i := range metrics.Items {
+		m := &metrics.Items[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Patch(ctx, m, patch); err != nil {
+				errs <- fmt.Errorf("request an evaluation of %s: %w", m.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	for i := range metrics.Items {
+		if err := waitHandled(ctx, c, client.ObjectKeyFromObject(&metrics.Items[i]), stamp); err != nil {
+			return err
+		}
+	}
+	return settle(ctx)
+}
+
+// waitHandled waits until a Metric reports the evaluation asked at stamp.
+func waitHandled(ctx context.Context, c client.Client, key client.ObjectKey, stamp string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var m cxv1.Metric
+		if err := c.Get(ctx, key, &m); err != nil {
+			return err
+		}
+		if m.Status.LastHandledReconcileAt == stamp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("metric %s did not evaluate at %s within 2 minutes", key.Name, stamp)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// settle waits until the manager's work queues have been empty, with
+// nothing in flight, for quietFor: the events an evaluation or an owner's
+// patch caused have then been worked off. Work the manager schedules for
+// later (requeues after a delay) is not waiting work: the clock is moved
+// by hand, so the demo's later steps reach it.
+func settle(ctx context.Context) error {
+	const poll, quietFor = 10 * time.Millisecond, 100 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Minute)
+	quiet := time.Duration(0)
+	for quiet < quietFor {
+		if busy() {
+			quiet = 0
+		} else {
+			quiet += poll
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the manager did not settle within 2 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+	return nil
+}
+
+// busy reports whether any controller of the process has a request queued
+// or being worked on, from controller-runtime's work-queue metrics.
+func busy() bool {
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		return true
+	}
+	for _, f := range families {
+		switch f.GetName() {
+		case "workqueue_depth", "controller_runtime_active_workers":
+			for _, m := range f.GetMetric() {
+				if m.GetGauge().GetValue() > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// byStory orders tasks by Metric, segment and creation: the story reports
+// a day's changes in the same order on every run (task names hash the
+// Metric's UID, which is new in every run).
+func byStory(tasks []cxv1.ImprovementTask) {
+	sort.Slice(tasks, func(i, j int) bool {
+		a, b := &tasks[i], &tasks[j]
+		if a.Spec.Metric != b.Spec.Metric {
+			return a.Spec.Metric < b.Spec.Metric
+		}
+		if a.Spec.Segment != b.Spec.Segment {
+			return a.Spec.Segment < b.Spec.Segment
+		}
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	})
+}
