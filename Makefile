@@ -12,6 +12,20 @@ CONTROLLER_GEN     ?= $(LOCALBIN)/controller-gen
 GO ?= go
 export GOTOOLCHAIN = local
 
+# The one version the manager, kubectl-cx, the image and install.yaml name.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+VERSION_PKG := github.com/cxloop/cxloop/internal/version
+LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(REVISION)
+# Release binaries: stripped, without build paths, static.
+RELEASE_LDFLAGS := -s -w $(LDFLAGS)
+
+IMAGE           ?= ghcr.io/cxloop/cxloop-manager
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+KREW_PLATFORMS  ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+DIST            ?= $(LOCALBIN)
+
 .PHONY: all
 all: build
 
@@ -36,12 +50,12 @@ vet:
 
 .PHONY: build
 build: generate ## Build the manager and the kubectl plugin.
-	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
-	$(GO) build -o $(LOCALBIN)/kubectl-cx ./cmd/kubectl-cx
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd/manager
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/kubectl-cx ./cmd/kubectl-cx
 
 .PHONY: kubectl-cx
 kubectl-cx: ## Build the kubectl plugin into bin/kubectl-cx.
-	$(GO) build -o $(LOCALBIN)/kubectl-cx ./cmd/kubectl-cx
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/kubectl-cx ./cmd/kubectl-cx
 
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver and etcd from the Go module proxy (cached).
@@ -60,6 +74,33 @@ bench: envtest-assets ## Benchmarks against baselines, each printing a ratio (Po
 .PHONY: demo
 demo: envtest-assets kubectl-cx ## Show the whole loop on an embedded control plane and SQLite warehouse.
 	$(LOCALBIN)/kubectl-cx demo --assets $(ENVTEST_ASSETS_DIR) $(DEMO_FLAGS)
+
+##@ Release
+
+.PHONY: image
+image: ## Build the manager image for IMAGE_PLATFORMS, without a container daemon, into bin/cxloop-manager.oci.tar.
+	@for p in $(IMAGE_PLATFORMS); do \
+	  echo "manager $(VERSION) for $$p"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags "$(RELEASE_LDFLAGS)" \
+	    -o $(LOCALBIN)/$${p%/*}_$${p#*/}/manager ./cmd/manager || exit 1; \
+	done
+	$(GO) run ./hack/image --out $(LOCALBIN)/cxloop-manager.oci.tar --version "$(VERSION)" \
+	  --revision "$(REVISION)" --created "$(SOURCE_DATE)" \
+	  $(foreach p,$(IMAGE_PLATFORMS),--binary $(p)=$(LOCALBIN)/$(subst /,_,$(p))/manager)
+
+.PHONY: release-manifests
+release-manifests: manifests ## Render config/default with the image IMAGE:VERSION into bin/install.yaml.
+	$(GO) run -ldflags "$(LDFLAGS)" ./hack/release --out $(DIST)/install.yaml --image $(IMAGE)
+
+.PHONY: krew-manifest
+krew-manifest: ## Pack kubectl-cx for KREW_PLATFORMS into bin/ and render its krew manifest bin/cx.yaml (VERSION=vX.Y.Z).
+	@for p in $(KREW_PLATFORMS); do \
+	  echo "kubectl-cx $(VERSION) for $$p"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags "$(RELEASE_LDFLAGS)" \
+	    -o $(LOCALBIN)/$${p%/*}_$${p#*/}/kubectl-cx ./cmd/kubectl-cx || exit 1; \
+	done
+	$(GO) run ./hack/release/krew --version "$(VERSION)" --out $(DIST) \
+	  $(foreach p,$(KREW_PLATFORMS),--binary $(p)=$(LOCALBIN)/$(subst /,_,$(p))/kubectl-cx)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)

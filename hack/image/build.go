@@ -131,6 +131,8 @@ func buildImage(o Options, platform v1.Platform, binary string) (v1.Image, error
 		Architecture: platform.Architecture,
 		OS:           platform.OS,
 		Variant:      platform.Variant,
+		// Runtimes refuse a config whose root filesystem is not "layers".
+		RootFS: v1.RootFS{Type: "layers"},
 		Config: v1.Config{
 			Entrypoint: []string{binaryPath},
 			User:       user,

@@ -88,6 +88,9 @@ func TestManagerImage(t *testing.T) {
 	if cfg.OS != "linux" || cfg.Architecture != runtime.GOARCH {
 		t.Errorf("config platform %s/%s", cfg.OS, cfg.Architecture)
 	}
+	if cfg.RootFS.Type != "layers" || len(cfg.RootFS.DiffIDs) != 1 {
+		t.Errorf("config rootfs %+v, want one layer of type layers", cfg.RootFS)
+	}
 	for k, want := range map[string]string{
 		"org.opencontainers.image.version":  testVersion,
 		"org.opencontainers.image.revision": "0123abcd",

@@ -1,7 +1,8 @@
 // Package version is the one version the manager and the kubectl plugin
 // print. A release build sets it with
 //
-//	go build -ldflags "-X github.com/cxloop/cxloop/internal/version.Version=v0.3.0"
+//	go build -ldflags "-X github.com/cxloop/cxloop/internal/version.Version=v0.3.0 \
+//	    -X github.com/cxloop/cxloop/internal/version.Commit=$(git rev-parse HEAD)"
 //
 // (the Makefile does, from VERSION); a plain `go build` reports "dev", and
 // `go install github.com/cxloop/cxloop/cmd/kubectl-cx@v0.3.0` reports the
@@ -15,6 +16,10 @@ import (
 
 // Version is the release this binary was built from, set at link time.
 var Version = "dev"
+
+// Commit is the VCS revision, set at link time by builds that do not let
+// Go stamp it (-buildvcs=false, a source tree without .git).
+var Commit = ""
 
 // Info describes the build of the running binary.
 type Info struct {
@@ -38,7 +43,7 @@ func Get() Info {
 // the link-time value wins, then the module version of a `go install
 // module@version`, else "dev".
 func from(linked string, bi *debug.BuildInfo) Info {
-	info := Info{Version: linked}
+	info := Info{Version: linked, Commit: Commit}
 	if info.Version == "" {
 		info.Version = "dev"
 	}
@@ -52,7 +57,9 @@ func from(linked string, bi *debug.BuildInfo) Info {
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			info.Commit = s.Value
+			if info.Commit == "" {
+				info.Commit = s.Value
+			}
 		case "vcs.modified":
 			info.Modified = s.Value == "true"
 		}

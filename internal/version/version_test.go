@@ -28,10 +28,21 @@ func TestFrom(t *testing.T) {
 		{"vcs stamp", "v0.3.0", vcs, "v0.3.0 (commit 0123456789ab-dirty, go1.26.8)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			Commit = ""
 			if got := from(tc.linked, tc.bi).String(); got != tc.want {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A link-time commit stands for the VCS stamp a -buildvcs=false build
+// lacks.
+func TestLinkedCommit(t *testing.T) {
+	Commit = "feedface00112233"
+	t.Cleanup(func() { Commit = "" })
+	if got := from("v0.3.0", &debug.BuildInfo{GoVersion: "go1.26.8"}).String(); got != "v0.3.0 (commit feedface0011, go1.26.8)" {
+		t.Fatalf("got %q", got)
 	}
 }
 
