@@ -122,6 +122,10 @@ func bucketExpr(st *statement, t string, bounds []time.Time) string {
 		search(mid, hi)
 		b.WriteString(" END")
 	}
+	if len(bounds) == 2 {
+		// One bucket: a bare integer in GROUP BY would name a column.
+		return "CAST(0 AS INTEGER)"
+	}
 	search(0, len(bounds)-1)
 	return b.String()
 }

@@ -210,6 +210,15 @@ func testSQLHistory(t *testing.T, src Source) {
 			}
 		})
 	}
+	t.Run("one interval", func(t *testing.T) {
+		for _, tc := range historyCases() {
+			got, err := hs.QueryHistory(ctx, tc.def, tc.q, days[30:32])
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			sameHistory(t, tc.name, src, tc.def, tc.q, days[30:32], got)
+		}
+	})
 	t.Run("bounds on the units' times", func(t *testing.T) {
 		// Every 11th distinct response time of a week is a bound: a unit at
 		// a bound belongs to the interval it starts, as in Query.

@@ -1,0 +1,128 @@
+package source
+
+import (
+	"context"
+	"database/sql"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cxloop/cxloop/internal/measure"
+)
+
+// benchYear is the first day of the benchmark's year of responses.
+var benchYear = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// writeBenchWarehouse writes a SQLite file of a year of survey responses,
+// perDay a day, indexed on the response time as the demo warehouse is.
+func writeBenchWarehouse(b *testing.B, dir string, perDay int) {
+	b.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "year.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE responses (responded_at TIMESTAMP, survey TEXT, score INTEGER, persona TEXT, account TEXT, w REAL)`); err != nil {
+		b.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ins, err := tx.Prepare(`INSERT INTO responses VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2026, 12))
+	personas := []string{"executive", "admin", "end-user"}
+	surveys := []string{"nps", "nps", "nps", "ces"}
+	for d := 0; d < 365; d++ {
+		for i := 0; i < perDay; i++ {
+			at := benchYear.AddDate(0, 0, d).Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
+			var score any = rng.IntN(11)
+			if rng.IntN(30) == 0 {
+				score = nil
+			}
+			if _, err := ins.Exec(at.Format(sqliteTimeLayout), surveys[rng.IntN(len(surveys))], score, personas[rng.IntN(3)],
+				"acct-"+string(rune('a'+rng.IntN(26)))+string(rune('a'+rng.IntN(26))), 0.5+rng.Float64()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE INDEX responses_at ON responses (responded_at)`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSQLiteHistoryVersusPerInterval reads a year of daily buckets
+// from a SQLite file with one QueryHistory and with one Query per day,
+// and reports how many times faster the history is (per-interval/history)
+// beside each path's time per year.
+func BenchmarkSQLiteHistoryVersusPerInterval(b *testing.B) {
+	dir := b.TempDir()
+	writeBenchWarehouse(b, dir, 1000)
+	src, err := OpenSQLite(SQLiteConfig{Path: "year.db", Roots: []string{dir}, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	hs := src.(HistorySource)
+	days := make([]time.Time, 366)
+	for i := range days {
+		days[i] = benchYear.AddDate(0, 0, i)
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		def  measure.Definition
+		q    Query
+	}{
+		{"weighted NPS by persona", measure.Definition{Formula: measure.FormulaNPS},
+			Query{Table: "responses", Value: "score", Time: "responded_at", Weight: "w", Segments: []string{"persona"},
+				Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}},
+		{"mean clustered by account", measure.Definition{Formula: measure.FormulaMean},
+			Query{Table: "responses", Value: "score", Time: "responded_at", Cluster: "account", Segments: []string{"persona"}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			// The two paths agree before either is timed.
+			got, err := hs.QueryHistory(ctx, bc.def, bc.q, days)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, i := range []int{0, 100, 364} {
+				want, err := src.Query(ctx, bc.def, bc.q, days[i], days[i+1])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := historyEqual("result", reflect.ValueOf(got[i]), reflect.ValueOf(want)); err != nil {
+					b.Fatalf("day %d: %v", i, err)
+				}
+			}
+			var history, perInterval time.Duration
+			runs := 0
+			for b.Loop() {
+				start := time.Now()
+				if _, err := hs.QueryHistory(ctx, bc.def, bc.q, days); err != nil {
+					b.Fatal(err)
+				}
+				history += time.Since(start)
+				start = time.Now()
+				for i := 0; i+1 < len(days); i++ {
+					if _, err := src.Query(ctx, bc.def, bc.q, days[i], days[i+1]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				perInterval += time.Since(start)
+				runs++
+			}
+			b.ReportMetric(float64(perInterval)/float64(history), "per-interval/history")
+			b.ReportMetric(history.Seconds()/float64(runs), "history-s/year")
+			b.ReportMetric(perInterval.Seconds()/float64(runs), "per-interval-s/year")
+		})
+	}
+}
