@@ -47,7 +47,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
-	out := fs.String("out", "dist/install.yaml", "The manifest to write.")
+	out := fs.String("out", "bin/install.yaml", "The manifest to write.")
 	dir := fs.String("config", "config/default", "The kustomization to render.")
 	image := fs.String("image", imageName, "The repository the manager's image is pushed to; tagged with the build's version.")
 	if err := fs.Parse(args); err != nil {
