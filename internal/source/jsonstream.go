@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -32,8 +31,9 @@ type jsonWalker struct {
 	link    []string // nil when the pages have no link or cursor
 	// paths are the dot paths of the fields each record is read at, fields
 	// their values in the record being handed to each.
-	paths  [][]string
+	paths  []jsonPath
 	fields []field
+	raw    json.RawMessage // the record being read, reused
 	each   func([]field) error
 	found  bool
 	next   string
@@ -49,7 +49,7 @@ func streamRecords(r io.Reader, recordsPath, linkPath string, names []string, ea
 	dec.UseNumber()
 	w := &jsonWalker{dec: dec, lim: lim, records: splitPath(recordsPath), each: each, fields: make([]field, len(names))}
 	for _, n := range names {
-		w.paths = append(w.paths, splitPath(n))
+		w.paths = append(w.paths, compileJSONPath(n))
 	}
 	if linkPath != "" {
 		w.link = splitPath(linkPath)
@@ -165,12 +165,13 @@ func (w *jsonWalker) array() error {
 	}
 	w.found = true
 	for w.dec.More() {
-		var rec any
-		if err := w.decode(&rec); err != nil {
+		// The record's text, checked by the decoder, its fields read from
+		// it in place: nothing is decoded that the query does not read.
+		if err := w.decode(&w.raw); err != nil {
 			return err
 		}
-		for i, parts := range w.paths {
-			w.fields[i] = fieldAt(rec, parts)
+		for i, p := range w.paths {
+			w.fields[i] = rawField(w.raw, p)
 		}
 		if err := w.each(w.fields); err != nil {
 			return err
@@ -178,37 +179,6 @@ func (w *jsonWalker) array() error {
 	}
 	_, err = w.token() // ']'
 	return err
-}
-
-// fieldAt reads the field of a decoded record at a dot path.
-func fieldAt(rec any, parts []string) field {
-	v := rec
-	for _, p := range parts {
-		switch x := v.(type) {
-		case map[string]any:
-			v = x[p]
-		case []any:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(x) {
-				return field{}
-			}
-			v = x[i]
-		default:
-			return field{}
-		}
-	}
-	switch x := v.(type) {
-	case nil:
-		return field{}
-	case string:
-		return field{text: x, present: true}
-	case json.Number:
-		return field{text: x.String(), present: true}
-	case bool:
-		return field{text: strconv.FormatBool(x), present: true}
-	}
-	// An object or array where a scalar belongs: present, unreadable.
-	return field{text: "[structured]", present: true}
 }
 
 func samePath(a, b []string) bool {
