@@ -17,8 +17,9 @@ import (
 )
 
 // A Metric's status holds the detector evidence of 10,000 segments (the
-// default --max-segments) and the whole population in under 1 MiB: the
-// API server accepts the patch, hands every segment's state back exactly,
+// default --max-segments) and the whole population, and the 10,000
+// segments' own baselines, in under 1 MiB: the API server accepts the
+// patch, hands every segment's state and baseline back exactly,
 // and the Metric reconciler's own status write (a suspended Metric,
 // reconciled on request) keeps it.
 func TestMetricStatusHoldsTenThousandSegmentsOfEvidence(t *testing.T) {
@@ -49,12 +50,21 @@ func TestMetricStatusHoldsTenThousandSegmentsOfEvidence(t *testing.T) {
 		det.Segments = append(det.Segments, s)
 	}
 
+	var bases []engine.SegmentBaseline
+	for i := 0; i < 10_000; i++ {
+		v := engine.Round(55 + float64(i%4001)/97.3)
+		bases = append(bases, engine.SegmentBaseline{Segment: fmt.Sprintf("account=acct-%05d", i), Baseline: engine.Baseline{
+			WindowStart: fed.Add(-60 * 24 * time.Hour), WindowEnd: fed.Add(-30 * 24 * time.Hour), Value: v,
+			Lower: engine.Round(v - 3.3 - float64(i%17)/7), Upper: engine.Round(v + 3.1 + float64(i%13)/7), Samples: int64(30 + i%977)}})
+	}
+
 	var got cxv1.Metric
 	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(m), &got); err != nil {
 		t.Fatal(err)
 	}
 	before := got.DeepCopy()
 	got.Status.Detector = metricspec.DetectorStatus(det)
+	got.Status.SegmentBaselines, got.Status.EncodedSegmentBaselines = metricspec.SegmentBaselinesStatus(bases, det)
 	if err := k8sClient.Status().Patch(ctx, &got, client.MergeFrom(before)); err != nil {
 		t.Fatalf("patch 10,000 segments of evidence: %v", err)
 	}
@@ -72,9 +82,13 @@ func TestMetricStatusHoldsTenThousandSegmentsOfEvidence(t *testing.T) {
 		if len(raw) >= 1<<20 {
 			t.Fatalf("%s: the status takes %d bytes, want under 1 MiB", what, len(raw))
 		}
-		t.Logf("%s: %d segments of evidence in %d bytes of status", what, len(det.Segments), len(raw))
-		if restored := metricspec.DetectorOf(back.Status.Detector); !reflect.DeepEqual(restored.Segments, det.Segments) {
-			t.Fatalf("%s: %d segments came back, not the %d written", what, len(restored.Segments), len(det.Segments))
+		t.Logf("%s: %d segments of evidence and %d baselines in %d bytes of status", what, len(det.Segments), len(bases), len(raw))
+		prior := metricspec.PriorOf(&back.Status)
+		if !reflect.DeepEqual(prior.Detector.Segments, det.Segments) {
+			t.Fatalf("%s: %d segments came back, not the %d written", what, len(prior.Detector.Segments), len(det.Segments))
+		}
+		if !reflect.DeepEqual(prior.SegmentBaselines, bases) {
+			t.Fatalf("%s: %d segment baselines came back, not the %d written", what, len(prior.SegmentBaselines), len(bases))
 		}
 		if d := back.Status.Detector; d.SegmentsWithEvidence != 10_001 || len(d.Segments) != cxv1.MaxReadableDetectorSegments ||
 			d.Segments[0].Statistic != det.Threshold || d.Segments[0].EpisodeStart == nil {

@@ -20,18 +20,21 @@ const (
 // Bounds on the lists kept in a Metric's status, so it stays small whatever
 // the data's cardinality.
 const (
-	MaxWorstSegments    = 10
-	MaxHistory          = 30
+	MaxWorstSegments = 10
+	MaxHistory       = 30
+	// MaxDetectorSegments is how many entries detector.segments and
+	// segmentBaselines held before the encodings; the schema admits them.
 	MaxDetectorSegments = 200
 	MaxHeldBackTasks    = 20
-	// MaxReadableDetectorSegments bounds detector.segments, the readable
-	// list of the segments with the most evidence; every segment's
-	// evidence is in detector.encodedSegments.
+	// MaxReadableDetectorSegments bounds detector.segments and
+	// segmentBaselines, the readable lists of the segments with the most
+	// evidence; every segment's is in detector.encodedSegments and
+	// encodedSegmentBaselines.
 	MaxReadableDetectorSegments = 10
 )
 
-// DetectorSegmentsEncodingV1 is the prefix of detector.encodedSegments in
-// the layout its field documents.
+// DetectorSegmentsEncodingV1 is the prefix of detector.encodedSegments
+// and encodedSegmentBaselines in the layouts their fields document.
 const DetectorSegmentsEncodingV1 = "v1:"
 
 // MetricStatus is the operator's last measurement of a Metric.
@@ -116,17 +119,29 @@ type MetricStatus struct {
 	// +optional
 	Baseline *Baseline `json:"baseline,omitempty"`
 
-	// segmentBaselines are the segments' own frozen baselines under a
-	// relative objective, by segment key: each segment is judged against
-	// its own level, and a segment without one is not judged until its
-	// baseline window holds objective.minSamples. At most 200 are kept,
-	// those of segments with detector evidence first; a segment whose
-	// baseline was not kept has it measured again when next it needs one.
+	// segmentBaselines lists, readably, the frozen baselines of the
+	// segments with the most detector evidence, at most 10, under a
+	// relative objective: each segment is judged against its own level,
+	// and a segment without one is not judged until its baseline window
+	// holds objective.minSamples. Every segment's baseline is in
+	// encodedSegmentBaselines; a status written before that existed holds
+	// here up to 200, and is read as such.
 	// +kubebuilder:validation:MaxItems=200
 	// +listType=map
 	// +listMapKey=segment
 	// +optional
 	SegmentBaselines []SegmentBaseline `json:"segmentBaselines,omitempty"`
+
+	// encodedSegmentBaselines holds every segment's frozen baseline, up to
+	// the manager's --max-segments, compactly. Layout "v1:" followed by
+	// the standard, padded base64 of a gzip stream of: a uvarint count,
+	// then per segment in ascending key order the key front-coded (as in
+	// detector.encodedSegments), windowStart and windowEnd as zigzag
+	// varint seconds since 1970-01-01T00:00:00Z, value, lower and upper as
+	// IEEE 754 float64 little endian, and samples as a zigzag varint.
+	// Absent, segmentBaselines holds every kept baseline.
+	// +optional
+	EncodedSegmentBaselines string `json:"encodedSegmentBaselines,omitempty"`
 
 	// detector is the change detector's persisted state.
 	// +optional

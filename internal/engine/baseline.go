@@ -289,13 +289,12 @@ func segmentReferences(ctx context.Context, reads *baselineReads, m Metric, prio
 	return refs, nil
 }
 
-// maxSegmentBaselines bounds the segment baselines status keeps.
-const maxSegmentBaselines = 200
-
 // keepBaselines are the segment baselines status keeps, sorted by key, at
-// most maxSegmentBaselines: those of segments with detector evidence
-// first (their episodes are judged against them), then those of the
-// window's segments by volume, then the rest. A segment whose baseline is
+// most the query's bound on segments (source.MaxSegments when unset, the
+// manager's --max-segments), so every segment a window can hold keeps its
+// own: those of segments with detector evidence first (their episodes are
+// judged against them), then those of the window's segments by volume,
+// then the rest. A segment whose baseline is
 // not kept has it measured afresh when next it needs one, on its latest
 // window judged in control.
 func keepBaselines(r references, det *Detector, segs []Outcome) []SegmentBaseline {
@@ -326,8 +325,12 @@ func keepBaselines(r references, det *Detector, segs []Outcome) []SegmentBaselin
 		}
 		return a < b
 	})
-	if len(keys) > maxSegmentBaselines {
-		keys = keys[:maxSegmentBaselines]
+	limit := r.m.Query.MaxSegments
+	if limit <= 0 {
+		limit = source.MaxSegments
+	}
+	if len(keys) > limit {
+		keys = keys[:limit]
 	}
 	sort.Strings(keys)
 	out := make([]SegmentBaseline, 0, len(keys))

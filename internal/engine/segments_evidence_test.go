@@ -218,3 +218,48 @@ func TestEvidenceBeyondMaxSegmentsIsTooManySegments(t *testing.T) {
 		t.Fatalf("error %v, want a TooManySegments rejection", err)
 	}
 }
+
+// Under a relative objective every account keeps its own frozen baseline
+// through status, beyond the 200 a status once held: a month later, with
+// every account's level moved, each is still judged against the level
+// measured first.
+func TestEveryAccountKeepsItsBaseline(t *testing.T) {
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	accounts := make([]string, 300)
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("acct-%04d", i)
+	}
+	src := &ledger{start: start, accounts: accounts, perDay: 40, mix: func(a, day int) (int64, int64) {
+		if day >= 60 {
+			return 20, 4 // every account better than its baseline
+		}
+		return 18, 6
+	}}
+	m := npsMetric(24*time.Hour, 30*24*time.Hour)
+	m.Query.Segments = []string{"account"}
+	m.Objective.Target, m.Objective.Relative, m.BaselineWindow = nil, &Relative{MaxChange: 5}, 30*24*time.Hour
+	var prior Prior
+	var first []SegmentBaseline
+	for end := start.Add(60 * 24 * time.Hour); !end.After(start.Add(100 * 24 * time.Hour)); end = end.Add(24 * time.Hour) {
+		res, err := Evaluate(context.Background(), src, m, prior, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prior = persist(t, res)
+		if first == nil {
+			first = prior.SegmentBaselines
+			if len(first) != len(accounts) {
+				t.Fatalf("%d of %d accounts have a baseline", len(first), len(accounts))
+			}
+			continue
+		}
+		if len(prior.SegmentBaselines) != len(first) {
+			t.Fatalf("%s: %d baselines kept, %d at first", end.Format(time.DateOnly), len(prior.SegmentBaselines), len(first))
+		}
+		for i, b := range prior.SegmentBaselines {
+			if b != first[i] {
+				t.Fatalf("%s: %s's baseline moved from %+v to %+v", end.Format(time.DateOnly), b.Segment, first[i].Baseline, b.Baseline)
+			}
+		}
+	}
+}

@@ -43,10 +43,7 @@ func EncodeDetectorSegments(segs []engine.SegmentState) string {
 	body = binary.AppendUvarint(body, uint64(len(sorted)))
 	prev := ""
 	for _, s := range sorted {
-		shared := commonPrefix(prev, s.Segment)
-		body = binary.AppendUvarint(body, uint64(shared))
-		body = binary.AppendUvarint(body, uint64(len(s.Segment)-shared))
-		body = append(body, s.Segment[shared:]...)
+		body = appendKey(body, prev, s.Segment)
 		prev = s.Segment
 		var flags byte
 		for _, f := range []struct {
@@ -59,30 +56,85 @@ func EncodeDetectorSegments(segs []engine.SegmentState) string {
 			}
 		}
 		body = append(body, flags)
-		body = binary.LittleEndian.AppendUint64(body, math.Float64bits(s.Statistic))
+		body = appendFloat(body, s.Statistic)
 		if flags&flagSince != 0 {
 			body = binary.AppendVarint(body, s.Since.Unix())
 		}
 		if flags&flagSamples != 0 {
-			body = binary.LittleEndian.AppendUint64(body, math.Float64bits(s.Samples))
+			body = appendFloat(body, s.Samples)
 		}
 		if flags&flagEpisodeStart != 0 {
 			body = binary.AppendVarint(body, s.EpisodeStart.Unix())
 		}
 		if flags&flagRecovery != 0 {
-			body = binary.LittleEndian.AppendUint64(body, math.Float64bits(s.Recovery))
+			body = appendFloat(body, s.Recovery)
 		}
 		if flags&flagRecoverySince != 0 {
 			body = binary.AppendVarint(body, s.RecoverySince.Unix())
 		}
 	}
+	return packBody(body)
+}
+
+// packBody is the "v1:" text of an encoded body: its gzip stream, no name
+// and no time in the header so the text depends on the body alone, in
+// standard padded base64.
+func packBody(body []byte) string {
 	var buf bytes.Buffer
-	// No name and no time in the header: the output depends on the
-	// states alone.
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	_, _ = zw.Write(body)
 	_ = zw.Close()
 	return cxv1.DetectorSegmentsEncodingV1 + base64.StdEncoding.EncodeToString(buf.Bytes())
+}
+
+// unpackBody is the body packBody encoded.
+func unpackBody(encoded string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(encoded, cxv1.DetectorSegmentsEncodingV1)
+	if !ok {
+		return nil, fmt.Errorf("unknown layout %.8q", encoded)
+	}
+	raw, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
+}
+
+// appendKey front-codes key after prev: the bytes it shares with prev,
+// then the length of the rest and the rest.
+func appendKey(body []byte, prev, key string) []byte {
+	shared := commonPrefix(prev, key)
+	body = binary.AppendUvarint(body, uint64(shared))
+	body = binary.AppendUvarint(body, uint64(len(key)-shared))
+	return append(body, key[shared:]...)
+}
+
+// key reads a key front-coded after prev.
+func (r *reader) key(prev string) string {
+	shared, tail := r.uvarint(), r.uvarint()
+	if shared > uint64(len(prev)) {
+		r.fail("key shares %d bytes of a %d-byte key", shared, len(prev))
+		return ""
+	}
+	return prev[:shared] + string(r.bytes(tail))
+}
+
+// count reads an entry count, bounded.
+func (r *reader) count() uint64 {
+	n := r.uvarint()
+	if n > maxDecodedSegments {
+		r.fail("%d entries", n)
+		return 0
+	}
+	return n
+}
+
+func appendFloat(body []byte, f float64) []byte {
+	return binary.LittleEndian.AppendUint64(body, math.Float64bits(f))
 }
 
 // errEncoding reports an encodedSegments that does not decode.
@@ -91,35 +143,16 @@ var errEncoding = errors.New("detector encodedSegments")
 // DecodeDetectorSegments decodes DetectorStatus.EncodedSegments, sorted
 // by key; times come back in UTC at the second, as status keeps them.
 func DecodeDetectorSegments(encoded string) ([]engine.SegmentState, error) {
-	rest, ok := strings.CutPrefix(encoded, cxv1.DetectorSegmentsEncodingV1)
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown layout %.8q", errEncoding, encoded)
-	}
-	raw, err := base64.StdEncoding.DecodeString(rest)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errEncoding, err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errEncoding, err)
-	}
-	body, err := io.ReadAll(zr)
+	body, err := unpackBody(encoded)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errEncoding, err)
 	}
 	r := reader{b: body}
-	n := r.uvarint()
-	if r.err == nil && n > maxDecodedSegments {
-		return nil, fmt.Errorf("%w: %d segments", errEncoding, n)
-	}
+	n := r.count()
 	out := make([]engine.SegmentState, 0, min(n, uint64(len(body))))
 	prev := ""
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		shared, tail := r.uvarint(), r.uvarint()
-		if shared > uint64(len(prev)) {
-			r.fail("key shares %d bytes of a %d-byte key", shared, len(prev))
-		}
-		key := prev[:min(shared, uint64(len(prev)))] + string(r.bytes(tail))
+		key := r.key(prev)
 		prev = key
 		s := engine.SegmentState{Segment: key}
 		flags := r.byte()

@@ -26,7 +26,7 @@ func ApplyEvaluation(next *cxv1.MetricStatus, gen int64, res *engine.Evaluation,
 	next.State, next.Value, next.Lower, next.Upper, next.Samples = cxv1.WindowState(o.State), o.Value, o.Lower, o.Upper, o.Samples
 	next.Target = res.Target
 	next.Baseline = BaselineStatus(res.Baseline)
-	next.SegmentBaselines = SegmentBaselinesStatus(res.SegmentBaselines)
+	next.SegmentBaselines, next.EncodedSegmentBaselines = SegmentBaselinesStatus(res.SegmentBaselines, res.Detector)
 	next.Detector = DetectorStatus(res.Detector)
 	next.WorstSegments = nil
 	for i, s := range res.Segments {

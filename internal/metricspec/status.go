@@ -3,6 +3,7 @@ package metricspec
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,9 +21,18 @@ func PriorOf(st *cxv1.MetricStatus) engine.Prior {
 	if b := st.Baseline; b != nil {
 		p.Baseline = baselineOf(*b)
 	}
+	if st.EncodedSegmentBaselines != "" {
+		// A hand-edited encoding that does not decode leaves the readable
+		// list's baselines; the others are measured again when needed.
+		if bs, err := DecodeSegmentBaselines(st.EncodedSegmentBaselines); err == nil {
+			p.SegmentBaselines = bs
+			return p
+		}
+	}
 	for _, b := range st.SegmentBaselines {
 		p.SegmentBaselines = append(p.SegmentBaselines, engine.SegmentBaseline{Segment: b.Segment, Baseline: *baselineOf(b.Baseline)})
 	}
+	sort.SliceStable(p.SegmentBaselines, func(i, j int) bool { return p.SegmentBaselines[i].Segment < p.SegmentBaselines[j].Segment })
 	return p
 }
 
@@ -41,16 +51,39 @@ func BaselineStatus(b *engine.Baseline) *cxv1.Baseline {
 }
 
 // SegmentBaselinesStatus renders the segments' frozen baselines for
-// status, bounded as the engine bounds them.
-func SegmentBaselinesStatus(bs []engine.SegmentBaseline) []cxv1.SegmentBaseline {
-	var out []cxv1.SegmentBaseline
-	for i, b := range bs {
-		if i == cxv1.MaxDetectorSegments {
-			break
+// status: every one encoded (EncodeSegmentBaselines), and readably those
+// of the segments with the most evidence in det, at most
+// MaxReadableDetectorSegments.
+func SegmentBaselinesStatus(bs []engine.SegmentBaseline, det *engine.Detector) ([]cxv1.SegmentBaseline, string) {
+	if len(bs) == 0 {
+		return nil, ""
+	}
+	rank := map[string]int{}
+	if det != nil {
+		for i, s := range worstEvidence(det.Segments, len(det.Segments)) {
+			rank[s.Segment] = i + 1
 		}
+	}
+	shown := append([]engine.SegmentBaseline(nil), bs...)
+	sort.SliceStable(shown, func(i, j int) bool {
+		a, b := rank[shown[i].Segment], rank[shown[j].Segment]
+		if (a > 0) != (b > 0) {
+			return a > 0
+		}
+		if a != b {
+			return a < b
+		}
+		return shown[i].Segment < shown[j].Segment
+	})
+	if len(shown) > cxv1.MaxReadableDetectorSegments {
+		shown = shown[:cxv1.MaxReadableDetectorSegments]
+	}
+	sort.Slice(shown, func(i, j int) bool { return shown[i].Segment < shown[j].Segment })
+	out := make([]cxv1.SegmentBaseline, 0, len(shown))
+	for _, b := range shown {
 		out = append(out, cxv1.SegmentBaseline{Segment: b.Segment, Baseline: *BaselineStatus(&b.Baseline)})
 	}
-	return out
+	return out, EncodeSegmentBaselines(bs)
 }
 
 // TaskOf reads what verification needs of a task: its facts, and its
