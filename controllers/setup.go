@@ -48,6 +48,11 @@ type Options struct {
 	// channels may call besides https://api.github.com; a channel pointing
 	// elsewhere fails its delivery and sends nothing.
 	EgressHosts []string
+	// SlackHosts are hosts (host, or host:port) a Slack channel may post
+	// to besides hooks.slack.com: a local stand-in for Slack in tests and
+	// the demo. No flag sets it: in production a Slack webhook URL can
+	// point at Slack only.
+	SlackHosts []string
 	// MaxSegments bounds the segments a Metric is measured by: past it
 	// the Metric is Stalled TooManySegments and nothing is measured (no
 	// segment dropped silently). source.MaxSegments when 0.
@@ -81,7 +86,8 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		sources.Observe = opts.SourceQueries.Observe
 	}
 	if opts.Deliverer == nil {
-		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock, Network: egress, AllowedHosts: opts.EgressHosts}
+		opts.Deliverer = &delivery.Channels{Secrets: secrets, Clock: opts.Clock, Network: egress, AllowedHosts: opts.EgressHosts,
+			AllowedSlackHosts: opts.SlackHosts}
 	}
 	if opts.Deliveries != nil {
 		opts.Deliverer = opts.Deliveries.Counting(opts.Deliverer)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -142,7 +143,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	if err := controllers.SetupAll(runCtx, mgr, controllers.Options{Clock: manual, DataRoots: []string{state}}); err != nil {
+	// The owners' tools, on a local port the manager may reach.
+	rcv, err := startReceiver(demoSigningKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rcv.close()
+	if err := controllers.SetupAll(runCtx, mgr, controllers.Options{Clock: manual, DataRoots: []string{state},
+		EgressNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, EgressHosts: []string{rcv.ln.Addr().String()},
+		SlackHosts: []string{rcv.ln.Addr().String()}}); err != nil {
 		return nil, err
 	}
 	go func() { _ = mgr.Start(runCtx) }()
@@ -151,7 +160,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	say("==> applying %d sample manifests from config/samples (teams, the warehouse, its metrics)", len(objs))
+	if err := connectOwners(ctx, c, objs, rcv); err != nil {
+		return nil, err
+	}
+	say("==> applying %d sample manifests from config/samples (teams, the warehouse, its metrics); the teams' channels deliver to a local receiver at %s", len(objs), rcv.url())
 	if err := apply(ctx, c, Namespace, objs); err != nil {
 		return nil, err
 	}
@@ -171,6 +183,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		if err := settle(ctx); err != nil {
 			return nil, err
+		}
+		for _, line := range rcv.drain() {
+			say("%s%s", now.Format("Jan 02"), line)
 		}
 		select {
 		case <-ctx.Done():

@@ -85,6 +85,7 @@ func TestDemoTellsTheSameStoryEveryRun(t *testing.T) {
 		}
 		out = strings.ReplaceAll(out, state, "STATE")
 		out = generatedIn.ReplaceAllString(out, "in ELAPSED")
+		out = receiverPort.ReplaceAllString(out, "127.0.0.1:PORT")
 		return taskHash.ReplaceAllString(out, "-HASH")
 	}
 	first, second := play(), play()
@@ -104,7 +105,8 @@ func TestDemoTellsTheSameStoryEveryRun(t *testing.T) {
 
 var (
 	taskHash    = regexp.MustCompile(`-[0-9a-f]{10}\b`)
-	generatedIn = regexp.MustCompile(`in [0-9.]+m?s \(`)
+	generatedIn  = regexp.MustCompile(`in [0-9.]+m?s \(`)
+	receiverPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 )
 
 // The demo registers itself with the root command and follows its
