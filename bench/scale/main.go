@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -39,7 +40,16 @@ func main() {
 	flag.IntVar(&c.wide, "wide", 10000, "segments of the one wide Metric (0 skips it)")
 	flag.IntVar(&c.historyDays, "history", 60, "days of data before the first evaluation")
 	flag.StringVar(&c.assets, "assets", filepath.Join(home, ".cache", "cxloop", "k8s", "1.37.2"), "kube-apiserver and etcd binaries (make envtest-assets)")
+	var prepare string
+	flag.StringVar(&prepare, "prepare", "", "internal: write the warehouse at this path, time the baseline, print both and exit")
 	flag.Parse()
+	if prepare != "" {
+		if err := prepareHere(context.Background(), c, prepare); err != nil {
+			fmt.Fprintln(os.Stderr, "scale:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel), zap.WriteTo(os.Stderr)))
 	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
@@ -53,13 +63,11 @@ func run(ctx context.Context, c scaleConfig) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	w := warehouse{path: filepath.Join(dir, "scale.db"), metrics: c.metrics, segments: c.segments, wide: c.wide,
-		start: t0.AddDate(0, 0, -c.historyDays), end: t0.AddDate(0, 0, steadyDays+dropDays+1)}
-	rows, err := w.generate()
-	if err != nil {
-		return fmt.Errorf("generate the warehouse: %w", err)
-	}
-	groupBy, err := w.groupByOnce(ctx)
+	w := newWarehouse(c, filepath.Join(dir, "scale.db"))
+	// The warehouse and the baseline run in a child process, so the peak
+	// RSS this process reports is the manager's (and the bench's own
+	// bookkeeping), not the SQLite writer's.
+	rows, groupBy, err := prepareInChild(ctx, c, w.path)
 	if err != nil {
 		return err
 	}
@@ -132,8 +140,52 @@ func run(ctx context.Context, c scaleConfig) error {
 		sa.queries, len(sa.namespaces), sb.queries, len(sb.namespaces), overlap(sa.namespaces, sb.namespaces))
 	a.stop()
 	b.stop()
-	fmt.Printf("manager peak RSS (the process, both phases): %.0f MiB\n", peakRSS()/(1<<20))
+	fmt.Printf("manager peak RSS (this process: the managers, the control plane's clients and the bench's bookkeeping; the warehouse is written by a child): %.0f MiB\n", peakRSS()/(1<<20))
 	return nil
+}
+
+// newWarehouse is the warehouse the configuration asks for, at path.
+func newWarehouse(c scaleConfig, path string) warehouse {
+	return warehouse{path: path, metrics: c.metrics, segments: c.segments, wide: c.wide,
+		start: t0.AddDate(0, 0, -c.historyDays), end: t0.AddDate(0, 0, steadyDays+dropDays+1)}
+}
+
+// prepareHere writes the warehouse and times one GROUP BY over it, and
+// prints the rows and the time for the parent.
+func prepareHere(ctx context.Context, c scaleConfig, path string) error {
+	w := newWarehouse(c, path)
+	rows, err := w.generate()
+	if err != nil {
+		return fmt.Errorf("generate the warehouse: %w", err)
+	}
+	took, err := w.groupByOnce(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Println(rows, int64(took))
+	return nil
+}
+
+// prepareInChild runs prepareHere in a child process of this binary.
+func prepareInChild(ctx context.Context, c scaleConfig, path string) (int, time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	args := []string{"-prepare", path, "-metrics", fmt.Sprint(c.metrics), "-segments", fmt.Sprint(c.segments),
+		"-wide", fmt.Sprint(c.wide), "-history", fmt.Sprint(c.historyDays)}
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("prepare the warehouse: %w", err)
+	}
+	var rows int
+	var took int64
+	if _, err := fmt.Sscan(string(out), &rows, &took); err != nil {
+		return 0, 0, fmt.Errorf("prepare the warehouse: read %q: %w", out, err)
+	}
+	return rows, time.Duration(took), nil
 }
 
 func overlap(a, b map[string]float64) int {
