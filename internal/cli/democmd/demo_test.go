@@ -104,7 +104,7 @@ func TestDemoTellsTheSameStoryEveryRun(t *testing.T) {
 }
 
 var (
-	taskHash    = regexp.MustCompile(`-[0-9a-f]{10}\b`)
+	taskHash     = regexp.MustCompile(`-[0-9a-f]{10}\b`)
 	generatedIn  = regexp.MustCompile(`in [0-9.]+m?s \(`)
 	receiverPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 )
