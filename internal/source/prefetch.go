@@ -190,6 +190,9 @@ type historyKey struct {
 
 // historyBuckets are one key's results per interval of the grid.
 type historyBuckets struct {
+	// def and q are the definition's hash and the query fetched.
+	def     string
+	q       Query
 	results []*Result
 	// statement is the history's, the Statement of every answer.
 	statement string
@@ -217,7 +220,11 @@ func (p *historyPrefetch) of(ctx context.Context, def measure.Definition, q Quer
 	defer p.mu.Unlock()
 	b := p.buckets[key]
 	if b == nil {
-		b = &historyBuckets{}
+		if b = p.derived(def, q); b != nil {
+			p.buckets[key] = b
+			return b, nil
+		}
+		b = &historyBuckets{def: def.Hash(), q: q}
 		p.buckets[key] = b
 		got, err := p.src.QueryHistory(ctx, def, q, p.bounds)
 		switch {

@@ -256,3 +256,77 @@ func TestPrefetchHistoryWrapsOnlyHistorySources(t *testing.T) {
 		t.Fatal("bounds out of order were accepted")
 	}
 }
+
+// A segment's own reads (an episode's evidence, a task's verification)
+// come from the segmented query's buckets once those are fetched: no
+// history of their own, the same statistics as the segment's own query.
+func TestPrefetchedHistoryAnswersASegmentFromItsPopulation(t *testing.T) {
+	ctx := context.Background()
+	grid := days(t0.AddDate(0, 0, -90), 90)
+	def := measure.Definition{Formula: measure.FormulaCSAT}
+	base := Query{Table: "survey_responses", Value: "score", Time: "responded_at", Segments: []string{"stage", "persona"},
+		Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"csat"}}}}
+	narrow := func(values map[string]string) Query {
+		q := base
+		q.Filters = append([]Filter(nil), base.Filters...)
+		for _, col := range base.Segments {
+			if v, ok := values[col]; ok {
+				q.Filters = append(q.Filters, Filter{Column: col, Operator: Equals, Values: []string{v}})
+			}
+		}
+		q.Segments = nil
+		return q
+	}
+	direct := openWarehouse(t)
+	counted := &countingHistory{Source: direct}
+	p := PrefetchHistory(counted, grid)
+	whole, err := p.Query(ctx, def, base, grid[0], grid[28])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole.Segments) < 3 {
+		t.Fatalf("fixture has %d segments, want several", len(whole.Segments))
+	}
+	reads := []map[string]string{{}}
+	for _, s := range whole.Segments {
+		reads = append(reads, s.Values)
+	}
+	for _, values := range reads {
+		q := narrow(values)
+		for _, span := range [][2]int{{0, 28}, {30, 90}, {61, 62}} {
+			from, to := grid[span[0]], grid[span[1]]
+			got, err := p.Query(ctx, def, q, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := direct.Query(ctx, def, q, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameMerged(t, fmt.Sprintf("%v [%s, %s)", values, from.Format(time.DateOnly), to.Format(time.DateOnly)), got, want)
+		}
+	}
+	if q, h := counted.queries.Load(), counted.histories.Load(); q != 0 || h != 1 {
+		t.Fatalf("%d segment reads took %d queries and %d histories, want 0 and 1", 3*len(reads), q, h)
+	}
+
+	// A narrower filter than a segment's is another query: its own history.
+	q := narrow(map[string]string{"stage": "support"})
+	if _, err := p.Query(ctx, def, q, grid[0], grid[28]); err != nil {
+		t.Fatal(err)
+	}
+	// And a clustered one: its population's clusters are not its segments'.
+	c := base
+	c.Cluster = "account"
+	if _, err := p.Query(ctx, def, c, grid[0], grid[1]); err != nil {
+		t.Fatal(err)
+	}
+	cq := narrow(map[string]string{"stage": "support", "persona": "admin"})
+	cq.Cluster = "account"
+	if _, err := p.Query(ctx, def, cq, grid[0], grid[1]); err != nil {
+		t.Fatal(err)
+	}
+	if h := counted.histories.Load(); h != 4 {
+		t.Fatalf("%d histories, want one more for the narrower query and one for each clustered one", h)
+	}
+}
