@@ -19,8 +19,8 @@ import (
 // Only queries without a cluster column are: a segmented query's
 // population merges its segments' cluster sums (an account in two
 // segments is two clusters), the unsegmented query's takes each account
-// once. An empty segment value is left to the source as well: NULL and the empty string
-// group alike but do not filter alike.
+// once. An empty segment value is left to the source as well: NULL and
+// the empty string group alike but do not filter alike.
 func (p *historyPrefetch) derived(def measure.Definition, q Query) *historyBuckets {
 	if len(q.Segments) > 0 || q.Cluster != "" {
 		return nil
