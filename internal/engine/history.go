@@ -106,7 +106,7 @@ func (x *excluding) QueryHistory(ctx context.Context, d measure.Definition, q so
 		}
 	}
 	for i, o := range out {
-		if o != nil && o.Overall.Total.N == 0 {
+		if o.Empty() {
 			out[i] = nil
 		}
 	}

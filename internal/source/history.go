@@ -17,14 +17,26 @@ type HistorySource interface {
 	// the Result that Query(ctx, d, q, bounds[i], bounds[i+1]) would
 	// return, Statement aside (it is the history's statement, the same in
 	// every element). bounds are strictly increasing; the answer has
-	// len(bounds)-1 elements, nil for an interval without units.
+	// len(bounds)-1 elements, nil for an interval without units (none
+	// rated, unrated or rejected: see Result.Empty), so that a window merged
+	// from the buckets counts every unit a direct Query counts.
 	QueryHistory(ctx context.Context, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error)
+}
+
+// Empty reports whether a result holds no unit at all: none rated, none
+// unrated, none rejected. A history's element for such an interval is nil.
+func (r *Result) Empty() bool {
+	if r == nil || r.Overall == nil {
+		return true
+	}
+	o := r.Overall
+	return o.Total.N == 0 && o.Unrated.N == 0 && o.Rejected.N == 0
 }
 
 // History returns the statistics of every interval [bounds[i],
 // bounds[i+1]) of q: from src in one round trip when it is a
 // HistorySource, else one Query per interval. Element i is nil when the
-// interval has no units.
+// interval has no units (Result.Empty).
 func History(ctx context.Context, src Source, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
 	if len(bounds) < 2 {
 		return nil, nil
@@ -43,7 +55,7 @@ func History(ctx context.Context, src Source, d measure.Definition, q Query, bou
 		if err != nil {
 			return nil, err
 		}
-		if r != nil && r.Overall != nil && r.Overall.Total.N > 0 {
+		if !r.Empty() {
 			out[i] = r
 		}
 	}

@@ -99,9 +99,9 @@ func (s *sqlSource) QueryHistory(ctx context.Context, def measure.Definition, q 
 		return nil, s.classify(ctx, err)
 	}
 	for i, r := range h.results {
-		// As History's per-interval answers: an interval without rated
-		// units is nil.
-		if r != nil && r.Overall.Total.N == 0 {
+		// As History's per-interval answers: an interval without units is
+		// nil.
+		if r.Empty() {
 			h.results[i] = nil
 		}
 	}
