@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,8 +36,9 @@ func (r *Result) Empty() bool {
 
 // History returns the statistics of every interval [bounds[i],
 // bounds[i+1]) of q: from src in one round trip when it is a
-// HistorySource, else one Query per interval. Element i is nil when the
-// interval has no units (Result.Empty).
+// HistorySource, else (or when the history timed out or was too large)
+// one Query per interval. Element i is nil when the interval has no units
+// (Result.Empty).
 func History(ctx context.Context, src Source, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
 	if len(bounds) < 2 {
 		return nil, nil
@@ -47,8 +49,20 @@ func History(ctx context.Context, src Source, d measure.Definition, q Query, bou
 		}
 	}
 	if hs, ok := src.(HistorySource); ok {
-		return hs.QueryHistory(ctx, d, q, bounds)
+		out, err := hs.QueryHistory(ctx, d, q, bounds)
+		// A history too heavy for the source (a statement past the
+		// DataSource's timeout, an answer past a memory bound) is read
+		// interval by interval instead, as a range is: the answers are the
+		// same by contract, each within the source's limits.
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, ErrTimeout) || errors.Is(err, ErrTooLarge)) {
+			return out, err
+		}
 	}
+	return perInterval(ctx, src, d, q, bounds)
+}
+
+// perInterval is History's answer from one Query per interval.
+func perInterval(ctx context.Context, src Source, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
 	out := make([]*Result, len(bounds)-1)
 	for i := range out {
 		r, err := src.Query(ctx, d, q, bounds[i], bounds[i+1])
