@@ -18,7 +18,8 @@ func firstNonNil(rs []*Result) int {
 
 // historyEqual reports where got and want differ, Statement aside: every
 // count and key exactly, every float within 1e-12 of the larger magnitude
-// (sums merged in another order differ in the last bits).
+// or of 1 (sums merged in another order differ in the last bits), nil maps
+// as empty.
 func historyEqual(path string, got, want reflect.Value) error {
 	switch got.Kind() {
 	case reflect.Pointer:
@@ -56,7 +57,7 @@ func historyEqual(path string, got, want reflect.Value) error {
 		return nil
 	case reflect.Float64:
 		a, b := got.Float(), want.Float()
-		if a != b && !(math.Abs(a-b) <= 1e-12*math.Max(math.Abs(a), math.Abs(b))) {
+		if a != b && !(math.Abs(a-b) <= 1e-12*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))) {
 			return fmt.Errorf("%s: %v, want %v", path, a, b)
 		}
 		return nil

@@ -3,7 +3,6 @@ package source
 import (
 	"context"
 	"fmt"
-	"math"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -32,61 +31,9 @@ func (c *countingHistory) QueryHistory(ctx context.Context, d measure.Definition
 	return History(ctx, c.Source, d, q, bounds)
 }
 
-// nearlyEqual reports where got and want differ, Statement aside: every
-// count exactly, every float within 1e-12 of the larger magnitude (sums
-// merged in another order differ in the last bits), nil maps as empty.
-func nearlyEqual(path string, got, want reflect.Value) error {
-	switch got.Kind() {
-	case reflect.Pointer:
-		if got.IsNil() || want.IsNil() {
-			if got.IsNil() != want.IsNil() {
-				return fmt.Errorf("%s: %v, want %v", path, got, want)
-			}
-			return nil
-		}
-		return nearlyEqual(path, got.Elem(), want.Elem())
-	case reflect.Struct:
-		for i := 0; i < got.NumField(); i++ {
-			name := got.Type().Field(i).Name
-			if name == "Statement" {
-				continue
-			}
-			if err := nearlyEqual(path+"."+name, got.Field(i), want.Field(i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case reflect.Map:
-		if got.Len() != want.Len() {
-			return fmt.Errorf("%s: %d entries, want %d", path, got.Len(), want.Len())
-		}
-		for _, k := range want.MapKeys() {
-			g := got.MapIndex(k)
-			if !g.IsValid() {
-				return fmt.Errorf("%s[%v]: missing", path, k)
-			}
-			if err := nearlyEqual(fmt.Sprintf("%s[%v]", path, k), g, want.MapIndex(k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case reflect.Float64:
-		a, b := got.Float(), want.Float()
-		if a != b && !(math.Abs(a-b) <= 1e-12*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))) {
-			return fmt.Errorf("%s: %v, want %v", path, a, b)
-		}
-		return nil
-	default:
-		if !reflect.DeepEqual(got.Interface(), want.Interface()) {
-			return fmt.Errorf("%s: %v, want %v", path, got, want)
-		}
-		return nil
-	}
-}
-
 func sameMerged(t *testing.T, what string, got, want *Result) {
 	t.Helper()
-	if err := nearlyEqual("result", reflect.ValueOf(got), reflect.ValueOf(want)); err != nil {
+	if err := historyEqual("result", reflect.ValueOf(got), reflect.ValueOf(want)); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
