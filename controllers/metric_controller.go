@@ -184,7 +184,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	metricspec.ApplyEvaluation(next, m.Generation, res, plan.Held)
+	metricspec.ApplyEvaluation(next, &m.Spec, m.Generation, res, plan.Held)
 	p.announceEpisodes(res)
 	p.announceExclusion(res)
 	p.ready("Measured", fmt.Sprintf("measured %s: %s", res.WindowEnd.UTC().Format(time.RFC3339), res.Overall.State))

@@ -76,6 +76,11 @@ type MetricStatus struct {
 	// +optional
 	Target *float64 `json:"target,omitempty"`
 
+	// display is the latest value and target as people read them, rounded
+	// to the formula's precision with their unit; kubectl get shows it.
+	// +optional
+	Display *MetricDisplay `json:"display,omitempty"`
+
 	// episode is when the currently open change episode of the whole
 	// population started; empty when in control.
 	// +optional
@@ -153,6 +158,23 @@ type MetricStatus struct {
 	// latest evaluated interval; its data was left out. Absent otherwise.
 	// +optional
 	Exclusion *ExclusionStatus `json:"exclusion,omitempty"`
+}
+
+// MetricDisplay is a Metric's latest result in words: the numbers of
+// value, lower, upper and target rounded to the precision the formula
+// has (NPS and percentages to a tenth, an effort score to a hundredth,
+// other values to three significant digits), with the unit, and
+// durations as 2h47m.
+type MetricDisplay struct {
+	// value with its confidence interval, such as "30.4 [28.2, 32.6]",
+	// "84.2% [83.1, 85.3]" or "2h47m [2h31m, 3h02m]".
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	Value string `json:"value,omitempty"`
+	// target with the side that is good, such as ">= 30.0" or "<= 4h".
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Target string `json:"target,omitempty"`
 }
 
 // Evaluation records how a result was reached.
@@ -235,8 +257,8 @@ type HeldBackTask struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=cxm;cxmetric,categories=cxloop
 // +kubebuilder:printcolumn:name="Formula",type=string,JSONPath=`.spec.formula`
-// +kubebuilder:printcolumn:name="Value",type=number,JSONPath=`.status.value`
-// +kubebuilder:printcolumn:name="Target",type=number,JSONPath=`.status.target`
+// +kubebuilder:printcolumn:name="Value",type=string,JSONPath=`.status.display.value`
+// +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.status.display.target`
 // +kubebuilder:printcolumn:name="Samples",type=integer,JSONPath=`.status.samples`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Episode",type=date,JSONPath=`.status.episode`

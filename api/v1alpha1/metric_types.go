@@ -47,6 +47,7 @@ type UnratedPolicy string
 // +kubebuilder:validation:XValidation:rule="self.formula != 'value' || (has(self.query) && has(self.query.promQL))",message="formula value reads a gauge and needs query.promQL"
 // +kubebuilder:validation:XValidation:rule="!has(self.query) || !has(self.query.promQL) || self.formula == 'value'",message="query.promQL reads a gauge: use formula value (Prometheus evaluates the expression, so write the NPS, rate or ratio in PromQL)"
 // +kubebuilder:validation:XValidation:rule="!has(self.improvement) || !has(self.improvement.verifyWindow) || duration(self.improvement.verifyWindow) >= duration(self.interval)",message="improvement.verifyWindow must be at least one interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.unit) || !(self.formula in ['nps', 'csat', 'ces', 'rate', 'count'])",message="unit applies to mean, percentile, sum, ratio, value and derived: nps and ces are scores, csat and rate percentages and count a number of units",fieldPath=".unit"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'derived' || !has(self.exclusions)",message="exclusions apply to measured metrics: a derived metric follows its inputs, so exclude the period on them"
 type MetricSpec struct {
 	// owner is the team that receives improvement tasks for this metric.
@@ -65,6 +66,16 @@ type MetricSpec struct {
 	// denominator, such as net revenue retention), value (a gauge read as is)
 	// or derived (an expression over other metrics).
 	Formula Formula `json:"formula"`
+
+	// unit of the value, for mean, percentile, sum, ratio, value and
+	// derived, shown beside it in kubectl get and on tasks: milliseconds,
+	// seconds, minutes, hours or days make the value a duration, printed
+	// as 2h47m; any other short word, such as USD, tickets or %, follows
+	// the number. It changes how the value reads, never the value.
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:Pattern=`^[A-Za-z%$€£¥/]+$`
+	// +optional
+	Unit string `json:"unit,omitempty"`
 
 	// scale of the survey answers, for nps, csat and ces. Defaults: nps 0-10,
 	// csat 1-5, ces 1-7.

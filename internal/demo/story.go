@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -145,11 +146,14 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 	}
 	fmt.Fprintln(out, "\n==> metrics")
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "METRIC\tFORMULA\tVALUE\tINTERVAL\tTARGET\tSAMPLES\tSTATE\tTEAM")
+	fmt.Fprintln(w, "METRIC\tFORMULA\tVALUE [CONFIDENCE INTERVAL]\tTARGET\tSAMPLES\tSTATE\tTEAM")
 	for _, m := range metrics.Items {
 		st := &m.Status
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Name, m.Spec.Formula, num(st.Value),
-			interval(st.Lower, st.Upper), num(st.Target), st.Samples, st.State, m.Spec.Owner.Team)
+		value, target := "-", "-"
+		if d := st.Display; d != nil {
+			value, target = cmp.Or(d.Value, "-"), cmp.Or(d.Target, "-")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Name, m.Spec.Formula, value, target, st.Samples, st.State, m.Spec.Owner.Team)
 	}
 	w.Flush()
 	byStory(tasks.Items)
@@ -170,18 +174,4 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 	}
 	w.Flush()
 	return &Result{Metrics: metrics.Items, Tasks: tasks.Items}, nil
-}
-
-func num(v *float64) string {
-	if v == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.4g", *v)
-}
-
-func interval(lo, hi *float64) string {
-	if lo == nil || hi == nil {
-		return "-"
-	}
-	return fmt.Sprintf("[%.4g, %.4g]", *lo, *hi)
 }

@@ -101,7 +101,7 @@ func independent(m Metric, at time.Time) Prior {
 func persist(t *testing.T, res *Evaluation) Prior {
 	t.Helper()
 	var status cxv1.MetricStatus
-	metricspec.ApplyEvaluation(&status, 1, res, nil)
+	metricspec.ApplyEvaluation(&status, &cxv1.MetricSpec{Formula: cxv1.FormulaNPS}, 1, res, nil)
 	back := stored(t, status)
 	return metricspec.PriorOf(&back)
 }

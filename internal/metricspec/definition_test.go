@@ -54,6 +54,7 @@ func TestDefinitionHashFollowsEverythingThatDefinesTheNumber(t *testing.T) {
 		"interval": func(m *cxv1.Metric) { m.Spec.Interval = "1h" },
 		"playbook": func(m *cxv1.Metric) { m.Spec.Improvement = &cxv1.ImprovementPolicy{Playbook: "call them"} },
 		"cluster":  func(m *cxv1.Metric) { m.Spec.Query.Columns.Cluster = "account_id" },
+		"unit":     func(m *cxv1.Metric) { m.Spec.Unit = "USD" },
 	}
 	for name, change := range same {
 		if Definition(metric(change)).Hash() != base {

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/display"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/redact"
@@ -15,16 +16,18 @@ import (
 // maxQuery is the longest query text status keeps.
 const maxQuery = 8192
 
-// ApplyEvaluation writes a successful evaluation into a Metric's next
-// status: value, detector, worst segments, held-back tasks, history and
-// the conditions that describe the data (InsufficientData, ChangeDetected).
-func ApplyEvaluation(next *cxv1.MetricStatus, gen int64, res *engine.Evaluation, held []loop.Held) {
+// ApplyEvaluation writes a successful evaluation of spec into a Metric's
+// next status: value and its display, detector, worst segments, held-back
+// tasks, history and the conditions that describe the data
+// (InsufficientData, ChangeDetected).
+func ApplyEvaluation(next *cxv1.MetricStatus, spec *cxv1.MetricSpec, gen int64, res *engine.Evaluation, held []loop.Held) {
 	o := res.Overall
 	changed := next.Value == nil || o.Value == nil || *next.Value != *o.Value || next.Samples != o.Samples ||
 		next.State != cxv1.WindowState(o.State) || next.DefinitionHash != res.DefinitionHash
 	next.DefinitionHash = res.DefinitionHash
 	next.State, next.Value, next.Lower, next.Upper, next.Samples = cxv1.WindowState(o.State), o.Value, o.Lower, o.Upper, o.Samples
 	next.Target = res.Target
+	next.Display = Display(spec, next)
 	next.Baseline = BaselineStatus(res.Baseline)
 	next.SegmentBaselines, next.EncodedSegmentBaselines = SegmentBaselinesStatus(res.SegmentBaselines, res.Detector)
 	next.Detector = DetectorStatus(res.Detector)
@@ -85,4 +88,21 @@ func SegmentLabel(seg string) string {
 		return "(all)"
 	}
 	return seg
+}
+
+// Quantity is what spec's numbers measure, for display.
+func Quantity(spec *cxv1.MetricSpec) display.Quantity {
+	return display.Quantity{Formula: string(spec.Formula), Unit: spec.Unit}
+}
+
+// Display is status's value and target as kubectl get shows them; nil
+// while there is neither.
+func Display(spec *cxv1.MetricSpec, status *cxv1.MetricStatus) *cxv1.MetricDisplay {
+	q := Quantity(spec)
+	d := &cxv1.MetricDisplay{Value: q.WithInterval(status.Value, status.Lower, status.Upper),
+		Target: q.Target(string(spec.Objective.Direction), status.Target)}
+	if d.Value == "" && d.Target == "" {
+		return nil
+	}
+	return d
 }
