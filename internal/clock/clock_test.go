@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -30,5 +31,32 @@ func TestManualMovesOnlyByHand(t *testing.T) {
 	}
 	if got := WallDuration(m, time.Hour); got != time.Hour {
 		t.Fatalf("WallDuration on a manual clock = %v", got)
+	}
+}
+
+func TestFileReadsTheTimeItHolds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "now")
+	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := NewFile(path, time.Second); err == nil {
+		t.Fatal("a clock file that does not exist was accepted")
+	}
+	if err := WriteFile(path, start); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFile(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Now().Equal(start) {
+		t.Fatalf("now %s, want %s", f.Now(), start)
+	}
+	if err := WriteFile(path, start.AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if !f.Now().Equal(start.AddDate(0, 0, 1)) {
+		t.Fatalf("after a step: now %s", f.Now())
+	}
+	if d := WallDuration(f, 24*time.Hour); d != time.Second {
+		t.Fatalf("a day's requeue waits %s, want the poll", d)
 	}
 }
