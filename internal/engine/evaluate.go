@@ -169,10 +169,15 @@ func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, win
 	if src == nil {
 		return nil, unavailable("no source", errors.New("the metric has no DataSource"))
 	}
-	// Every read below (window, baseline, calibration, feed, episode
-	// evidence) leaves the metric's exclusions out.
-	src = ExcludeFrom(src, m)
 	windowStart := AddWall(windowEnd, -m.Window, m.Location)
+	// A definition change resets the baseline and the detector.
+	if prior.DefinitionHash != m.Hash {
+		prior = Prior{}
+	}
+	// Every read below (window, baseline, calibration, feed, episode
+	// evidence) leaves the metric's exclusions out, and those on the
+	// interval grid are merges of one history's buckets.
+	src = ExcludeFrom(evaluationReads(src, m, prior, windowStart, windowEnd), m)
 	win, err := src.Query(ctx, m.Definition, m.Query, windowStart, windowEnd)
 	if err != nil {
 		return nil, unavailable("query", err)
@@ -180,10 +185,6 @@ func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, win
 	res := &Evaluation{WindowStart: windowStart, WindowEnd: windowEnd, Query: win.Statement, DefinitionHash: m.Hash, Reason: "Measured"}
 	if o, ok := m.ExclusionAt(windowEnd); ok {
 		res.Exclusion = &o
-	}
-	// A definition change resets the baseline and the detector.
-	if prior.DefinitionHash != m.Hash {
-		prior = Prior{}
 	}
 	prior = skipExcluded(m, prior)
 	reads := &baselineReads{src: src, m: m}

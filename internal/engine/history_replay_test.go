@@ -255,9 +255,9 @@ func TestReplayOverAHistoryReadsEachQueryOnce(t *testing.T) {
 	}
 }
 
-// A first evaluation reads its calibration's year and its warm-up over
-// the window each as one history.
-func TestFirstEvaluationReadsItsHistoriesOnce(t *testing.T) {
+// A first evaluation reads its calibration's year, its window, its
+// warm-up over the window and its episodes' evidence as one history.
+func TestFirstEvaluationReadsOneHistory(t *testing.T) {
 	ctx := context.Background()
 	m := warehouseCSAT(time.UTC)
 	src := &counting{Source: openWarehouse(t)}
@@ -276,7 +276,25 @@ func TestFirstEvaluationReadsItsHistoriesOnce(t *testing.T) {
 	if res.Detector == nil || res.Detector.Calibration == nil || res.Detector.FedUntil.IsZero() {
 		t.Fatalf("the evaluation did not calibrate and warm up: %+v", res.Detector)
 	}
-	if q, h := src.queries.Load(), src.histories.Load(); h != 2 || q != 1+int64(len(res.Episodes)) {
-		t.Fatalf("%d queries and %d histories, want the window's and each episode's query and two histories", q, h)
+	if q, h := src.queries.Load(), src.histories.Load(); h != 1 || q != 0 {
+		t.Fatalf("%d queries and %d histories, want one history", q, h)
+	}
+	// The next evaluation reads its window and its feed as one history.
+	src.queries.Store(0)
+	src.histories.Store(0)
+	next := AddWall(end, m.Interval, m.Location)
+	again, err := Evaluate(ctx, src, m, res.Prior(), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err = Evaluate(ctx, plain{openWarehouse(t)}, m, direct.Prior(), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closeTo("next evaluation", reflect.ValueOf(again), reflect.ValueOf(direct)); err != nil {
+		t.Fatal(err)
+	}
+	if q, h := src.queries.Load(), src.histories.Load(); h != 1 || q != 0 {
+		t.Fatalf("next evaluation: %d queries and %d histories, want one history", q, h)
 	}
 }

@@ -149,8 +149,12 @@ const maxPrefetchBuckets = 200_000
 // window's cluster sums would differ from the merge. Its window reads go
 // to src. Reads off the grid go to src, and so does a query whose
 // history cannot be fetched (its reads then fail or succeed as src says).
+//
+// A src that is itself such a prefetch (a replay's) is returned as it is:
+// its reads are already merges of buckets.
 func PrefetchHistory(src Source, bounds []time.Time) Source {
-	if _, ok := src.(RangeSource); ok {
+	switch src.(type) {
+	case RangeSource, *historyPrefetch:
 		return src
 	}
 	hs, ok := src.(HistorySource)
