@@ -187,7 +187,14 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	metricspec.ApplyEvaluation(next, &m.Spec, m.Generation, res, plan.Held)
 	p.announceEpisodes(res)
 	p.announceExclusion(res)
-	p.ready("Measured", fmt.Sprintf("measured %s: %s", res.WindowEnd.UTC().Format(time.RFC3339), res.Overall.State))
+	// The message names the window of the latest result, as
+	// lastEvaluation does, so a window that moves without changing the
+	// result writes nothing.
+	resultEnd := res.WindowEnd
+	if next.LastEvaluation != nil {
+		resultEnd = next.LastEvaluation.WindowEnd.Time
+	}
+	p.ready("Measured", fmt.Sprintf("measured %s: %s", resultEnd.UTC().Format(time.RFC3339), res.Overall.State))
 	p.ownerTeam(team)
 	// A task never exists before the episode it answers is recorded on its
 	// Metric: the status goes first.
