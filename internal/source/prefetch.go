@@ -202,6 +202,10 @@ type historyBuckets struct {
 	statement string
 	// failed is set when the history could not be fetched.
 	failed bool
+
+	// mu guards blocks, the buckets' pre-merged runs.
+	mu     sync.Mutex
+	blocks blocks
 }
 
 // span returns the grid positions of from and to; ok is false when
@@ -307,40 +311,28 @@ func (p *historyPrefetch) QueryHistory(ctx context.Context, def measure.Definiti
 }
 
 // merge is the result over the buckets [i, j): what Query over
-// [bounds[i], bounds[j]) returns. The buckets are left as they are.
+// [bounds[i], bounds[j]) returns, merged from the aligned runs that tile
+// the span (blocks). The buckets and runs are left as they are.
 func (b *historyBuckets) merge(def measure.Definition, q Query, i, j int, bounds []time.Time) (*Result, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	out := newResult(b.statement)
 	if clustered(def, q) {
 		// A clustered query's statistics say so even without units.
 		out.Overall.MarkClustered()
 	}
-	for k := i; k < j; k++ {
-		r := b.results[k]
-		if r == nil {
-			continue
-		}
-		out.Overall.Merge(r.Overall)
-		for key, s := range r.Segments {
-			cur, ok := out.Segments[key]
-			if !ok {
-				values := make(map[string]string, len(s.Values))
-				for col, v := range s.Values {
-					values[col] = v
-				}
-				cur = &Segment{Key: s.Key, Values: values, Stats: &measure.Stats{}}
-				if s.Stats.Clusters != nil {
-					cur.Stats.MarkClustered()
-				}
-				out.Segments[key] = cur
-			}
-			cur.Stats.Merge(s.Stats)
-		}
-		// Each bucket is within the bound; the window must be too, as
+	err := spans(i, j, func(level, n int) error {
+		mergeInto(out, b.run(def, q, level, n))
+		// Each run is within the bound; the window must be too, as
 		// the window's own query would have failed.
 		if len(out.Segments) > q.maxSegments() {
-			return nil, fmt.Errorf("[%s, %s): %w", bounds[i].UTC().Format(time.RFC3339),
+			return fmt.Errorf("[%s, %s): %w", bounds[i].UTC().Format(time.RFC3339),
 				bounds[j].UTC().Format(time.RFC3339), tooManySegments(q.maxSegments(), len(out.Segments)))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
