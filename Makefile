@@ -66,11 +66,13 @@ test: manifests generate envtest-assets ## Run every test against real component
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS_DIR) bash hack/with-services.sh $(GO) test ./... -count=1
 
 .PHONY: bench
-bench: envtest-assets ## Benchmarks against baselines, each printing a ratio (PostgreSQL driver vs psql; the decision simulation; the operator at scale vs one GROUP BY; a five-year backtest vs one GROUP BY).
+bench: envtest-assets ## Benchmarks against baselines, each printing a ratio (PostgreSQL driver vs psql; the decision simulation; the operator at scale vs one GROUP BY; a five-year backtest vs one GROUP BY, with and without an index; CSV aggregation vs awk).
 	bash hack/with-services.sh $(GO) run ./bench/pgnps
 	$(GO) run ./bench/simulate
 	$(GO) run ./bench/scale -assets $(ENVTEST_ASSETS_DIR)
 	$(GO) run ./bench/history
+	$(GO) run ./bench/history -index=false
+	$(GO) test ./internal/source -run '^$$' -bench 'BenchmarkCSVQuery' -benchtime 3x
 
 .PHONY: demo
 demo: envtest-assets kubectl-cx ## Show the whole loop on an embedded control plane and SQLite warehouse.
