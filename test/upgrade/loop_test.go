@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -124,6 +125,23 @@ func detectorSegment(t *testing.T, d *cxv1.DetectorStatus, segment string) engin
 	return engine.SegmentState{}
 }
 
+// persistedSegment is one segment's evidence as the old release wrote it:
+// every segment in the readable list.
+func persistedSegment(t *testing.T, m *cxv1.Metric, segment string) engine.SegmentState {
+	t.Helper()
+	if m.Status.Detector == nil {
+		t.Fatalf("%s: no detector state in testdata", m.Name)
+	}
+	for _, s := range m.Status.Detector.Segments {
+		if s.Segment == segment {
+			return engine.SegmentState{Segment: s.Segment, Statistic: s.Statistic, Samples: s.Samples,
+				Since: timeOf(s.Since), EpisodeStart: timeOf(s.EpisodeStart)}
+		}
+	}
+	t.Fatalf("%s: no evidence for %s in testdata", m.Name, segment)
+	return engine.SegmentState{}
+}
+
 // tasksByMetric is the name of each Metric's task in the old objects.
 func tasksByMetric(t *testing.T, objs map[string][]*unstructured.Unstructured) map[string]string {
 	t.Helper()
@@ -146,4 +164,11 @@ func tasksByMetric(t *testing.T, objs map[string][]*unstructured.Unstructured) m
 func describe(task *cxv1.ImprovementTask) string {
 	return fmt.Sprintf("%s: phase %s, state %s, attempt %d, verification %+v", task.Name, task.Status.Phase, task.Spec.State,
 		task.Status.Attempt, task.Status.Verification)
+}
+
+func timeOf(t *metav1.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
 }

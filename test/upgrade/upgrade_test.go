@@ -105,7 +105,7 @@ func TestUpgradeCarriesObjectsOn(t *testing.T) {
 	applyCRDs(ctx, t, c, filepath.Join("..", "..", "config", "crd", "bases"))
 	assertObjectsDecode(ctx, t, c, old)
 	assertManifestsValidate(ctx, t, c, old)
-	oldEvidence := detectorSegment(t, metricOf(t, old, evidenceMetric).Status.Detector, evidenceSegment)
+	oldEvidence := persistedSegment(t, metricOf(t, old, evidenceMetric), evidenceSegment)
 	oldTasks := tasksByMetric(t, old)
 
 	// Then the manager, on the same warehouse, from the day after the old
