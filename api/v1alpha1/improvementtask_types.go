@@ -301,6 +301,7 @@ type DeliveryRecord struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:storageversion
 // +kubebuilder:resource:shortName=itask;cxtask,categories=cxloop
 // +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.status.team`
 // +kubebuilder:printcolumn:name="Metric",type=string,JSONPath=`.spec.metric`

@@ -255,6 +255,7 @@ type HeldBackTask struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:storageversion
 // +kubebuilder:resource:shortName=cxm;cxmetric,categories=cxloop
 // +kubebuilder:printcolumn:name="Formula",type=string,JSONPath=`.spec.formula`
 // +kubebuilder:printcolumn:name="Value",type=string,JSONPath=`.status.display.value`
