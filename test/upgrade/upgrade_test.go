@@ -60,10 +60,12 @@ func TestUpgradeCarriesObjectsOn(t *testing.T) {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make envtest-assets` and point KUBEBUILDER_ASSETS at the directory it prints")
 	}
 	ctx := context.Background()
+	started := time.Now()
 	dataRoot := t.TempDir()
 	if _, err := demodata.Generate(filepath.Join(dataRoot, "warehouse.db"), oldScript()); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("warehouse generated in %s", time.Since(started).Round(time.Millisecond))
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
@@ -110,6 +112,7 @@ func TestUpgradeCarriesObjectsOn(t *testing.T) {
 
 	// Then the manager, on the same warehouse, from the day after the old
 	// one stopped.
+	t.Logf("restored and upgraded in %s", time.Since(started).Round(time.Millisecond))
 	clk := clock.NewManual(day(resumeDay))
 	startManager(ctx, t, cfg, scheme, clk, dataRoot)
 	l := &days{t: t, c: c, clk: clk}
@@ -122,6 +125,7 @@ func TestUpgradeCarriesObjectsOn(t *testing.T) {
 		}
 		clk.Set(day(d).Add(12 * time.Hour))
 		if l.ownersAct(oldTasks[evidenceMetric]) {
+			t.Logf("both loops finished by day %d", d)
 			break
 		}
 	}
