@@ -8,6 +8,15 @@ LOCALBIN           ?= $(CURDIR)/bin
 CACHE_DIR          ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/cxloop
 ENVTEST_ASSETS_DIR ?= $(CACHE_DIR)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN     ?= $(LOCALBIN)/controller-gen
+# Helm and the Prometheus Operator API are pinned in hack/helm/go.mod, a
+# module of its own: their Kubernetes libraries never reach the operator's.
+required_version    = $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "$(1)") print $$(i+1)}' hack/helm/go.mod)
+HELM_VERSION       := $(call required_version,helm.sh/helm/v3)
+HELM               ?= $(CACHE_DIR)/helm/$(HELM_VERSION)/helm
+# The Kubernetes version helm template and helm lint assume: its client-go's.
+HELM_K8S_MINOR     := $(word 2,$(subst ., ,$(call required_version,k8s.io/client-go)))
+PROMETHEUS_OPERATOR_VERSION := $(call required_version,github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring)
+PROMETHEUS_OPERATOR_CRDS    ?= $(CACHE_DIR)/prometheus-operator/$(PROMETHEUS_OPERATOR_VERSION)
 
 GO ?= go
 export GOTOOLCHAIN = local
@@ -39,6 +48,11 @@ generate: controller-gen ## Generate deepcopy code.
 manifests: controller-gen ## Generate CRDs and RBAC.
 	$(CONTROLLER_GEN) rbac:roleName=cxloop-manager crd:allowDangerousTypes=true paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(GO) run ./hack/chart
+
+.PHONY: chart
+chart: ## Copy the CRDs, the generated ClusterRole, the admission policy and the alerts into charts/cxloop.
+	$(GO) run ./hack/chart
 
 .PHONY: fmt
 fmt:
@@ -61,9 +75,27 @@ kubectl-cx: ## Build the kubectl plugin into bin/kubectl-cx.
 envtest-assets: ## Build kube-apiserver and etcd from the Go module proxy (cached).
 	@bash hack/build-control-plane.sh $(K8S_VERSION) $(ETCD_VERSION) $(ENVTEST_ASSETS_DIR)
 
+.PHONY: helm
+helm: $(HELM) ## Build the Helm CLI pinned in hack/helm/go.mod (cached).
+$(HELM):
+	cd hack/helm && $(GO) build -trimpath -o $(HELM) -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+		$(foreach p,chartutil lint/rules,-X helm.sh/helm/v3/pkg/$(p).k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$(p).k8sVersionMinor=$(HELM_K8S_MINOR))" \
+		helm.sh/helm/v3/cmd/helm
+
+.PHONY: prometheus-operator-crds
+prometheus-operator-crds: $(PROMETHEUS_OPERATOR_CRDS)/monitoring.coreos.com_servicemonitors.yaml ## Generate the ServiceMonitor and PrometheusRule CRDs of the pinned Prometheus Operator API (cached).
+$(PROMETHEUS_OPERATOR_CRDS)/monitoring.coreos.com_servicemonitors.yaml: $(CONTROLLER_GEN)
+	rm -rf $(PROMETHEUS_OPERATOR_CRDS).tmp && mkdir -p $(PROMETHEUS_OPERATOR_CRDS).tmp
+	cd hack/helm && $(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true \
+		paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1 output:crd:dir=$(PROMETHEUS_OPERATOR_CRDS).tmp
+	rm -rf $(PROMETHEUS_OPERATOR_CRDS) && mkdir -p $(PROMETHEUS_OPERATOR_CRDS)
+	mv $(PROMETHEUS_OPERATOR_CRDS).tmp/monitoring.coreos.com_prometheusrules.yaml $(PROMETHEUS_OPERATOR_CRDS).tmp/monitoring.coreos.com_servicemonitors.yaml $(PROMETHEUS_OPERATOR_CRDS)/
+	rm -rf $(PROMETHEUS_OPERATOR_CRDS).tmp
+
 .PHONY: test
-test: manifests generate envtest-assets ## Run every test against real components.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS_DIR) bash hack/with-services.sh $(GO) test ./... -count=1
+test: manifests generate envtest-assets helm prometheus-operator-crds ## Run every test against real components.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS_DIR) HELM=$(HELM) PROMETHEUS_OPERATOR_CRDS=$(PROMETHEUS_OPERATOR_CRDS) \
+		bash hack/with-services.sh $(GO) test ./... -count=1
 
 .PHONY: bench
 bench: envtest-assets ## Benchmarks against baselines, each printing a ratio (PostgreSQL driver vs psql; the decision simulation; the operator at scale vs one GROUP BY; a five-year backtest vs one GROUP BY, with and without an index; CSV aggregation vs awk).
@@ -79,6 +111,10 @@ demo: envtest-assets kubectl-cx ## Show the whole loop on an embedded control pl
 	$(LOCALBIN)/kubectl-cx demo --assets $(ENVTEST_ASSETS_DIR) $(DEMO_FLAGS)
 
 ##@ Release
+
+.PHONY: chart-package
+chart-package: chart helm ## Package charts/cxloop with VERSION (vX.Y.Z) as version and appVersion into bin/.
+	$(HELM) package charts/cxloop --version $(VERSION:v%=%) --app-version $(VERSION) --destination $(DIST)
 
 .PHONY: image
 image: ## Build the manager image for IMAGE_PLATFORMS, without a container daemon, into bin/cxloop-manager.oci.tar.
