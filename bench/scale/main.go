@@ -1,15 +1,20 @@
 // Command scale measures the operator at scale on the embedded control
-// plane against SQLite, with a manual clock: many Metrics of a few
-// segments each, one Metric of many segments, and the same load split
-// between two sharded managers. It prints, per phase, the source round
-// trips per Metric, the API writes, the time until every Metric is
+// plane against SQLite, with a clock stepped by hand: many Metrics of a
+// few segments each, one Metric of many segments, and the same load split
+// between two sharded managers. Every manager is the real cmd/manager
+// binary in its own process (--clock-file, plain-HTTP metrics), measured
+// from its own metrics endpoint and /proc: per phase the source round
+// trips per Metric, its API writes, the time until every Metric is
 // evaluated (also as a ratio to one GROUP BY over the whole table, the
-// least work that reads every row once), reconcile-time quantiles, the
-// intervals from a drop's first day to its task, and the manager's peak
-// RSS.
+// least work that reads every row once) and reconcile-time quantiles;
+// the evaluations from a drop's first day to its task; the manager's peak
+// RSS (VmHWM). Nothing but the clock asks for an evaluation, as in
+// production. A quiet interval, in which no rows enter or leave the
+// window, must write nothing. It ends with each bound and its measured
+// value (bench/scale/results.md).
 //
 //	go run ./bench/scale                       # 2,000 Metrics of 10 segments, one of 10,000
-//	go run ./bench/scale -metrics 200 -wide 1000 # a quick look
+//	go run ./bench/scale -metrics 200 -namespaces 4 -wide 1000 # a quick look
 package main
 
 import (
@@ -28,7 +33,7 @@ import (
 
 type scaleConfig struct {
 	metrics, segments, namespaces, wide, historyDays int
-	assets                                           string
+	assets, memLimit                                 string
 }
 
 func main() {
@@ -40,6 +45,7 @@ func main() {
 	flag.IntVar(&c.wide, "wide", 10000, "segments of the one wide Metric (0 skips it)")
 	flag.IntVar(&c.historyDays, "history", 60, "days of data before the first evaluation")
 	flag.StringVar(&c.assets, "assets", filepath.Join(home, ".cache", "cxloop", "k8s", "1.37.2"), "kube-apiserver and etcd binaries (make envtest-assets)")
+	flag.StringVar(&c.memLimit, "gomemlimit", "", "GOMEMLIMIT of the managers, as config/manager sets it to the memory limit (such as 256MiB); inherited when empty")
 	var prepare string
 	flag.StringVar(&prepare, "prepare", "", "internal: write the warehouse at this path, time the baseline, print both and exit")
 	flag.Parse()
@@ -64,9 +70,9 @@ func run(ctx context.Context, c scaleConfig) error {
 	}
 	defer os.RemoveAll(dir)
 	w := newWarehouse(c, filepath.Join(dir, "scale.db"))
-	// The warehouse and the baseline run in a child process, so the peak
-	// RSS this process reports is the manager's (and the bench's own
-	// bookkeeping), not the SQLite writer's.
+	// The warehouse and the baseline run in a child process, and every
+	// manager in its own (the real cmd/manager), so its peak RSS is its
+	// own.
 	rows, groupBy, err := prepareInChild(ctx, c, w.path)
 	if err != nil {
 		return err
@@ -79,30 +85,46 @@ func run(ctx context.Context, c scaleConfig) error {
 		return err
 	}
 	defer cp.stop()
+	cp.memLimit = c.memLimit
 	if err := cp.apply(ctx, c, w); err != nil {
-		return err
-	}
-
-	one, err := cp.startManager(ctx, "")
-	if err != nil {
 		return err
 	}
 	total := c.metrics
 	if c.wide > 0 {
 		total++
 	}
-	first, err := one.evaluateAll(ctx, cp, t0, total)
+	var one *manager
+	only := func() []*manager {
+		if one == nil {
+			return nil
+		}
+		return []*manager{one}
+	}
+	first, err := evaluateAt(ctx, cp, only, t0, total, func() (err error) {
+		one, err = cp.startManager(ctx, "one", "")
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if one != nil {
+			one.stop()
+		}
+	}()
 	first.print("first evaluation, one manager", total, groupBy)
+	var steady phase
 	for day := 1; day <= steadyDays; day++ {
-		p, err := one.evaluateAll(ctx, cp, t0.AddDate(0, 0, day), total)
-		if err != nil {
+		if steady, err = evaluateAt(ctx, cp, only, t0.AddDate(0, 0, day), total, nil); err != nil {
 			return err
 		}
-		p.print(fmt.Sprintf("steady interval %d, one manager", day), total, groupBy)
+		steady.print(fmt.Sprintf("steady interval %d, one manager", day), total, groupBy)
 	}
+	quietPhase, err := evaluateAt(ctx, cp, only, quietDay.AddDate(0, 0, 1), total, nil)
+	if err != nil {
+		return err
+	}
+	quietPhase.print("quiet interval (no new rows, none leaving the window), one manager", total, groupBy)
 	if c.wide > 0 {
 		size, err := cp.statusBytes(ctx, wideNamespace, "wide")
 		if err != nil {
@@ -110,44 +132,75 @@ func run(ctx context.Context, c scaleConfig) error {
 		}
 		fmt.Printf("  the %d-segment Metric's status: %.0f KiB\n", c.wide, float64(size)/1024)
 	}
-	if err := one.detectDrop(ctx, cp, t0.AddDate(0, 0, steadyDays), total); err != nil {
+	drop, err := detectDrop(ctx, cp, one, dropFrom, total)
+	if err != nil {
 		return err
 	}
+	rss, err := one.peakRSS()
+	if err != nil {
+		return err
+	}
+	heap := one.peakHeap
 	one.stop()
+	one = nil
 
 	// The same load split between two managers by a Namespace label.
 	if err := cp.labelShards(ctx, c.namespaces); err != nil {
 		return err
 	}
-	a, err := cp.startManager(ctx, shardLabel+"=a")
+	var shards []*manager
+	defer func() {
+		for _, m := range shards {
+			m.stop()
+		}
+	}()
+	for _, s := range []struct{ name, selector string }{{"a", shardLabel + "=a"}, {"b", "!" + shardLabel}} {
+		m, err := cp.startManager(ctx, s.name, s.selector)
+		if err != nil {
+			return err
+		}
+		shards = append(shards, m)
+	}
+	split, err := evaluateAt(ctx, cp, func() []*manager { return shards }, dropFrom.AddDate(0, 0, dropDays+1), total, nil)
 	if err != nil {
 		return err
 	}
-	b, err := cp.startManager(ctx, "!"+shardLabel)
-	if err != nil {
-		return err
-	}
-	next := t0.AddDate(0, 0, steadyDays+dropDays+1)
-	cp.clock.Set(next)
-	if err := cp.requestAll(ctx, next); err != nil {
-		return err
-	}
-	if err := cp.waitEvaluated(ctx, next, total); err != nil {
-		return err
-	}
-	sa, sb := a.sample(), b.sample()
+	sa, sb := split.shards[0], split.shards[1]
 	fmt.Printf("two shards, one interval: shard a %.0f round trips over %d namespaces, shard b %.0f over %d, namespaces in both: %d\n",
 		sa.queries, len(sa.namespaces), sb.queries, len(sb.namespaces), overlap(sa.namespaces, sb.namespaces))
-	a.stop()
-	b.stop()
-	fmt.Printf("manager peak RSS (this process: the managers, the control plane's clients and the bench's bookkeeping; the warehouse is written by a child): %.0f MiB\n", peakRSS()/(1<<20))
+	for _, m := range shards {
+		r, err := m.peakRSS()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("shard %s peak RSS (VmHWM): %.0f MiB\n", m.name, r/(1<<20))
+	}
+
+	fmt.Printf("\nbounds, %d Metrics of %d segments (and one of %d):\n", c.metrics, c.segments, c.wide)
+	bound := func(name string, got, limit float64, unit string) {
+		verdict := "met"
+		if got > limit {
+			verdict = "NOT met"
+		}
+		fmt.Printf("  %-58s %8.2f %-8s (bound %g) %s\n", name, got, unit, limit, verdict)
+	}
+	bound("source round trips per Metric, first evaluation", first.queries/float64(total), 2, "")
+	bound("source round trips per Metric, steady interval", steady.queries/float64(total), 1, "")
+	bound("API writes, quiet interval", quietPhase.writes, 0, "")
+	bound("manager peak RSS (VmHWM of cmd/manager)", rss/(1<<20), 256, "MiB")
+	fmt.Printf("  %-58s %8.2f MiB (GOMEMLIMIT %q)\n", "  of which Go heap in use at most (sampled)", heap/(1<<20), c.memLimit)
+	if drop == 0 {
+		fmt.Printf("  %-58s none within %d\n", "evaluations of the drop's data until its task", dropDays)
+	} else {
+		bound("evaluations of the drop's data until its task", float64(drop), 1, "")
+	}
 	return nil
 }
 
 // newWarehouse is the warehouse the configuration asks for, at path.
 func newWarehouse(c scaleConfig, path string) warehouse {
 	return warehouse{path: path, metrics: c.metrics, segments: c.segments, wide: c.wide,
-		start: t0.AddDate(0, 0, -c.historyDays), end: t0.AddDate(0, 0, steadyDays+dropDays+1)}
+		start: t0.AddDate(0, 0, -c.historyDays), end: dropFrom.AddDate(0, 0, dropDays+2)}
 }
 
 // prepareHere writes the warehouse and times one GROUP BY over it, and

@@ -4,54 +4,53 @@ import (
 	"math"
 	"time"
 
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // reconcileTimes is the Metric controller's reconcile-time histogram
-// (controller-runtime's own) over one phase: the counts per bucket added
-// since the phase began.
+// (controller-runtime's own): cumulative counts per bucket.
 type reconcileTimes struct {
 	upper  []float64 // bucket upper bounds, seconds
 	counts []float64 // cumulative counts per bucket
 }
 
-func gatherReconcileTimes() reconcileTimes {
+func reconcileTimesOf(families map[string]*dto.MetricFamily) reconcileTimes {
 	var r reconcileTimes
-	families, _ := crmetrics.Registry.Gather()
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_time_seconds" {
+	for _, m := range families["controller_runtime_reconcile_time_seconds"].GetMetric() {
+		if label(m, "controller") != "metric" {
 			continue
 		}
-		for _, m := range f.GetMetric() {
-			metric := false
-			for _, l := range m.GetLabel() {
-				metric = metric || (l.GetName() == "controller" && l.GetValue() == "metric")
-			}
-			if !metric {
-				continue
-			}
-			for _, b := range m.GetHistogram().GetBucket() {
-				r.upper = append(r.upper, b.GetUpperBound())
-				r.counts = append(r.counts, float64(b.GetCumulativeCount()))
-			}
+		for _, b := range m.GetHistogram().GetBucket() {
+			r.upper = append(r.upper, b.GetUpperBound())
+			r.counts = append(r.counts, float64(b.GetCumulativeCount()))
 		}
 	}
 	return r
 }
 
-// phaseTimes measures reconcile times from now on.
-type phaseTimes struct{ start reconcileTimes }
-
-func newReconcileTimes() phaseTimes { return phaseTimes{start: gatherReconcileTimes()} }
-
-func (p phaseTimes) since() reconcileTimes {
-	now := gatherReconcileTimes()
-	if len(p.start.counts) == len(now.counts) {
-		for i := range now.counts {
-			now.counts[i] -= p.start.counts[i]
+// minus is the histogram of the reconciles since before.
+func (r reconcileTimes) minus(before reconcileTimes) reconcileTimes {
+	out := reconcileTimes{upper: r.upper, counts: append([]float64(nil), r.counts...)}
+	if len(before.counts) == len(out.counts) {
+		for i := range out.counts {
+			out.counts[i] -= before.counts[i]
 		}
 	}
-	return now
+	return out
+}
+
+// plus adds another manager's histogram of the same buckets.
+func (r reconcileTimes) plus(o reconcileTimes) reconcileTimes {
+	if len(r.counts) == 0 {
+		return o
+	}
+	out := reconcileTimes{upper: r.upper, counts: append([]float64(nil), r.counts...)}
+	if len(o.counts) == len(out.counts) {
+		for i := range out.counts {
+			out.counts[i] += o.counts[i]
+		}
+	}
+	return out
 }
 
 // quantile interpolates linearly within the bucket that holds quantile f.

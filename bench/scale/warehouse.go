@@ -13,12 +13,14 @@ import (
 )
 
 // The clock starts at t0, the end of the history; the data runs on for
-// the steady intervals and the drop after them.
+// the steady intervals, a quiet interval and the drop after them.
 var t0 = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
 const (
 	steadyDays = 3
 	dropDays   = 14
+	// windowDays is every Metric's window (720h).
+	windowDays = 30
 	// The drop: the first Metric's first account, from the day after the
 	// steady intervals, answers heavily and all detractors.
 	dropMetric  = "m0000"
@@ -39,6 +41,18 @@ type warehouse struct {
 
 func metricName(i int) string  { return fmt.Sprintf("m%04d", i) }
 func accountName(i int) string { return fmt.Sprintf("a%02d", i) }
+
+// quietDay is the interval after the steady ones, in which nobody
+// answers; the day that leaves the window as it enters is quiet too, so
+// the window evaluated at its end holds the same rows as the one before.
+var quietDay = t0.AddDate(0, 0, steadyDays)
+
+// dropFrom is the drop's first day, the one after the quiet interval.
+var dropFrom = quietDay.AddDate(0, 0, 1)
+
+func quiet(day time.Time) bool {
+	return day.Equal(quietDay) || day.Equal(quietDay.AddDate(0, 0, -windowDays))
+}
 
 // generate writes one table of NPS answers, indexed on (metric, time), and
 // returns its rows. Scores are drawn around an NPS of about 30, the
@@ -78,8 +92,10 @@ func (w warehouse) generate() (int, error) {
 		_, err := ins.Exec(metric, account, s, demodata.FormatTime(at))
 		return err
 	}
-	dropFrom := t0.AddDate(0, 0, steadyDays)
 	for day, d := w.start, 0; day.Before(w.end); day, d = day.AddDate(0, 0, 1), d+1 {
+		if quiet(day) {
+			continue
+		}
 		for m := 0; m < w.metrics; m++ {
 			for a := 0; a < w.segments; a++ {
 				for k := 0; k < perAccountDay; k++ {

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// manager is the real manager binary (cmd/manager) in a child process, on
+// the cluster's clock file, scraped through its metrics endpoint.
+type manager struct {
+	cmd     *exec.Cmd
+	name    string
+	metrics string // the scrape URL
+	exited  chan error
+	// peakHeap is the largest Go heap in use of any sample, bytes.
+	peakHeap float64
+}
+
+// buildManager compiles cmd/manager into dir, from the module this bench
+// runs in.
+func buildManager(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/manager")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build cmd/manager (run the bench from the repository's root): %w", err)
+	}
+	return bin, nil
+}
+
+// startManager starts a manager for the namespaces shard selects (every
+// namespace when empty), without leader election, with plain-HTTP metrics
+// on a free loopback port.
+func (cp *cluster) startManager(ctx context.Context, name, shard string) (*manager, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--kubeconfig", cp.kubeconfig, "--clock-file", cp.clockFile, "--data-root", cp.dataDir,
+		"--leader-elect=false", "--health-probe-bind-address=0", "--metrics-secure=false",
+		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "--zap-log-level=error"}
+	if shard != "" {
+		args = append(args, "--shard", shard)
+	}
+	cmd := exec.CommandContext(ctx, cp.managerBin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if cp.memLimit != "" {
+		// As deployed: config/manager sets GOMEMLIMIT to the memory limit.
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+cp.memLimit)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m := &manager{cmd: cmd, name: name, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), exited: make(chan error, 1)}
+	go func() { m.exited <- cmd.Wait() }()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := m.scrape(); err == nil {
+			return m, nil
+		} else if time.Now().After(deadline) {
+			m.stop()
+			return nil, fmt.Errorf("manager %s: metrics endpoint: %w", name, err)
+		}
+		select {
+		case err := <-m.exited:
+			return nil, fmt.Errorf("manager %s exited: %v", name, err)
+		default:
+		}
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// stop ends the manager with SIGTERM, as a Pod's eviction would.
+func (m *manager) stop() {
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(30 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	}
+}
+
+// peakRSS is the manager's high-water resident set (VmHWM), in bytes.
+func (m *manager) peakRSS() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+func (m *manager) scrape() (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(m.metrics)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape %s: %s", m.metrics, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+// sample is what a manager has done so far, from its own metrics.
+type sample struct {
+	queries    float64            // source round trips
+	namespaces map[string]float64 // source round trips by namespace
+	writes     float64            // API requests that write: POST, PUT, PATCH, DELETE
+	evaluated  map[string]float64 // namespace/metric -> last evaluation, clock seconds
+	heap       float64            // Go heap in use, bytes
+	reconcile  reconcileTimes
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func (m *manager) sample() (sample, error) {
+	families, err := m.scrape()
+	if err != nil {
+		return sample{}, err
+	}
+	s := sample{namespaces: map[string]float64{}, evaluated: map[string]float64{}}
+	for _, mm := range families["cxloop_source_queries_total"].GetMetric() {
+		v := mm.GetCounter().GetValue()
+		s.queries += v
+		s.namespaces[label(mm, "namespace")] += v
+	}
+	for _, mm := range families["rest_client_requests_total"].GetMetric() {
+		switch label(mm, "method") {
+		case "POST", "PUT", "PATCH", "DELETE":
+			s.writes += mm.GetCounter().GetValue()
+		}
+	}
+	for _, mm := range families["cxloop_metric_last_evaluation_timestamp_seconds"].GetMetric() {
+		s.evaluated[label(mm, "namespace")+"/"+label(mm, "metric")] = mm.GetGauge().GetValue()
+	}
+	for _, mm := range families["go_memstats_heap_inuse_bytes"].GetMetric() {
+		s.heap = mm.GetGauge().GetValue()
+	}
+	m.peakHeap = max(m.peakHeap, s.heap)
+	s.reconcile = reconcileTimesOf(families)
+	return s, nil
+}

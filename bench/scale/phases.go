@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+)
+
+// phase is one measured step, summed over the managers running it.
+type phase struct {
+	took      time.Duration
+	queries   float64
+	writes    float64
+	reconcile reconcileTimes
+	shards    []sample // what each manager did in the phase
+}
+
+// evaluateAt moves the clock to now (begin may then start managers) and
+// waits until every Metric has been evaluated at now by its manager's own
+// requeue, as in production: nothing but the clock asks for it, so a
+// phase's writes are the managers' alone.
+func evaluateAt(ctx context.Context, cp *cluster, managers func() []*manager, now time.Time, total int, begin func() error) (phase, error) {
+	before := map[*manager]sample{}
+	for _, m := range managers() {
+		s, err := m.sample()
+		if err != nil {
+			return phase{}, err
+		}
+		before[m] = s
+	}
+	start := time.Now()
+	if err := cp.setClock(now); err != nil {
+		return phase{}, err
+	}
+	if begin != nil {
+		if err := begin(); err != nil {
+			return phase{}, err
+		}
+	}
+	want := float64(now.Unix())
+	for deadline := time.Now().Add(2 * time.Hour); ; time.Sleep(200 * time.Millisecond) {
+		var p phase
+		done := 0
+		for _, m := range managers() {
+			s, err := m.sample()
+			if err != nil {
+				return phase{}, err
+			}
+			for _, at := range s.evaluated {
+				if at == want {
+					done++
+				}
+			}
+			b := before[m]
+			shard := sample{queries: s.queries - b.queries, writes: s.writes - b.writes, namespaces: map[string]float64{},
+				reconcile: s.reconcile.minus(b.reconcile)}
+			for ns, q := range s.namespaces {
+				if d := q - b.namespaces[ns]; d > 0 {
+					shard.namespaces[ns] = d
+				}
+			}
+			p.queries += shard.queries
+			p.writes += shard.writes
+			p.reconcile = p.reconcile.plus(shard.reconcile)
+			p.shards = append(p.shards, shard)
+		}
+		if done >= total {
+			p.took = time.Since(start)
+			// Writes that follow the evaluation (events, tasks) land within
+			// a moment; count them with the phase.
+			time.Sleep(time.Second)
+			return settle(p, managers(), before)
+		}
+		if time.Now().After(deadline) {
+			return phase{}, fmt.Errorf("only %d of %d Metrics evaluated at %s", done, total, now.Format(time.RFC3339))
+		}
+	}
+}
+
+// settle recounts the phase's queries and writes after the last moment.
+func settle(p phase, managers []*manager, before map[*manager]sample) (phase, error) {
+	p.queries, p.writes = 0, 0
+	for i, m := range managers {
+		s, err := m.sample()
+		if err != nil {
+			return phase{}, err
+		}
+		b := before[m]
+		p.shards[i].queries, p.shards[i].writes = s.queries-b.queries, s.writes-b.writes
+		p.queries += p.shards[i].queries
+		p.writes += p.shards[i].writes
+	}
+	return p, nil
+}
+
+// detectDrop advances one interval at a time from the drop's first day
+// and returns the evaluations that included its data until its task
+// exists, or 0 when none did within dropDays.
+func detectDrop(ctx context.Context, cp *cluster, m *manager, from time.Time, total int) (int, error) {
+	for day := 1; day <= dropDays; day++ {
+		if _, err := evaluateAt(ctx, cp, func() []*manager { return []*manager{m} }, from.AddDate(0, 0, day), total, nil); err != nil {
+			return 0, err
+		}
+		var tasks cxv1.ImprovementTaskList
+		if err := cp.c.List(ctx, &tasks); err != nil {
+			return 0, err
+		}
+		for _, t := range tasks.Items {
+			if t.Spec.Metric == dropMetric {
+				fmt.Printf("drop of %s in %s: task %s after %d evaluations of the new data (%d tasks in all)\n",
+					dropMetric, dropAccount, t.Name, day, len(tasks.Items))
+				return day, nil
+			}
+		}
+	}
+	fmt.Printf("drop of %s in %s: no task after %d evaluations\n", dropMetric, dropAccount, dropDays)
+	return 0, nil
+}
+
+func (p phase) print(name string, metrics int, groupBy time.Duration) {
+	q := p.reconcile.quantile
+	fmt.Printf("%s: every Metric evaluated in %s (%.0f× one GROUP BY), %.2f source round trips per Metric, %.0f API writes (%.2f per Metric), reconcile p50 %s p99 %s\n",
+		name, p.took.Round(time.Millisecond), float64(p.took)/float64(groupBy), p.queries/float64(metrics), p.writes,
+		p.writes/float64(metrics), q(0.5).Round(time.Microsecond), q(0.99).Round(time.Microsecond))
+}
