@@ -45,9 +45,24 @@ type Case struct {
 	// BaselineUnits, when positive, makes the objective relative (no worse
 	// than the baseline) with a baseline window holding this many units.
 	BaselineUnits float64
+	// Promoters and Detractors are an NPS case's reference mix of answers
+	// at its level; 0.45 and 0.15 when both are zero.
+	Promoters, Detractors float64
+	// Every, when positive, replaces Poisson volumes by a rota: each
+	// segment answers one unit every Every days, segment s on the days d
+	// with d mod Every = s mod Every (PerMonth is then ignored).
+	Every int
 }
 
 func (c Case) segments() int { return max(1, c.Segments) }
+
+// mix is the case's reference NPS mix.
+func (c Case) mix() (prom, det float64) {
+	if c.Promoters == 0 && c.Detractors == 0 {
+		return 0.45, 0.15
+	}
+	return c.Promoters, c.Detractors
+}
 
 // Metric is the engine's metric for the case, with the Metric CRD's
 // defaults: a 30-day window evaluated daily, a 30-day verify window, a

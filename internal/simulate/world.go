@@ -44,11 +44,23 @@ type Change struct {
 	// Restore is the first day back at the long-run level (a fix that
 	// worked); zero means never.
 	Restore int
+	// Segments, when positive, limits the change to the segments below
+	// it; zero changes every segment.
+	Segments int
+	// PerDay, when positive, is the changed segments' expected units a
+	// day (Poisson) while the change lasts, in place of their own volume.
+	PerDay float64
 }
 
-// effect is the change's move of the level on day d, signed.
-func (ch Change) effect(d int, dir engine.Direction) float64 {
-	if ch.Day <= 0 || d < ch.Day || (ch.Restore > 0 && d >= ch.Restore) {
+// active reports whether the change holds on day d in segment seg.
+func (ch Change) active(d, seg int) bool {
+	return ch.Day > 0 && d >= ch.Day && (ch.Restore <= 0 || d < ch.Restore) && (ch.Segments <= 0 || seg < ch.Segments)
+}
+
+// effect is the change's move of the level on day d in segment seg,
+// signed.
+func (ch Change) effect(d, seg int, dir engine.Direction) float64 {
+	if !ch.active(d, seg) {
 		return 0
 	}
 	if dir == engine.AtMost {
@@ -79,6 +91,8 @@ type world struct {
 	streams []stream
 	mood    []float64
 	ces     map[float64][7]float64
+	// quiet are days on which nobody answers.
+	quiet map[int]bool
 }
 
 // newWorld draws a case's latent structure for days days.
@@ -86,6 +100,7 @@ func newWorld(c Case, seed uint64, days int) *world {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	w := &world{c: c, mood: Mood(r, days, c.MoodSD, c.MoodTau), ces: map[float64][7]float64{}}
 	perDay := c.PerMonth / 30
+	prom, det := c.mix()
 	switch {
 	case c.Accounts > 0:
 		sizes := make([]float64, c.Accounts)
@@ -103,7 +118,7 @@ func newWorld(c Case, seed uint64, days int) *world {
 			}
 			mean += sizes[a] * off
 			w.streams = append(w.streams, stream{segment: a % c.segments(), perDay: sizes[a] * perDay / campaignShare,
-				offset: off, prom: 0.45, det: 0.15, weight: 1, active: Campaigns(r, days, campaignDays, campaignShare)})
+				offset: off, prom: prom, det: det, weight: 1, active: Campaigns(r, days, campaignDays, campaignShare)})
 		}
 		// Centre the offsets on the accounts' long-run shares.
 		for a := range w.streams {
@@ -116,7 +131,7 @@ func newWorld(c Case, seed uint64, days int) *world {
 		}
 	default:
 		for s := range c.segments() {
-			w.streams = append(w.streams, stream{segment: s, perDay: perDay / float64(c.segments()), prom: 0.45, det: 0.15, weight: 1})
+			w.streams = append(w.streams, stream{segment: s, perDay: perDay / float64(c.segments()), prom: prom, det: det, weight: 1})
 		}
 	}
 	return w
@@ -157,14 +172,14 @@ func (w *world) draw(seed uint64, ch Change) *Series {
 			accounts[d] = make([]cells, len(w.streams))
 		}
 		for i, s := range w.streams {
-			if s.active != nil && !s.active[d] {
+			if (s.active != nil && !s.active[d]) || w.quiet[d] {
 				continue
 			}
-			n := Poisson(r, s.perDay*vol)
+			n := w.units(r, s, d, vol, ch)
 			if n == 0 {
 				continue
 			}
-			level := w.c.Level + s.offset + w.mood[d] + cal + ch.effect(d, w.c.Direction)
+			level := w.c.Level + s.offset + w.mood[d] + cal + ch.effect(d, s.segment, w.c.Direction)
 			c := &days[d][s.segment]
 			if w.c.Formula == measure.FormulaRatio {
 				drawAccounts(r, n, level, c)
@@ -195,6 +210,22 @@ func (w *world) draw(seed uint64, ch Change) *Series {
 		series.withAccounts(accounts, segmentOf)
 	}
 	return series
+}
+
+// units draws stream s's units on day d, whose volume factor is vol:
+// the change's volume where it holds, else the rota's one unit or a
+// Poisson count.
+func (w *world) units(r *rand.Rand, s stream, d int, vol float64, ch Change) int64 {
+	switch {
+	case ch.PerDay > 0 && ch.active(d, s.segment):
+		return Poisson(r, ch.PerDay)
+	case w.c.Every > 0:
+		if d%w.c.Every == s.segment%w.c.Every {
+			return 1
+		}
+		return 0
+	}
+	return Poisson(r, s.perDay*vol)
 }
 
 // shares are the answer categories' probabilities at a level.
