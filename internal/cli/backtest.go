@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -75,17 +76,7 @@ operator would have decided.`,
 			if err != nil {
 				return err
 			}
-			report := BacktestReport{Events: []engine.ReplayEvent{}}
-			for _, m := range set.metrics {
-				events, err := backtestMetric(cmd.Context(), set, o, m, from, to)
-				if err != nil {
-					if report.Errors == nil {
-						report.Errors = map[string]string{}
-					}
-					report.Errors[m.Name] = err.Error()
-				}
-				report.Events = append(report.Events, events...)
-			}
+			report := runBacktest(cmd.Context(), set, o, from, to, g.Streams.ErrOut)
 			sort.SliceStable(report.Events, func(i, j int) bool { return report.Events[i].At.Before(report.Events[j].At) })
 			if format != "table" {
 				return printStructured(g.Streams.Out, format, report)
@@ -123,8 +114,45 @@ operator would have decided.`,
 	return cmd
 }
 
-// backtestMetric replays one Metric of the manifests through the engine.
-func backtestMetric(ctx context.Context, set *manifestSet, o *backtestOptions, m *cxv1.Metric, from, to time.Time) ([]engine.ReplayEvent, error) {
+// runBacktest replays every Metric of the manifests, several at once
+// (forEach), showing progress on errOut when it is a terminal. Events are
+// in time order, Metrics in manifest order within an instant.
+func runBacktest(ctx context.Context, set *manifestSet, o *backtestOptions, from, to time.Time, errOut io.Writer) BacktestReport {
+	evaluations := 0
+	for _, m := range set.metrics {
+		if spec, err := metricspec.Translate(m); err == nil && m.Spec.Source != nil {
+			evaluations += engine.ReplayEvaluations(spec, from, to)
+		}
+	}
+	bar := newProgress(errOut, "backtest", len(set.metrics), evaluations)
+	defer bar.finish()
+	events := make([][]engine.ReplayEvent, len(set.metrics))
+	errs := make([]error, len(set.metrics))
+	forEach(len(set.metrics), func(i int) {
+		last := 0
+		events[i], errs[i] = backtestMetric(ctx, set, o, set.metrics[i], from, to, func(done, _ int) {
+			bar.evaluated(done - last)
+			last = done
+		})
+		bar.metricDone()
+	})
+	report := BacktestReport{Events: []engine.ReplayEvent{}}
+	for i, m := range set.metrics {
+		if errs[i] != nil {
+			if report.Errors == nil {
+				report.Errors = map[string]string{}
+			}
+			report.Errors[m.Name] = errs[i].Error()
+		}
+		report.Events = append(report.Events, events[i]...)
+	}
+	return report
+}
+
+// backtestMetric replays one Metric of the manifests through the engine,
+// reporting its evaluations to progress.
+func backtestMetric(ctx context.Context, set *manifestSet, o *backtestOptions, m *cxv1.Metric, from, to time.Time,
+	progress func(done, total int)) ([]engine.ReplayEvent, error) {
 	if m.Spec.Source == nil {
 		return nil, nil
 	}
@@ -141,7 +169,7 @@ func backtestMetric(ctx context.Context, set *manifestSet, o *backtestOptions, m
 		return nil, err
 	}
 	defer src.Close()
-	opts := engine.ReplayOptions{ResolveAfter: o.resolveAfter}
+	opts := engine.ReplayOptions{ResolveAfter: o.resolveAfter, Progress: progress}
 	// A Team absent from the manifests is not held back as the cluster
 	// holds a missing Team's tasks (TeamLoad.Missing stays false): offline
 	// manifests often omit Teams, so it replays as a team without a cap.

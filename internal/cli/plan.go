@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -65,7 +66,7 @@ func newPlanCommand(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			report, err := runPlan(cmd.Context(), o)
+			report, err := runPlan(cmd.Context(), o, g.Streams.ErrOut)
 			if err != nil {
 				return err
 			}
@@ -145,7 +146,7 @@ func (r *PlanReport) breached() bool {
 	return false
 }
 
-func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
+func runPlan(ctx context.Context, o *planOptions, errOut io.Writer) (*PlanReport, error) {
 	set, err := loadManifests(ctx, o)
 	if err != nil {
 		return nil, err
@@ -158,47 +159,80 @@ func runPlan(ctx context.Context, o *planOptions) (*PlanReport, error) {
 		}
 	}
 	sources := &metricspec.Sources{Secrets: set.secrets, Roots: o.dataRoots}
-	report := &PlanReport{Metrics: []PlanMetric{}, Tasks: []PlanTask{}}
-	for _, m := range metrics {
-		pm := PlanMetric{Namespace: m.Namespace, Name: m.Name, Formula: string(m.Spec.Formula), Segments: []PlanSegment{}}
-		spec, res, err := planMetric(ctx, sources, set.sources, m, now, o.since)
-		if err != nil {
-			pm.Error, pm.State = err.Error(), "Error"
-			report.Metrics = append(report.Metrics, pm)
-			continue
-		}
-		o := res.Overall
-		pm.Value, pm.Lower, pm.Upper, pm.Samples, pm.State, pm.Target = o.Value, o.Lower, o.Upper, o.Samples, string(o.State), res.Target
-		segs := append([]engine.Outcome(nil), res.Segments...)
-		sort.Slice(segs, func(i, j int) bool { return segs[i].Segment < segs[j].Segment })
-		for _, s := range segs {
-			pm.Segments = append(pm.Segments, PlanSegment{Segment: s.Segment, Value: s.Value, Lower: s.Lower, Upper: s.Upper,
-				Samples: s.Samples, State: string(s.State)})
-		}
-		report.Metrics = append(report.Metrics, pm)
-		for _, ep := range res.Episodes {
-			reason := fmt.Sprintf("change detected: statistic %.3g reached threshold %.3g", ep.Evidence.Statistic, ep.Evidence.Threshold)
-			if spec.Policy.DryRun {
-				reason += " (dry run: the operator would not create it)"
+	evaluations := 0
+	if o.since > 0 {
+		for _, m := range metrics {
+			if spec, err := metricspec.Translate(m); err == nil && m.Spec.Source != nil && o.since > spec.Interval {
+				end := spec.WindowEnd(now)
+				evaluations += engine.ReplayEvaluations(spec, end.Add(-o.since), end)
 			}
-			pt := PlanTask{Metric: m.Name, Segment: ep.Segment, EpisodeStart: ep.Start.UTC(), Reason: reason}
-			if p := engine.PlanVerification(spec, engine.EpisodeTask(ep), o.Samples); p.RequiredSamples > 0 {
-				pt.FreshSamples = int64(p.RequiredSamples)
-				if p.ExpectedDuration > 0 {
-					pt.TimeToVerify = p.ExpectedDuration.String()
-				}
-			}
-			report.Tasks = append(report.Tasks, pt)
 		}
 	}
+	bar := newProgress(errOut, "plan", len(metrics), evaluations)
+	defer bar.finish()
+	parts := make([]planPart, len(metrics))
+	forEach(len(metrics), func(i int) {
+		last := 0
+		parts[i] = planOne(ctx, sources, set.sources, metrics[i], now, o.since, func(done, _ int) {
+			bar.evaluated(done - last)
+			last = done
+		})
+		bar.metricDone()
+	})
+	report := &PlanReport{Metrics: []PlanMetric{}, Tasks: []PlanTask{}}
+	for _, part := range parts {
+		report.Metrics = append(report.Metrics, part.metric)
+		report.Tasks = append(report.Tasks, part.tasks...)
+	}
 	return report, nil
+}
+
+// planPart is one Metric's share of a PlanReport.
+type planPart struct {
+	metric PlanMetric
+	tasks  []PlanTask
+}
+
+// planOne measures one Metric for plan.
+func planOne(ctx context.Context, sources *metricspec.Sources, dataSources map[string]*cxv1.DataSource, m *cxv1.Metric,
+	now time.Time, since time.Duration, progress func(done, total int)) planPart {
+	pm := PlanMetric{Namespace: m.Namespace, Name: m.Name, Formula: string(m.Spec.Formula), Segments: []PlanSegment{}}
+	spec, res, err := planMetric(ctx, sources, dataSources, m, now, since, progress)
+	if err != nil {
+		pm.Error, pm.State = err.Error(), "Error"
+		return planPart{metric: pm}
+	}
+	o := res.Overall
+	pm.Value, pm.Lower, pm.Upper, pm.Samples, pm.State, pm.Target = o.Value, o.Lower, o.Upper, o.Samples, string(o.State), res.Target
+	segs := append([]engine.Outcome(nil), res.Segments...)
+	sort.Slice(segs, func(i, j int) bool { return segs[i].Segment < segs[j].Segment })
+	for _, s := range segs {
+		pm.Segments = append(pm.Segments, PlanSegment{Segment: s.Segment, Value: s.Value, Lower: s.Lower, Upper: s.Upper,
+			Samples: s.Samples, State: string(s.State)})
+	}
+	part := planPart{metric: pm}
+	for _, ep := range res.Episodes {
+		reason := fmt.Sprintf("change detected: statistic %.3g reached threshold %.3g", ep.Evidence.Statistic, ep.Evidence.Threshold)
+		if spec.Policy.DryRun {
+			reason += " (dry run: the operator would not create it)"
+		}
+		pt := PlanTask{Metric: m.Name, Segment: ep.Segment, EpisodeStart: ep.Start.UTC(), Reason: reason}
+		if p := engine.PlanVerification(spec, engine.EpisodeTask(ep), o.Samples); p.RequiredSamples > 0 {
+			pt.FreshSamples = int64(p.RequiredSamples)
+			if p.ExpectedDuration > 0 {
+				pt.TimeToVerify = p.ExpectedDuration.String()
+			}
+		}
+		part.tasks = append(part.tasks, pt)
+	}
+	return part
 }
 
 // planMetric evaluates a Metric at the latest window end before now, its
 // detector warmed on the window's history or, with since, on that much
 // history replayed through the engine.
 func planMetric(ctx context.Context, sources *metricspec.Sources, dataSources map[string]*cxv1.DataSource, m *cxv1.Metric,
-	now time.Time, since time.Duration) (engine.Metric, *engine.Evaluation, error) {
+	now time.Time, since time.Duration, progress func(done, total int)) (engine.Metric, *engine.Evaluation, error) {
 	spec, err := metricspec.Translate(m)
 	if err != nil {
 		return spec, nil, err
@@ -220,7 +254,7 @@ func planMetric(ctx context.Context, sources *metricspec.Sources, dataSources ma
 		res, err := engine.Evaluate(ctx, src, spec, engine.Prior{}, end)
 		return spec, res, err
 	}
-	replay, err := engine.Replay(ctx, src, spec, end.Add(-since), end, engine.ReplayOptions{})
+	replay, err := engine.Replay(ctx, src, spec, end.Add(-since), end, engine.ReplayOptions{Progress: progress})
 	if err != nil {
 		return spec, nil, err
 	}

@@ -49,6 +49,22 @@ type ReplayOptions struct {
 	// task is resolved this long after it opened or reopened, and its fix
 	// is verified on the data that follows.
 	ResolveAfter time.Duration
+	// Progress, when set, is called after each evaluation with the
+	// evaluations done and the replay's total (ReplayEvaluations).
+	Progress func(done, total int)
+}
+
+// ReplayEvaluations is how many evaluations a replay of m over (from, to]
+// runs: one at every interval-aligned window end.
+func ReplayEvaluations(m Metric, from, to time.Time) int {
+	if m.Interval <= 0 {
+		return 0
+	}
+	n := 0
+	for end := NextBoundary(from, m.Interval, m.Location); !end.After(to); end = AddWall(end, m.Interval, m.Location) {
+		n++
+	}
+	return n
 }
 
 // ReplayResult is a replay's timeline and where it ended.
@@ -94,6 +110,10 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 	open := map[string]time.Time{}
 	held := map[string]string{}
 	var excluded Occurrence
+	total, done := 0, 0
+	if opts.Progress != nil {
+		total = ReplayEvaluations(m, from, to)
+	}
 	for end := NextBoundary(from, m.Interval, m.Location); !end.After(to); end = AddWall(end, m.Interval, m.Location) {
 		emit := func(ev ReplayEvent) {
 			ev.Metric, ev.At = m.Name, end
@@ -166,6 +186,10 @@ func Replay(ctx context.Context, src source.Source, m Metric, from, to time.Time
 
 		// The status write wakes the metric's tasks, new ones included.
 		pass(res, now)
+		if opts.Progress != nil {
+			done++
+			opts.Progress(done, total)
+		}
 	}
 	return out, nil
 }
