@@ -1,28 +1,36 @@
 package engine
 
 import (
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/cxloop/cxloop/internal/detect"
+	"github.com/cxloop/cxloop/internal/measure"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
-// evaluationReads wraps src so that one evaluation's reads on the
-// metric's interval grid are answered from one history of interval
-// buckets (source.PrefetchHistory) where the source answers histories:
-// the window is the merge of its intervals' buckets, the detector's feed
-// is the buckets of the intervals since it was last fed, an episode's
-// evidence is its segment's buckets, and when the calibration is due its
-// year of steps runs on the same grid before the window. A steady
-// evaluation then costs one round trip, the first one (or a
-// recalibration) one too. Reads off the grid go to src as before.
+// evaluationReads wraps src so that one evaluation's reads are answered
+// from one history (source.PrefetchHistory) where the source answers
+// histories. The history's buckets are cut only where a read starts or
+// ends: the window's start and end, the detector's feed (one bucket per
+// interval since it was last fed), the start of every episode the
+// detector holds evidence of (its evidence is read from there), and the
+// edges of the metric's exclusions; when the calibration is due its year
+// of steps runs on the same history, before the window. The window is the
+// merge of the buckets it covers, so a steady evaluation of a daily
+// 30-day window holds two buckets per segment instead of thirty, and one
+// round trip answers it however many segments the metric has. A metric
+// judged on tumbling windows keeps one bucket per interval. Reads off the
+// cuts go to src as before.
 func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, windowEnd time.Time) source.Source {
 	if m.Interval <= 0 || !windowEnd.After(windowStart) {
 		return src
 	}
 	start := windowStart
 	var before []time.Time
-	if m.Objective.Target != nil || m.Objective.Relative != nil {
+	detects := m.Objective.Target != nil || m.Objective.Relative != nil
+	if detects {
 		var cal *Calibration
 		if prior.Detector != nil {
 			cal = prior.Detector.Calibration
@@ -38,9 +46,89 @@ func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, wind
 			start = fedUntil
 		}
 	}
-	bounds := wallSteps(m, start, windowEnd, m.Interval, 0)
+	var bounds []time.Time
+	if detects && measure.HasUnits(m.Definition) != nil {
+		bounds = wallSteps(m, start, windowEnd, m.Interval, 0)
+	} else {
+		bounds = evaluationCuts(m, skipExcluded(m, prior), detects, start, windowStart, windowEnd)
+	}
 	if len(before) > 1 {
 		bounds = append(before[:len(before)-1], bounds...)
 	}
 	return source.PrefetchHistory(src, bounds)
+}
+
+// evaluationCuts are the bounds of the history an evaluation of a metric
+// with per-unit contributions reads, in [start, windowEnd]: the instants
+// its reads start and end at (see evaluationReads). detects says whether
+// the detector is fed. An episode's start is a cut when its segment is
+// open, and for the other segments whose statistic is running (an
+// episode may open from it in this evaluation, its evidence read from
+// there), as many as keep the history within source.MaxHistoryStatistics
+// at the segments the detector last monitored, the highest statistics
+// first.
+func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, windowEnd time.Time) []time.Time {
+	var cuts []time.Time
+	add := func(t time.Time) {
+		if !t.Before(start) && !t.After(windowEnd) {
+			cuts = append(cuts, t)
+		}
+	}
+	add(start)
+	add(windowStart)
+	add(windowEnd)
+	for _, p := range m.included(start, windowEnd) {
+		add(p.from)
+		add(p.to)
+	}
+	if !detects {
+		return sortedCuts(cuts)
+	}
+	state, fedUntil := prior.Detector.detectState()
+	if fedUntil.IsZero() {
+		// The first feed warms the detector on the window.
+		fedUntil = windowStart
+	}
+	if !fedUntil.Before(start) {
+		for _, b := range feedBounds(m, fedUntil, windowEnd) {
+			add(b)
+		}
+	}
+	var running []detect.SegmentState
+	for _, s := range state {
+		switch {
+		case s.Since.IsZero():
+		case s.Open():
+			add(s.Since)
+		default:
+			running = append(running, s)
+		}
+	}
+	cuts = sortedCuts(cuts)
+	sort.Slice(running, func(i, j int) bool {
+		if running[i].Statistic != running[j].Statistic {
+			return running[i].Statistic > running[j].Statistic
+		}
+		return running[i].Since.Before(running[j].Since)
+	})
+	if len(running) == 0 {
+		return cuts
+	}
+	// Each bucket holds at most every segment and the population.
+	statistics := int64(prior.Detector.SegmentsMonitored) + 1
+	for _, s := range running {
+		if int64(len(cuts))*statistics > source.MaxHistoryStatistics {
+			break
+		}
+		if s.Since.After(start) && s.Since.Before(windowEnd) {
+			cuts = sortedCuts(append(cuts, s.Since))
+		}
+	}
+	return cuts
+}
+
+// sortedCuts sorts instants and drops repeats.
+func sortedCuts(cuts []time.Time) []time.Time {
+	slices.SortFunc(cuts, func(a, b time.Time) int { return a.Compare(b) })
+	return slices.CompactFunc(cuts, func(a, b time.Time) bool { return a.Equal(b) })
 }
