@@ -44,15 +44,22 @@ func buildManager(ctx context.Context, dir string) (string, error) {
 
 // startManager starts a manager for the namespaces shard selects (every
 // namespace when empty), without leader election, with plain-HTTP metrics
-// on a free loopback port.
+// and the Go profiler on free loopback ports (the profiler's address on
+// stderr, for heap profiles during a phase).
 func (cp *cluster) startManager(ctx context.Context, name, shard string) (*manager, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	pprofPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	args := []string{"--kubeconfig", cp.kubeconfig, "--clock-file", cp.clockFile, "--data-root", cp.dataDir,
 		"--leader-elect=false", "--health-probe-bind-address=0", "--metrics-secure=false",
-		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "--zap-log-level=error"}
+		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", port), "--zap-log-level=error",
+		"--pprof-bind-address", fmt.Sprintf("127.0.0.1:%d", pprofPort)}
+	fmt.Fprintf(os.Stderr, "manager %s: pprof at http://127.0.0.1:%d/debug/pprof/\n", name, pprofPort)
 	if shard != "" {
 		args = append(args, "--shard", shard)
 	}

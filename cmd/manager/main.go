@@ -59,6 +59,8 @@ func main() {
 	flag.IntVar(&maxSegments, "max-segments", source.MaxSegments, "Most segments one Metric may be measured by (each holds its own statistics and evidence); past it the Metric is Stalled TooManySegments and nothing is measured, no segment dropped silently.")
 	var clockFile string
 	flag.StringVar(&clockFile, "clock-file", "", "File holding the time (RFC 3339) the manager runs on instead of the wall clock, re-read within a second of every change; for benchmarks and backtests that step time by hand. The wall clock when empty.")
+	var pprofAddr string
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address the Go profiler (net/http/pprof) binds to, such as 127.0.0.1:6060, to take heap and CPU profiles of the manager; 0 disables it. Anyone who reaches it can read the manager's memory: bind it to loopback and reach it with kubectl port-forward.")
 	printVersion := flag.Bool("version", false, "Print the version and exit.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -113,6 +115,7 @@ func main() {
 		Metrics:                 metricsServer(metricsAddr, metricsSecure),
 		Cache:                   cacheOptions(watchNamespaces),
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElection,
 		LeaderElectionID:        leaderElectionID(shard),
 		LeaderElectionNamespace: leaderElectNS,
