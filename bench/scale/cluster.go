@@ -110,13 +110,13 @@ func (cp *cluster) apply(ctx context.Context, c scaleConfig, w warehouse) error 
 			}
 		}
 	}
-	create := func(ns, name, filter string) error {
+	create := func(ns, name, filter, improvement string) error {
 		m := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		spec := fmt.Sprintf(`{"owner":{"team":"success"},"source":{"name":"warehouse"},"formula":"nps",
 			"query":{"table":"responses","columns":{"value":"score","time":"answered_at"},
 			"filters":[{"column":"metric","operator":"Equals","values":[%q]}]},
 			"window":"720h","interval":"24h","segmentBy":["account"],
-			"objective":{"direction":"AtLeast","target":20,"minShift":10,"minSamples":20}}`, filter)
+			"objective":{"direction":"AtLeast","target":20,"minShift":10,"minSamples":20}%s}`, filter, improvement)
 		if err := json.Unmarshal([]byte(spec), &m.Spec); err != nil {
 			return err
 		}
@@ -124,12 +124,13 @@ func (cp *cluster) apply(ctx context.Context, c scaleConfig, w warehouse) error 
 		return cp.c.Create(ctx, m)
 	}
 	for i := 0; i < c.metrics; i++ {
-		if err := create(namespaces[i%c.namespaces], metricName(i), metricName(i)); err != nil {
+		if err := create(namespaces[i%c.namespaces], metricName(i), metricName(i), ""); err != nil {
 			return fmt.Errorf("create Metric %s: %w", metricName(i), err)
 		}
 	}
 	if c.wide > 0 {
-		return create(wideNamespace, "wide", "wide")
+		// Room for a task in every segment of its drop.
+		return create(wideNamespace, "wide", "wide", fmt.Sprintf(`,"improvement":{"maxOpenTasks":%d}`, 100))
 	}
 	return nil
 }

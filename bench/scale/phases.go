@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 )
 
 // phase is one measured step, summed over the managers running it.
@@ -93,30 +91,6 @@ func settle(p phase, managers []*manager, before map[*manager]sample) (phase, er
 		p.writes += p.shards[i].writes
 	}
 	return p, nil
-}
-
-// detectDrop advances one interval at a time from the drop's first day
-// and returns the evaluations that included its data until its task
-// exists, or 0 when none did within dropDays.
-func detectDrop(ctx context.Context, cp *cluster, m *manager, from time.Time, total int) (int, error) {
-	for day := 1; day <= dropDays; day++ {
-		if _, err := evaluateAt(ctx, cp, func() []*manager { return []*manager{m} }, from.AddDate(0, 0, day), total, nil); err != nil {
-			return 0, err
-		}
-		var tasks cxv1.ImprovementTaskList
-		if err := cp.c.List(ctx, &tasks); err != nil {
-			return 0, err
-		}
-		for _, t := range tasks.Items {
-			if t.Spec.Metric == dropMetric {
-				fmt.Printf("drop of %s in %s: task %s after %d evaluations of the new data (%d tasks in all)\n",
-					dropMetric, dropAccount, t.Name, day, len(tasks.Items))
-				return day, nil
-			}
-		}
-	}
-	fmt.Printf("drop of %s in %s: no task after %d evaluations\n", dropMetric, dropAccount, dropDays)
-	return 0, nil
 }
 
 func (p phase) print(name string, metrics int, groupBy time.Duration) {

@@ -10,6 +10,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/cxloop/cxloop/internal/demodata"
+	"github.com/cxloop/cxloop/internal/simulate"
 )
 
 // The clock starts at t0, the end of the history; the data runs on for
@@ -30,6 +31,16 @@ const (
 	// accounts once every few days.
 	perAccountDay = 2
 	wideEvery     = 5
+	// The wide Metric's drop: from the same day its first wideDropped
+	// accounts answer wideDropPerDay a day (Poisson) instead of their rota,
+	// at an NPS wideDropBy points lower, with the answer mix the
+	// simulation draws at that level (simulate.NPSShares).
+	wideDropped    = 20
+	wideDropPerDay = 150
+	wideDropBy     = 130
+	// The reference mix every account answers with: NPS 30.
+	promoters, detractors = 0.5, 0.2
+	level                 = 100 * (promoters - detractors)
 )
 
 // warehouse is the SQLite file every Metric reads.
@@ -41,6 +52,7 @@ type warehouse struct {
 
 func metricName(i int) string  { return fmt.Sprintf("m%04d", i) }
 func accountName(i int) string { return fmt.Sprintf("a%02d", i) }
+func wideAccount(i int) string { return fmt.Sprintf("w%05d", i) }
 
 // quietDay is the interval after the steady ones, in which nobody
 // answers; the day that leaves the window as it enters is quiet too, so
@@ -78,12 +90,26 @@ func (w warehouse) generate() (int, error) {
 	r := rand.New(rand.NewPCG(1, 2))
 	score := func() int {
 		switch u := r.Float64(); {
-		case u < 0.5:
+		case u < promoters:
 			return 9 + r.IntN(2)
-		case u < 0.8:
+		case u < 1-detractors:
 			return 7 + r.IntN(2)
 		default:
 			return r.IntN(7)
+		}
+	}
+	// The wide drop draws from its own stream, so every other row is the
+	// same with or without it.
+	dr := rand.New(rand.NewPCG(3, 4))
+	dropped := simulate.NPSShares(level-wideDropBy, promoters, detractors)
+	droppedScore := func() int {
+		switch u := dr.Float64(); {
+		case u < dropped[0]:
+			return dr.IntN(7)
+		case u < dropped[0]+dropped[1]:
+			return 7 + dr.IntN(2)
+		default:
+			return 9 + dr.IntN(2)
 		}
 	}
 	rows := 0
@@ -105,9 +131,21 @@ func (w warehouse) generate() (int, error) {
 				}
 			}
 		}
+		wideDrop := !day.Before(dropFrom)
 		for a := d % wideEvery; a < w.wide; a += wideEvery {
-			if err := add("wide", fmt.Sprintf("w%05d", a), score(), day.Add(time.Duration(r.IntN(86400))*time.Second)); err != nil {
+			s, at := score(), day.Add(time.Duration(r.IntN(86400))*time.Second)
+			if wideDrop && a < wideDropped {
+				continue // answering at the drop's volume instead
+			}
+			if err := add("wide", wideAccount(a), s, at); err != nil {
 				return 0, err
+			}
+		}
+		for a := 0; wideDrop && a < min(wideDropped, w.wide); a++ {
+			for range simulate.Poisson(dr, wideDropPerDay) {
+				if err := add("wide", wideAccount(a), droppedScore(), day.Add(time.Duration(dr.IntN(86400))*time.Second)); err != nil {
+					return 0, err
+				}
 			}
 		}
 		if !day.Before(dropFrom) && w.metrics > 0 {
