@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,9 +27,11 @@ type dropFindings struct {
 	// The wide Metric's planted segments, in days from the drop's first
 	// day: in the manager, in the replay, and in the simulation over every
 	// trial.
-	bench, replayed, simulated []float64
-	simTrials                  int
-	simTook                    time.Duration
+	bench, replayed []float64
+	simulated       []simulate.SegmentDropTrial
+	simTook         time.Duration
+	// The wide Metric's detector after the replay's last evaluation.
+	threshold, dispersion float64
 }
 
 // findDrop replays the planted Metrics over the warehouse and simulates
@@ -41,9 +45,15 @@ func findDrop(ctx context.Context, cp *cluster, c scaleConfig, segs []planted, o
 			continue
 		}
 		start := time.Now()
-		r, err := cp.replayOpenings(ctx, p.metric, dropFrom, to)
+		r, det, err := cp.replayOpenings(ctx, p.metric, dropFrom, to)
 		if err != nil {
 			return f, err
+		}
+		if p.metric.Name != dropMetric && det != nil {
+			f.threshold = det.Threshold
+			if det.Calibration != nil {
+				f.dispersion = det.Calibration.Dispersion
+			}
 		}
 		fmt.Printf("  replayed %s from %s to %s in %s\n", p.metric, t0.Format(time.DateOnly), to.Format(time.DateOnly), time.Since(start).Round(time.Millisecond))
 		replays[p.metric] = r
@@ -84,10 +94,10 @@ func findDrop(ctx context.Context, cp *cluster, c scaleConfig, segs []planted, o
 		Change:  simulate.Change{Day: dayOf(dropFrom), By: wideDropBy, Segments: len(wide), PerDay: wideDropPerDay},
 		Horizon: dropDays}
 	start := time.Now()
-	if f.simulated, err = simulate.SegmentDropDelays(sc, sd, trials, 1); err != nil {
+	if f.simulated, err = simulate.SegmentDropTrials(sc, sd, trials, 1); err != nil {
 		return f, err
 	}
-	f.simTrials, f.simTook = trials, time.Since(start)
+	f.simTook = time.Since(start)
 	return f, nil
 }
 
@@ -106,10 +116,52 @@ func (f dropFindings) print(bound func(name string, got, limit float64, unit str
 	if f.bench == nil {
 		return
 	}
-	bm, rm, sm := median(f.bench), median(f.replayed), median(f.simulated)
-	fmt.Printf("  wide drop in %d segments (%g a day at NPS %g): delays in the manager %v, in the replay %v\n",
-		len(f.bench), float64(wideDropPerDay), level-wideDropBy, f.bench, f.replayed)
-	fmt.Printf("  %-58s %8.2f days, replay %.2f, simulation %.2f (%d trials × %d segments, %s)\n", "wide drop's median delay, manager",
-		bm, rm, sm, f.simTrials, len(f.bench), f.simTook.Round(time.Second))
+	var all, calm, moved []float64
+	for _, t := range f.simulated {
+		all = append(all, t.Delays...)
+		if t.Dispersion > 0 {
+			moved = append(moved, t.Delays...)
+		} else {
+			calm = append(calm, t.Delays...)
+		}
+	}
+	bm, rm, sm := median(f.bench), median(f.replayed), median(all)
+	fmt.Printf("  wide drop in %d segments (%g a day at NPS %g): delays in the manager %v, in the replay %v; threshold %.0f, calibration's dispersion %.2f\n",
+		len(f.bench), float64(wideDropPerDay), level-wideDropBy, f.bench, f.replayed, f.threshold, f.dispersion)
+	fmt.Printf("  simulation, %d trials × %d segments in %s: delays %s\n", len(f.simulated), len(f.bench), f.simTook.Round(time.Second), histogram(all))
+	fmt.Printf("    trials calibrated at a dispersion of 0: %d, median %.2f days; above 0: %d, median %.2f days\n",
+		len(calm)/max(1, len(f.bench)), median(calm), len(moved)/max(1, len(f.bench)), median(moved))
+	fmt.Printf("    per trial (dispersion, threshold, median delay): %s\n", thresholds(f.simulated))
+	fmt.Printf("  %-58s %8.2f days, replay %.2f, simulation %.2f\n", "wide drop's median delay, manager", bm, rm, sm)
 	bound("wide drop's median delay, |manager / simulation − 1|", math.Abs(bm/sm-1), 0.1, "")
+}
+
+// histogram counts delays by whole day: "4d ×30 5d ×10 …".
+func histogram(xs []float64) string {
+	counts := map[float64]int{}
+	var keys []float64
+	for _, x := range xs {
+		if counts[x] == 0 {
+			keys = append(keys, x)
+		}
+		counts[x]++
+	}
+	sort.Float64s(keys)
+	out := ""
+	for _, k := range keys {
+		out += fmt.Sprintf(" %gd ×%d", k, counts[k])
+	}
+	return strings.TrimSpace(out)
+}
+
+// thresholds are the trials' calibrated dispersion, threshold and
+// median delay, by dispersion: "D 0.00 h 1930 8d, …".
+func thresholds(ts []simulate.SegmentDropTrial) string {
+	s := append([]simulate.SegmentDropTrial(nil), ts...)
+	sort.SliceStable(s, func(i, j int) bool { return s[i].Dispersion < s[j].Dispersion })
+	var parts []string
+	for _, t := range s {
+		parts = append(parts, fmt.Sprintf("D %.2f h %.0f %gd", t.Dispersion, t.Threshold, median(t.Delays)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -19,29 +19,30 @@ import (
 // to the interval ending at to, on the same file, spec and clock points.
 // It returns, per segment, the end of the interval whose evaluation opens
 // its first task at or after from: the data that proves the drop by the
-// operator's own decision rule.
-func (cp *cluster) replayOpenings(ctx context.Context, key client.ObjectKey, from, to time.Time) (map[string]time.Time, error) {
+// operator's own decision rule; and the detector after the last
+// evaluation.
+func (cp *cluster) replayOpenings(ctx context.Context, key client.ObjectKey, from, to time.Time) (map[string]time.Time, *engine.Detector, error) {
 	var m cxv1.Metric
 	if err := cp.c.Get(ctx, key, &m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var ds cxv1.DataSource
 	if err := cp.c.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: m.Spec.Source.Name}, &ds); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spec, err := metricspec.Translate(&m)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src, err := (&metricspec.Sources{Roots: []string{cp.dataDir}}).Get(ctx, &ds)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer src.Close()
 	// Replay evaluates at every boundary after its start: t0 first.
 	res, err := engine.Replay(ctx, src, spec, t0.Add(-spec.Interval), to, engine.ReplayOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("replay %s: %w", key, err)
+		return nil, nil, fmt.Errorf("replay %s: %w", key, err)
 	}
 	out := map[string]time.Time{}
 	for _, ev := range res.Events {
@@ -52,7 +53,7 @@ func (cp *cluster) replayOpenings(ctx context.Context, key client.ObjectKey, fro
 			out[ev.Segment] = ev.At
 		}
 	}
-	return out, nil
+	return out, res.Last.Detector, nil
 }
 
 // accountSegment is the segment key of one account of a Metric segmented

@@ -37,13 +37,21 @@ type SegmentDrop struct {
 // for a warehouse that plants the same answers.
 func NPSShares(mu, prom, det float64) [3]float64 { return npsShares(mu, prom, det) }
 
-// SegmentDropDelays draws the case's data with the drop trials times,
-// each from its own seed, replays each through the operator's path
-// (engine.Replay) from the first evaluation to the horizon, and returns
-// every changed segment's delay in every trial: the days from the drop's
-// first day to the end of the interval whose evaluation opened the
-// segment's first task after it, +Inf when none did within the horizon.
-func SegmentDropDelays(c Case, d SegmentDrop, trials int, seed uint64) ([]float64, error) {
+// SegmentDropTrial is one draw of a segment drop.
+type SegmentDropTrial struct {
+	// Delays are the changed segments' days from the drop's first day to
+	// the end of the interval whose evaluation opened the segment's first
+	// task after it, +Inf when none did within the horizon.
+	Delays []float64
+	// Threshold is the detector's at the horizon's end, and Dispersion
+	// its calibration's measured dispersion per interval.
+	Threshold, Dispersion float64
+}
+
+// SegmentDropTrials draws the case's data with the drop trials times,
+// each from its own seed, and replays each through the operator's path
+// (engine.Replay) from the first evaluation to the horizon.
+func SegmentDropTrials(c Case, d SegmentDrop, trials int, seed uint64) ([]SegmentDropTrial, error) {
 	if c.segments() < 2 || d.Change.Segments <= 0 || d.Change.Segments > c.segments() || d.Change.Day < d.History {
 		return nil, fmt.Errorf("a segment drop hits 1 to %d of a segmented metric's segments, on a day after the %d days of history",
 			c.segments(), d.History)
@@ -56,8 +64,8 @@ func SegmentDropDelays(c Case, d SegmentDrop, trials int, seed uint64) ([]float6
 		quiet[q] = true
 	}
 	type out struct {
-		delays []float64
-		err    error
+		trial SegmentDropTrial
+		err   error
 	}
 	outs := Parallel(trials, func(i int) out {
 		s := rand.New(rand.NewPCG(seed, uint64(i))).Uint64()
@@ -80,21 +88,27 @@ func SegmentDropDelays(c Case, d SegmentDrop, trials int, seed uint64) ([]float6
 				opened[ev.Segment] = ev.At.Sub(at).Hours() / 24
 			}
 		}
-		delays := make([]float64, d.Change.Segments)
-		for seg := range delays {
-			delays[seg] = math.Inf(1)
-			if t, ok := opened[series.keys[seg]]; ok {
-				delays[seg] = t
+		t := SegmentDropTrial{Delays: make([]float64, d.Change.Segments)}
+		for seg := range t.Delays {
+			t.Delays[seg] = math.Inf(1)
+			if at, ok := opened[series.keys[seg]]; ok {
+				t.Delays[seg] = at
 			}
 		}
-		return out{delays: delays}
+		if det := res.Last.Detector; det != nil {
+			t.Threshold = det.Threshold
+			if det.Calibration != nil {
+				t.Dispersion = det.Calibration.Dispersion
+			}
+		}
+		return out{trial: t}
 	})
-	var all []float64
+	all := make([]SegmentDropTrial, 0, trials)
 	for _, o := range outs {
 		if o.err != nil {
 			return nil, o.err
 		}
-		all = append(all, o.delays...)
+		all = append(all, o.trial)
 	}
 	return all, nil
 }

@@ -73,12 +73,16 @@ func TestSegmentDropDelays(t *testing.T) {
 	median := func(by float64) float64 {
 		d := SegmentDrop{Metric: m, History: 60, Quiet: []int{33, 63}, Horizon: 14,
 			Change: Change{Day: 64, By: by, Segments: 5, PerDay: 20}}
-		delays, err := SegmentDropDelays(c, d, 2, 1)
+		trials, err := SegmentDropTrials(c, d, 2, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(delays) != 10 {
-			t.Fatalf("%d delays for 5 segments in 2 trials", len(delays))
+		var delays []float64
+		for _, tr := range trials {
+			if len(tr.Delays) != 5 || !(tr.Threshold > 0) {
+				t.Fatalf("a trial of a drop in 5 segments: %+v", tr)
+			}
+			delays = append(delays, tr.Delays...)
 		}
 		sort.Float64s(delays)
 		t.Logf("drop of %g: delays %v", by, delays)
