@@ -24,6 +24,9 @@ type dialect struct {
 	// values in any order and use one several times: a history's bucket
 	// expression appears in the select list and again in GROUP BY.
 	numbered bool
+	// bucketTime is the time column as a history's bucket expression
+	// compares it with its bounds.
+	bucketTime func(column string) string
 }
 
 var postgresDialect = dialect{
@@ -31,6 +34,7 @@ var postgresDialect = dialect{
 	placeholder: func(n int) string { return fmt.Sprintf("$%d", n) },
 	timeArg:     func(t time.Time) any { return t.UTC() },
 	numbered:    true,
+	bucketTime:  func(c string) string { return c },
 }
 
 // sqliteTimeLayout is how SQLite sources store times: UTC text that sorts
@@ -41,6 +45,13 @@ var sqliteDialect = dialect{
 	name:        "sqlite",
 	placeholder: func(int) string { return "?" },
 	timeArg:     func(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) },
+	// A column declared TIMESTAMP or DATETIME has NUMERIC affinity, so
+	// SQLite would try to read the bound text as a number at every one
+	// of a row's log₂ n comparisons. Unary + drops the column's affinity
+	// and changes nothing else: the times are text, or numbers that sort
+	// before any text, either way, and the WHERE clause that the index
+	// serves keeps the bare column.
+	bucketTime: func(c string) string { return "+" + c },
 }
 
 // quote validates and quotes an identifier.

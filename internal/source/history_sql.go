@@ -127,7 +127,7 @@ func bucketExpr(st *statement, t string, bounds []time.Time) string {
 			return
 		}
 		mid := (lo + hi) / 2
-		b.WriteString("CASE WHEN " + t + " < " + st.bind(st.d.timeArg(bounds[mid])) + " THEN ")
+		b.WriteString("CASE WHEN " + st.d.bucketTime(t) + " < " + st.bind(st.d.timeArg(bounds[mid])) + " THEN ")
 		search(lo, mid)
 		b.WriteString(" ELSE ")
 		search(mid, hi)
