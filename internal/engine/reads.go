@@ -11,7 +11,7 @@ import (
 )
 
 // evaluationReads wraps src so that one evaluation's reads are answered
-// from one history (source.PrefetchHistory) where the source answers
+// from one history (source.PrefetchReads) where the source answers
 // histories. The history's buckets are cut only where a read starts or
 // ends: the window's start and end, the detector's feed (one bucket per
 // interval since it was last fed), the start of every episode the
@@ -55,7 +55,7 @@ func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, wind
 	if len(before) > 1 {
 		bounds = append(before[:len(before)-1], bounds...)
 	}
-	return source.PrefetchHistory(src, bounds)
+	return source.PrefetchReads(src, bounds)
 }
 
 // evaluationCuts are the bounds of the history an evaluation of a metric

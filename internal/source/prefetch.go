@@ -173,9 +173,25 @@ func PrefetchHistory(src Source, bounds []time.Time) Source {
 	return p
 }
 
+// PrefetchReads is PrefetchHistory for the few reads of one evaluation
+// over bounds cut where they start and end: a span is merged from its
+// buckets as they are, and no pre-merged runs are built. A replay's
+// thousands of windows gain from the runs (blocks); one evaluation's
+// handful do not, and each run of a Metric of 10,000 accounts weighs as
+// much as its window.
+func PrefetchReads(src Source, bounds []time.Time) Source {
+	out := PrefetchHistory(src, bounds)
+	if p, ok := out.(*historyPrefetch); ok && out != src {
+		p.direct = true
+	}
+	return out
+}
+
 // historyPrefetch answers grid-aligned reads from interval buckets.
 type historyPrefetch struct {
-	src    HistorySource
+	src HistorySource
+	// direct says spans merge their buckets without runs (PrefetchReads).
+	direct bool
 	bounds []time.Time
 	// index is the position of each bound, by its Unix nanoseconds.
 	index map[int64]int
@@ -203,6 +219,9 @@ type historyBuckets struct {
 	// failed is set when the history could not be fetched.
 	failed bool
 
+	// direct says spans merge the buckets themselves, without blocks.
+	direct bool
+
 	// mu guards blocks, the buckets' pre-merged runs.
 	mu     sync.Mutex
 	blocks blocks
@@ -229,10 +248,11 @@ func (p *historyPrefetch) of(ctx context.Context, def measure.Definition, q Quer
 	b := p.buckets[key]
 	if b == nil {
 		if b = p.derived(def, q); b != nil {
+			b.direct = p.direct
 			p.buckets[key] = b
 			return b, nil
 		}
-		b = &historyBuckets{def: def.Hash(), q: q}
+		b = &historyBuckets{def: def.Hash(), q: q, direct: p.direct}
 		p.buckets[key] = b
 		got, err := p.src.QueryHistory(ctx, def, q, p.bounds)
 		switch {
@@ -321,7 +341,11 @@ func (b *historyBuckets) merge(def measure.Definition, q Query, i, j int, bounds
 		// A clustered query's statistics say so even without units.
 		out.Overall.MarkClustered()
 	}
-	err := spans(i, j, func(level, n int) error {
+	tile := spans
+	if b.direct {
+		tile = buckets
+	}
+	err := tile(i, j, func(level, n int) error {
 		mergeInto(out, b.run(def, q, level, n))
 		// Each run is within the bound; the window must be too, as
 		// the window's own query would have failed.

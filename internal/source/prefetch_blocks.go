@@ -62,8 +62,22 @@ func spans(i, j int, f func(level, n int) error) error {
 	return nil
 }
 
+// buckets calls f with the buckets of [i, j) one by one, as runs of level
+// 0: the tiling of a span that builds no runs.
+func buckets(i, j int, f func(level, n int) error) error {
+	for k := i; k < j; k++ {
+		if err := f(0, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // mergeInto merges the statistics of from into out, overall and per
-// segment; from is left as it is. A nil from merges nothing.
+// segment; from is left as it is. A nil from merges nothing. A segment
+// new to out shares from's Values, which no one writes once a result is
+// built: a window of 10,000 accounts merged from its buckets holds their
+// values once, not once per merge.
 func mergeInto(out, from *Result) {
 	if from == nil {
 		return
@@ -72,11 +86,7 @@ func mergeInto(out, from *Result) {
 	for key, s := range from.Segments {
 		cur, ok := out.Segments[key]
 		if !ok {
-			values := make(map[string]string, len(s.Values))
-			for col, v := range s.Values {
-				values[col] = v
-			}
-			cur = &Segment{Key: s.Key, Values: values, Stats: &measure.Stats{}}
+			cur = &Segment{Key: s.Key, Values: s.Values, Stats: &measure.Stats{}}
 			if s.Stats.Clusters != nil {
 				cur.Stats.MarkClustered()
 			}

@@ -24,7 +24,8 @@ func evaluationCuts(t *testing.T) []time.Time {
 	return []time.Time{day(-60), day(-30), day(-13), day(-9).Add(6 * time.Hour), day(-9).Add(7 * time.Hour), day(-1), end}
 }
 
-// testPrefetchOnCuts reads, through a prefetch over uneven cuts, every
+// testPrefetchOnCuts reads, through an evaluation's prefetch
+// (PrefetchReads) over uneven cuts, every
 // span between two cuts of each query, and compares it with the source's
 // own Query over the same span: counts exactly, sums within 1e-12. A
 // clustered query's single buckets are exact too (the source takes its
@@ -53,7 +54,7 @@ func testPrefetchOnCuts(t *testing.T, direct Source) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			counted := &countingHistory{Source: direct}
-			p := PrefetchHistory(counted, cuts)
+			p := PrefetchReads(counted, cuts)
 			spans, offCuts := 0, int64(0)
 			for i := 0; i < len(cuts); i++ {
 				for j := i + 1; j < len(cuts); j++ {
@@ -78,6 +79,13 @@ func testPrefetchOnCuts(t *testing.T, direct Source) {
 			}
 			if q, h := counted.queries.Load(), counted.histories.Load(); q != offCuts || h != 1 {
 				t.Fatalf("%d spans took %d queries and %d histories, want %d and 1", spans, q, h, offCuts)
+			}
+			// One evaluation's spans merge the buckets themselves: no
+			// pre-merged run, each as large as a window, is held.
+			for _, b := range p.(*historyPrefetch).buckets {
+				if len(b.blocks.runs) != 0 {
+					t.Fatalf("%d levels of runs held", len(b.blocks.runs))
+				}
 			}
 			if tc.q.Cluster != "" {
 				return
@@ -121,4 +129,16 @@ func TestPostgresPrefetchOnUnevenCutsIsQueryPerSpan(t *testing.T) {
 	loadWarehouse(t, u)
 	pw, _ := u.User.Password()
 	testPrefetchOnCuts(t, openPostgres(t, u, pw, 20*time.Second))
+}
+
+// An evaluation inside a replay reads the replay's buckets and runs: its
+// prefetch is the replay's, left as it was.
+func TestPrefetchReadsInAReplayIsTheReplays(t *testing.T) {
+	replay := PrefetchHistory(openWarehouse(t), days(t0.AddDate(0, 0, -60), 60))
+	if _, ok := replay.(*historyPrefetch); !ok {
+		t.Fatal("the replay's history source was not wrapped")
+	}
+	if got := PrefetchReads(replay, evaluationCuts(t)); got != replay || replay.(*historyPrefetch).direct {
+		t.Fatal("an evaluation's prefetch replaced or changed the replay's")
+	}
 }
