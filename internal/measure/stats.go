@@ -137,7 +137,10 @@ type Stats struct {
 // grouped counts (SQL GROUP BY score) use MergeScore instead.
 func (s *Stats) AddScore(k int64, w float64) {
 	if s.Scores == nil {
-		s.Scores = make(map[int64]Cell, 11)
+		// Unsized: up to 8 scores fit the smallest map, half the size of
+		// one sized for 11 (NPS), and most of a history's buckets of a
+		// segment hold a few scores.
+		s.Scores = map[int64]Cell{}
 	}
 	c := s.Scores[k]
 	c.Add(w)
@@ -148,7 +151,8 @@ func (s *Stats) AddScore(k int64, w float64) {
 // one row of `SELECT score, count(*), sum(w), sum(w*w) ... GROUP BY score`.
 func (s *Stats) MergeScore(k int64, c Cell) {
 	if s.Scores == nil {
-		s.Scores = make(map[int64]Cell, 11)
+		// Unsized, as in AddScore.
+		s.Scores = map[int64]Cell{}
 	}
 	cur := s.Scores[k]
 	cur.Merge(c)
@@ -173,6 +177,9 @@ func (s *Stats) Merge(o *Stats) {
 	s.Total.Merge(o.Total)
 	s.Unrated.Merge(o.Unrated)
 	s.Rejected.Merge(o.Rejected)
+	if s.Scores == nil && len(o.Scores) > 0 {
+		s.Scores = make(map[int64]Cell, len(o.Scores))
+	}
 	for k, c := range o.Scores {
 		s.MergeScore(k, c)
 	}

@@ -150,6 +150,8 @@ func nullSafeEq(a, b string) string {
 func scanClusters(rows *sql.Rows, def measure.Definition, q Query, k *resultSink) error {
 	nseg := len(q.Segments)
 	segVals := make([]sql.NullString, nseg)
+	// values is refilled for every row; k.segment keeps a copy per segment.
+	values := make(map[string]string, nseg)
 	var ga, gb, v1, v2, v3 sql.NullFloat64
 	var n sql.NullInt64
 	var bucket int64
@@ -208,7 +210,6 @@ func scanClusters(rows *sql.Rows, def measure.Definition, q Query, k *resultSink
 		}
 		res.Overall.Clusters.Merge(&add)
 		if nseg > 0 {
-			values := make(map[string]string, nseg)
 			for i, c := range q.Segments {
 				values[c] = segVals[i].String
 			}

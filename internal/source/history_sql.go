@@ -162,6 +162,9 @@ type resultSink struct {
 	// window), against MaxSQLResultRows: a history's interval is bounded
 	// as Query over it would be.
 	rows []int
+	// values are a history's segments' values by key, shared by its
+	// buckets (Segment.Values is never written once a result is built).
+	values map[string]map[string]string
 }
 
 func (k *resultSink) bucketed() bool { return k.h != nil }
@@ -214,14 +217,34 @@ func (k *resultSink) hold() error {
 }
 
 // segment returns res's segment of values, creating it within the
-// query's bound on segments (per interval, for a history).
+// query's bound on segments (per interval, for a history). values may be
+// the caller's scratch map, refilled for every row: a new segment keeps a
+// copy, one per segment of a history (its buckets share it), since every
+// score's row of a segment names the same values.
 func (k *resultSink) segment(res *Result, values map[string]string, q Query) (*Segment, error) {
-	n := len(res.Segments)
-	seg := res.segment(values)
+	key := SegmentKey(values)
+	if seg, ok := res.Segments[key]; ok {
+		return seg, nil
+	}
+	own, ok := k.values[key]
+	if !ok {
+		own = make(map[string]string, len(values))
+		for c, v := range values {
+			own[c] = v
+		}
+		if k.bucketed() {
+			if k.values == nil {
+				k.values = map[string]map[string]string{}
+			}
+			k.values[key] = own
+		}
+	}
+	seg := &Segment{Key: key, Values: own, Stats: &measure.Stats{}}
+	res.Segments[key] = seg
 	if len(res.Segments) > q.maxSegments() {
 		return nil, tooManySegments(q.maxSegments(), len(res.Segments))
 	}
-	if k.bucketed() && len(res.Segments) > n {
+	if k.bucketed() {
 		if err := k.hold(); err != nil {
 			return nil, err
 		}

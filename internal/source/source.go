@@ -91,7 +91,10 @@ type Query struct {
 type Segment struct {
 	// Key is the segment's column=value pairs sorted by column and joined
 	// by commas; "" for the whole population.
-	Key    string
+	Key string
+	// Values are the segment's value by column. Results merged from the
+	// same buckets share them: they are never written once a result is
+	// built.
 	Values map[string]string
 	Stats  *measure.Stats
 }

@@ -146,6 +146,8 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, k *resultSin
 		&sw2num2, &sw2den2, &sw2numden, &rated)
 	fam := def.Family()
 	lo, hi := scaleOf(def)
+	// values is refilled for every row; k.segment keeps a copy per segment.
+	values := make(map[string]string, nseg)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return wrap(ErrBadQuery, "scan: %v", err)
@@ -154,7 +156,6 @@ func scanAggregate(rows *sql.Rows, def measure.Definition, q Query, k *resultSin
 		if err != nil {
 			return err
 		}
-		values := make(map[string]string, nseg)
 		for i, c := range q.Segments {
 			values[c] = segVals[i].String
 		}
