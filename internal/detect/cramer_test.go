@@ -230,3 +230,43 @@ func BenchmarkConfigureWithNull(b *testing.B) {
 		}
 	}
 }
+
+// Segments of equal volume are priced as one walk per node of their
+// summed weight: 3,000 accounts of three volumes hold a few walks, and
+// calibrate as the three volumes with their summed rates.
+func TestCalibrateSegmentsMergesEqualWalks(t *testing.T) {
+	const k = 1 / (2 * 14.0)
+	law := bernoulli(20, AtMost)
+	ratios := (&Calibration{Sigma: 40, Dispersion: 1, DispersionError: 1}).varianceRatios(6, 40)
+	var many []KeyVolume
+	few := make([]KeyVolume, 3)
+	for i := 0; i < 3000; i++ {
+		units := float64(2 + 2*(i%3))
+		kv := KeyVolume{PerMonth: 30 * units, Batch: Effective(units, 40, 1), Units: units, Law: law, Variance: ratios}
+		many = append(many, kv)
+		f := &few[i%3]
+		sum := f.PerMonth + kv.PerMonth
+		*f = kv
+		f.PerMonth = sum
+	}
+	for _, sd := range []float64{0, 0.05} {
+		if walks := skewedWalks(k, many, sd); len(walks) > 3*len(ratios)*len(hermiteNodes) {
+			t.Fatalf("baseline error %v: %d walks for 3 volumes", sd, len(walks))
+		}
+		baseline := 0.0
+		if sd > 0 {
+			baseline = 1 / (sd * sd)
+		}
+		got, err := CalibrateSegments(k, DefaultBudget, many, baseline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := CalibrateSegments(k, DefaultBudget, few, baseline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-want) > 1e-9*want {
+			t.Fatalf("baseline error %v: 3,000 accounts h = %v, their 3 volumes h = %v", sd, got, want)
+		}
+	}
+}

@@ -257,7 +257,8 @@ type weightedWalk struct {
 // skewedWalks are the walks of the keys with a Law, one per node of the
 // dispersion's error (kv.Variance) and of a baseline's error (sd, zero
 // for a fixed reference), each with its Cramér exponent solved once: it
-// does not depend on the threshold.
+// does not depend on the threshold. Keys whose walk at a node is the same
+// share one walk, weighted by their sum.
 func skewedWalks(k float64, keys []KeyVolume, sd float64) []weightedWalk {
 	var out []weightedWalk
 	// Segments of equal volume share their nodes' exponents.
@@ -266,6 +267,10 @@ func skewedWalks(k float64, keys []KeyVolume, sd float64) []weightedWalk {
 		units, ne, ratio, mu float64
 	}
 	solved := map[walkNode]walk{}
+	// Equal walks are one walk of their summed weight: a rate is linear
+	// in the weights, and 10,000 accounts of a few volumes are then a few
+	// walks, not 10,000 per node.
+	index := map[walk]int{}
 	for _, kv := range keys {
 		if kv.Law == nil {
 			continue
@@ -289,7 +294,13 @@ func skewedWalks(k float64, keys []KeyVolume, sd float64) []weightedWalk {
 					w = kv.Law.cramerWalk(kv.Units, kv.Batch, ratio, mu)
 					solved[node] = w
 				}
-				out = append(out, weightedWalk{walk: w, weight: rw[i] * dw[j] * kv.PerMonth})
+				weight := rw[i] * dw[j] * kv.PerMonth
+				if at, ok := index[w]; ok {
+					out[at].weight += weight
+					continue
+				}
+				index[w] = len(out)
+				out = append(out, weightedWalk{walk: w, weight: weight})
 			}
 		}
 	}
