@@ -36,9 +36,9 @@ func (r *Result) Empty() bool {
 
 // History returns the statistics of every interval [bounds[i],
 // bounds[i+1]) of q: from src in one round trip when it is a
-// HistorySource, else (or when the history timed out or was too large)
-// one Query per interval. Element i is nil when the interval has no units
-// (Result.Empty).
+// HistorySource, in halves when that history was too large, else (or
+// when it timed out) one Query per interval. Element i is nil when the
+// interval has no units (Result.Empty).
 func History(ctx context.Context, src Source, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error) {
 	if len(bounds) < 2 {
 		return nil, nil
@@ -52,9 +52,27 @@ func History(ctx context.Context, src Source, d measure.Definition, q Query, bou
 		out, err := hs.QueryHistory(ctx, d, q, bounds)
 		// A history too heavy for the source (a statement past the
 		// DataSource's timeout, an answer past a memory bound) is read
-		// interval by interval instead, as a range is: the answers are the
-		// same by contract, each within the source's limits.
-		if err == nil || ctx.Err() != nil || !(errors.Is(err, ErrTimeout) || errors.Is(err, ErrTooLarge)) {
+		// in parts instead: the answers are the same by contract, each
+		// within the source's limits. One too large for a bound on what
+		// it holds is read as two halves, each again in halves if need
+		// be, so the warm-up of a Metric of 10,000 accounts is a few
+		// histories rather than one query per interval; one that timed
+		// out is read interval by interval, as a range is.
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return out, err
+		case errors.Is(err, ErrTooLarge) && len(bounds) > 2:
+			mid := len(bounds) / 2
+			first, err := History(ctx, src, d, q, bounds[:mid+1])
+			if err != nil {
+				return nil, err
+			}
+			rest, err := History(ctx, src, d, q, bounds[mid:])
+			if err != nil {
+				return nil, err
+			}
+			return append(first, rest...), nil
+		case !(errors.Is(err, ErrTimeout) || errors.Is(err, ErrTooLarge)):
 			return out, err
 		}
 	}
