@@ -55,7 +55,7 @@ func calibrate(ctx context.Context, src source.Source, m Metric, shift float64, 
 	var units float64
 	// The whole year in one history read: one GROUP BY on the step's
 	// bucket where the source can, one query per step where it cannot.
-	rs, err := history(ctx, src, m, m.Query, wallSteps(m, start, end, step, 0))
+	rs, err := history(ctx, src, m, calibrationQuery(m.Query), wallSteps(m, start, end, step, 0))
 	if err != nil {
 		return nil, unavailable("calibration history", err)
 	}
@@ -96,4 +96,19 @@ func calibrate(ctx context.Context, src source.Source, m Metric, shift float64, 
 		out.VarianceInflation = Round(1 + perInterval*out.Dispersion/(cal.Sigma*cal.Sigma))
 	}
 	return out, nil
+}
+
+// calibrationQuery is what a calibration reads of q: only the whole
+// population's statistics are used, so without a cluster column it is
+// q without its segments, one statistic a step where q's history of a
+// Metric of 10,000 accounts would hold thousands (an evaluation takes it
+// from q's own buckets when it has them: source.PrefetchHistory). With
+// one it is q itself, whose population merges its segments' cluster sums
+// as the window's does.
+func calibrationQuery(q source.Query) source.Query {
+	if q.Cluster != "" {
+		return q
+	}
+	q.Segments = nil
+	return q
 }
