@@ -12,6 +12,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 func init() { Register(newBacktestCommand) }
@@ -116,12 +117,39 @@ operator would have decided.`,
 
 // runBacktest replays every Metric of the manifests, several at once
 // (forEach), showing progress on errOut when it is a terminal. Events are
-// in time order, Metrics in manifest order within an instant.
+// in time order, Metrics in manifest order within an instant. Metrics of
+// one DataSource share its connection, and those that differ only in one
+// filter's value share their history statements (source.SharedHistory).
 func runBacktest(ctx context.Context, set *manifestSet, o *backtestOptions, from, to time.Time, errOut io.Writer) BacktestReport {
+	sources := &metricspec.Sources{Secrets: set.secrets, Roots: o.dataRoots}
+	opened := map[string]source.Source{}
+	openErrs := map[string]error{}
+	defer func() {
+		for _, src := range opened {
+			src.Close()
+		}
+	}()
+	specs := make([]*engine.Metric, len(set.metrics))
 	evaluations := 0
-	for _, m := range set.metrics {
-		if spec, err := metricspec.Translate(m); err == nil && m.Spec.Source != nil {
-			evaluations += engine.ReplayEvaluations(spec, from, to)
+	for i, m := range set.metrics {
+		spec, err := metricspec.Translate(m)
+		if err != nil || m.Spec.Source == nil {
+			continue
+		}
+		specs[i] = &spec
+		evaluations += engine.ReplayEvaluations(spec, from, to)
+		key := m.Namespace + "/" + m.Spec.Source.Name
+		if _, seen := opened[key]; !seen && openErrs[key] == nil {
+			if ds, ok := set.sources[key]; ok {
+				if src, err := sources.Get(ctx, ds); err != nil {
+					openErrs[key] = err
+				} else {
+					opened[key] = source.NewSharedHistory(src)
+				}
+			}
+		}
+		if sh, ok := opened[key].(*source.SharedHistory); ok {
+			sh.Expect(spec.Definition, spec.Query)
 		}
 	}
 	bar := newProgress(errOut, "backtest", len(set.metrics), evaluations)
@@ -129,12 +157,26 @@ func runBacktest(ctx context.Context, set *manifestSet, o *backtestOptions, from
 	events := make([][]engine.ReplayEvent, len(set.metrics))
 	errs := make([]error, len(set.metrics))
 	forEach(len(set.metrics), func(i int) {
-		last := 0
-		events[i], errs[i] = backtestMetric(ctx, set, o, set.metrics[i], from, to, func(done, _ int) {
-			bar.evaluated(done - last)
-			last = done
-		})
-		bar.metricDone()
+		defer bar.metricDone()
+		m := set.metrics[i]
+		if m.Spec.Source == nil {
+			return
+		}
+		key := m.Namespace + "/" + m.Spec.Source.Name
+		switch {
+		case specs[i] == nil:
+			_, errs[i] = metricspec.Translate(m)
+		case openErrs[key] != nil:
+			errs[i] = openErrs[key]
+		case opened[key] == nil:
+			errs[i] = fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
+		default:
+			last := 0
+			events[i], errs[i] = backtestMetric(ctx, set, o, m, *specs[i], opened[key], from, to, func(done, _ int) {
+				bar.evaluated(done - last)
+				last = done
+			})
+		}
 	})
 	report := BacktestReport{Events: []engine.ReplayEvent{}}
 	for i, m := range set.metrics {
@@ -149,26 +191,10 @@ func runBacktest(ctx context.Context, set *manifestSet, o *backtestOptions, from
 	return report
 }
 
-// backtestMetric replays one Metric of the manifests through the engine,
-// reporting its evaluations to progress.
-func backtestMetric(ctx context.Context, set *manifestSet, o *backtestOptions, m *cxv1.Metric, from, to time.Time,
-	progress func(done, total int)) ([]engine.ReplayEvent, error) {
-	if m.Spec.Source == nil {
-		return nil, nil
-	}
-	ds, ok := set.sources[m.Namespace+"/"+m.Spec.Source.Name]
-	if !ok {
-		return nil, fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
-	}
-	spec, err := metricspec.Translate(m)
-	if err != nil {
-		return nil, err
-	}
-	src, err := (&metricspec.Sources{Secrets: set.secrets, Roots: o.dataRoots}).Get(ctx, ds)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
+// backtestMetric replays one Metric of the manifests through the engine
+// on src, reporting its evaluations to progress.
+func backtestMetric(ctx context.Context, set *manifestSet, o *backtestOptions, m *cxv1.Metric, spec engine.Metric, src source.Source,
+	from, to time.Time, progress func(done, total int)) ([]engine.ReplayEvent, error) {
 	opts := engine.ReplayOptions{ResolveAfter: o.resolveAfter, Progress: progress}
 	// A Team absent from the manifests is not held back as the cluster
 	// holds a missing Team's tasks (TeamLoad.Missing stays false): offline
