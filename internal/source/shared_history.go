@@ -98,11 +98,14 @@ func discriminators(q Query) []int {
 }
 
 // groupKey is what the members of a group share: everything but the
-// value of the filter at position i.
+// value of the filter at position i. The definition counts without its
+// Source, the canonical text of the query that the rest of the key holds
+// (filter included).
 func groupKey(def measure.Definition, q Query, i int) string {
 	g := q
 	g.Filters = append([]Filter(nil), q.Filters...)
 	g.Filters[i] = Filter{Column: q.Filters[i].Column, Operator: Equals}
+	def.Source = ""
 	return memberKey(def, g)
 }
 
@@ -127,7 +130,7 @@ func (s *SharedHistory) QueryHistory(ctx context.Context, def measure.Definition
 	s.mu.Unlock()
 	g.once.Do(func() {
 		g.shares = map[string][]*Result{}
-		s.fetch(ctx, def, members, pos, bounds, g.shares)
+		s.fetch(ctx, members, pos, bounds, g.shares)
 	})
 	g.mu.Lock()
 	share, ok := g.shares[me]
@@ -141,7 +144,7 @@ func (s *SharedHistory) QueryHistory(ctx context.Context, def measure.Definition
 
 // group returns the filter position and the announced queries (q first)
 // of q's largest group; fewer than two when q shares with none.
-func (s *SharedHistory) group(def measure.Definition, q Query, me string) (int, []Query) {
+func (s *SharedHistory) group(def measure.Definition, q Query, me string) (int, []sharedMember) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	announced := false
@@ -151,10 +154,10 @@ func (s *SharedHistory) group(def measure.Definition, q Query, me string) (int, 
 	if !announced {
 		return 0, nil
 	}
-	best, bestPos := []Query(nil), 0
+	best, bestPos := []sharedMember(nil), 0
 	for _, i := range discriminators(q) {
 		gk := groupKey(def, q, i)
-		members := []Query{q}
+		members := []sharedMember{{def: def, q: q}}
 		seen := map[string]bool{q.Filters[i].Values[0]: true}
 		for _, e := range s.expected {
 			if e.q.Cluster != "" || len(e.q.Filters) != len(q.Filters) || e.q.Filters[i].Operator != Equals ||
@@ -163,7 +166,7 @@ func (s *SharedHistory) group(def measure.Definition, q Query, me string) (int, 
 			}
 			if v := e.q.Filters[i].Values[0]; !seen[v] {
 				seen[v] = true
-				members = append(members, e.q)
+				members = append(members, e)
 			}
 		}
 		if len(members) > len(best) {
@@ -176,28 +179,29 @@ func (s *SharedHistory) group(def measure.Definition, q Query, me string) (int, 
 // fetch reads the members' history in one statement, or in halves while
 // it is too large, and stores each member's share; a member left out
 // reads its own.
-func (s *SharedHistory) fetch(ctx context.Context, def measure.Definition, members []Query, pos int, bounds []time.Time, shares map[string][]*Result) {
+func (s *SharedHistory) fetch(ctx context.Context, members []sharedMember, pos int, bounds []time.Time, shares map[string][]*Result) {
 	if len(members) < 2 {
 		return
 	}
-	col := members[0].Filters[pos].Column
+	first := members[0].q
+	col := first.Filters[pos].Column
 	values := make([]string, len(members))
-	byValue := map[string]Query{}
+	byValue := map[string]sharedMember{}
 	for i, m := range members {
-		values[i] = m.Filters[pos].Values[0]
+		values[i] = m.q.Filters[pos].Values[0]
 		byValue[values[i]] = m
 	}
 	sort.Strings(values)
-	shared := members[0]
-	shared.Filters = append([]Filter(nil), shared.Filters...)
+	shared := first
+	shared.Filters = append([]Filter(nil), first.Filters...)
 	shared.Filters[pos] = Filter{Column: col, Operator: In, Values: values}
-	shared.Segments = append([]string{col}, members[0].Segments...)
-	shared.MaxSegments = len(members) * max(1, members[0].maxSegments())
-	got, err := s.HistorySource.QueryHistory(ctx, def, shared, bounds)
+	shared.Segments = append([]string{col}, first.Segments...)
+	shared.MaxSegments = len(members) * max(1, first.maxSegments())
+	got, err := s.HistorySource.QueryHistory(ctx, members[0].def, shared, bounds)
 	if errors.Is(err, ErrTooLarge) {
 		half := len(members) / 2
-		s.fetch(ctx, def, members[:half], pos, bounds, shares)
-		s.fetch(ctx, def, members[half:], pos, bounds, shares)
+		s.fetch(ctx, members[:half], pos, bounds, shares)
+		s.fetch(ctx, members[half:], pos, bounds, shares)
 		return
 	}
 	if err != nil || len(got) != len(bounds)-1 {
@@ -208,7 +212,7 @@ func (s *SharedHistory) fetch(ctx context.Context, def measure.Definition, membe
 		return
 	}
 	for v, rs := range split {
-		shares[memberKey(def, byValue[v])] = rs
+		shares[memberKey(byValue[v].def, byValue[v].q)] = rs
 	}
 }
 
@@ -217,7 +221,7 @@ func (s *SharedHistory) fetch(ctx context.Context, def measure.Definition, membe
 // col, and its population merged from them. ok is false when a row's
 // value belongs to no member. A member without a row, or with more
 // segments than its query allows, has no share.
-func splitHistory(got []*Result, col string, byValue map[string]Query) (map[string][]*Result, bool) {
+func splitHistory(got []*Result, col string, byValue map[string]sharedMember) (map[string][]*Result, bool) {
 	out := map[string][]*Result{}
 	for v := range byValue {
 		out[v] = make([]*Result, len(got))
@@ -229,10 +233,11 @@ func splitHistory(got []*Result, col string, byValue map[string]Query) (map[stri
 		}
 		for _, seg := range r.Segments {
 			v := seg.Values[col]
-			q, ok := byValue[v]
+			m, ok := byValue[v]
 			if !ok {
 				return nil, false
 			}
+			q := m.q
 			rows[v] = true
 			res := out[v][i]
 			if res == nil {
@@ -258,7 +263,7 @@ func splitHistory(got []*Result, col string, byValue map[string]Query) (map[stri
 		}
 	}
 	for v, rs := range out {
-		q := byValue[v]
+		q := byValue[v].q
 		keep := rows[v]
 		for _, r := range rs {
 			if r != nil && len(r.Segments) > q.maxSegments() {

@@ -79,7 +79,10 @@ func TestSharedHistoryMatchesEachMetricsOwn(t *testing.T) {
 	for d := 0; d <= 40; d++ {
 		bounds = append(bounds, start.AddDate(0, 0, d))
 	}
-	nps := measure.Definition{Formula: measure.FormulaNPS}
+	// As the engine's, each definition's Source names its own filter.
+	nps := func(q Query) measure.Definition {
+		return measure.Definition{Formula: measure.FormulaNPS, Source: fmt.Sprintf("answers %v", q.Filters)}
+	}
 	survey := func(v string, segments ...string) Query {
 		return Query{Table: "answers", Value: "score", Time: "at", Segments: segments,
 			Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{v}}, {Column: "score", Operator: LessThan, Values: []string{"11"}}}}
@@ -90,12 +93,12 @@ func TestSharedHistoryMatchesEachMetricsOwn(t *testing.T) {
 			shared := NewSharedHistory(counted).(*SharedHistory)
 			members := []Query{survey("s0", segments...), survey("s1", segments...), survey("s2", segments...), survey("none", segments...)}
 			for _, q := range members {
-				shared.Expect(nps, q)
+				shared.Expect(nps(q), q)
 			}
 			other := survey("s1", segments...)
 			other.Filters = other.Filters[:1] // not in the group: no score filter
 			for _, q := range append(members, other) {
-				got, err := shared.QueryHistory(ctx, nps, q, bounds)
+				got, err := shared.QueryHistory(ctx, nps(q), q, bounds)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -106,7 +109,7 @@ func TestSharedHistoryMatchesEachMetricsOwn(t *testing.T) {
 						}
 					}
 				} else {
-					sameHistory(t, v, plain, nps, q, bounds, got)
+					sameHistory(t, v, plain, nps(q), q, bounds, got)
 				}
 			}
 			// One shared statement for s0, s1, s2 and none; none (no
@@ -128,7 +131,9 @@ func TestSharedHistoryHalvesWhenTooLarge(t *testing.T) {
 	for d := 0; d <= 40; d++ {
 		bounds = append(bounds, start.AddDate(0, 0, d))
 	}
-	nps := measure.Definition{Formula: measure.FormulaNPS}
+	nps := func(v string) measure.Definition {
+		return measure.Definition{Formula: measure.FormulaNPS, Source: "answers survey=" + v}
+	}
 	q := func(v string) Query {
 		return Query{Table: "answers", Value: "score", Time: "at", Segments: []string{"stage"},
 			Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{v}}}}
@@ -140,14 +145,14 @@ func TestSharedHistoryHalvesWhenTooLarge(t *testing.T) {
 	counted := &recordingHistory{HistorySource: plain}
 	shared := NewSharedHistory(counted).(*SharedHistory)
 	for _, v := range []string{"s0", "s1", "s2"} {
-		shared.Expect(nps, q(v))
+		shared.Expect(nps(v), q(v))
 	}
 	for _, v := range []string{"s0", "s1", "s2"} {
-		got, err := shared.QueryHistory(ctx, nps, q(v), bounds)
+		got, err := shared.QueryHistory(ctx, nps(v), q(v), bounds)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameHistory(t, v, plain, nps, q(v), bounds, got)
+		sameHistory(t, v, plain, nps(v), q(v), bounds, got)
 	}
 	// All three (too large), then s0 alone and s1 with s2 (both fit), and
 	// s0 reads its own: a group of one is not shared.
