@@ -15,6 +15,44 @@ import (
 
 func ptr(f float64) *float64 { return &f }
 
+// gauge is the value of the series of name whose label values are values,
+// in the order of its labels, from reg; the test fails without it.
+func gauge(t *testing.T, reg *prometheus.Registry, name string, values ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			labels := m.GetLabel()
+			if len(labels) != len(values) {
+				continue
+			}
+			// Gather sorts labels by name; values are given in the
+			// gauge's order, so match each as a set member.
+			for _, v := range values {
+				found := false
+				for _, l := range labels {
+					if l.GetValue() == v {
+						found = true
+					}
+				}
+				if !found {
+					continue series
+				}
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no series %s%v", name, values)
+	return 0
+}
+
 func TestExporterBoundsSeriesToTheWorstSegments(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	e := NewExporter(reg)
@@ -28,16 +66,16 @@ func TestExporterBoundsSeriesToTheWorstSegments(t *testing.T) {
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	e.Observe(m, now)
 
-	if got := testutil.ToFloat64(e.value.WithLabelValues("cx", "account-nps", "customer-success")); got != 28.5 {
+	if got := gauge(t, reg, "cxloop_metric_value", "cx", "account-nps", "customer-success"); got != 28.5 {
 		t.Fatalf("value = %v", got)
 	}
-	if got := testutil.ToFloat64(e.state.WithLabelValues("cx", "account-nps", "customer-success", "Inconclusive")); got != 1 {
+	if got := gauge(t, reg, "cxloop_metric_window_state", "cx", "account-nps", "customer-success", "Inconclusive"); got != 1 {
 		t.Fatalf("state Inconclusive = %v", got)
 	}
-	if got := testutil.ToFloat64(e.lastEvaluation.WithLabelValues("cx", "account-nps", "customer-success")); got != float64(now.Unix()) {
+	if got := gauge(t, reg, "cxloop_metric_last_evaluation_timestamp_seconds", "cx", "account-nps", "customer-success"); got != float64(now.Unix()) {
 		t.Fatalf("last evaluation = %v", got)
 	}
-	if n := testutil.CollectAndCount(e.segmentValue); n != cxv1.MaxWorstSegments {
+	if n := testutil.CollectAndCount(e, "cxloop_segment_value"); n != cxv1.MaxWorstSegments {
 		t.Fatalf("segment series = %d, want %d", n, cxv1.MaxWorstSegments)
 	}
 
@@ -45,10 +83,10 @@ func TestExporterBoundsSeriesToTheWorstSegments(t *testing.T) {
 	m.Status.WorstSegments = []cxv1.SegmentResult{{Segment: "account=z", Value: ptr(-10), Samples: 50}}
 	m.Status.Value = nil
 	e.Observe(m, now.Add(24*time.Hour))
-	if n := testutil.CollectAndCount(e.segmentValue); n != 1 {
+	if n := testutil.CollectAndCount(e, "cxloop_segment_value"); n != 1 {
 		t.Fatalf("segment series after the worst list changed = %d, want 1", n)
 	}
-	if n := testutil.CollectAndCount(e.value); n != 0 {
+	if n := testutil.CollectAndCount(e, "cxloop_metric_value"); n != 0 {
 		t.Fatalf("a value without data must not be exported, found %d series", n)
 	}
 

@@ -39,7 +39,7 @@ func TestExporterSurvivesAnySegmentValue(t *testing.T) {
 		}()
 		e.Observe(m, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	}()
-	if n := testutil.CollectAndCount(e.segmentValue); n != 4 {
+	if n := testutil.CollectAndCount(e, "cxloop_segment_value"); n != 4 {
 		t.Fatalf("segment series = %d, want 4 (one per segment, long ones kept apart)", n)
 	}
 	families, err := reg.Gather()
@@ -66,11 +66,11 @@ func TestExporterSurvivesAnySegmentValue(t *testing.T) {
 	// Observing again replaces the series rather than adding to them.
 	m.Status.WorstSegments = m.Status.WorstSegments[:1]
 	e.Observe(m, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
-	if n := testutil.CollectAndCount(e.segmentValue); n != 1 {
+	if n := testutil.CollectAndCount(e, "cxloop_segment_value"); n != 1 {
 		t.Fatalf("segment series after the worst list shrank = %d, want 1", n)
 	}
 	e.Forget("cx", name)
-	if n := testutil.CollectAndCount(e.value) + testutil.CollectAndCount(e.segmentValue); n != 0 {
+	if n := testutil.CollectAndCount(e, "cxloop_metric_value") + testutil.CollectAndCount(e, "cxloop_segment_value"); n != 0 {
 		t.Fatalf("%d series left after Forget", n)
 	}
 }
