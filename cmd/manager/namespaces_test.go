@@ -72,3 +72,22 @@ func TestWatchNamespaceLeavesOtherNamespacesAlone(t *testing.T) {
 		t.Fatalf("a manager watching team-a reconciled team-b's DataSource: %+v", other.Status.Conditions)
 	}
 }
+
+// The cache keeps no managedFields, installed namespaced or not.
+func TestCacheKeepsNoManagedFields(t *testing.T) {
+	for _, namespaces := range [][]string{nil, {"team-a"}} {
+		o := cacheOptions(namespaces)
+		if o.DefaultTransform == nil {
+			t.Fatalf("namespaces %v: no transform", namespaces)
+		}
+		m := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "nps", Namespace: "team-a",
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}}}
+		out, err := o.DefaultTransform(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.(*cxv1.Metric); len(got.ManagedFields) != 0 || got.Name != "nps" {
+			t.Fatalf("namespaces %v: cached %+v", namespaces, got.ObjectMeta)
+		}
+	}
+}
