@@ -11,6 +11,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
@@ -81,11 +82,21 @@ func EncodeDetectorSegments(segs []engine.SegmentState) string {
 // standard padded base64.
 func packBody(body []byte) string {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
 	_, _ = zw.Write(body)
 	_ = zw.Close()
+	gzipWriters.Put(zw)
 	return cxv1.DetectorSegmentsEncodingV1 + base64.StdEncoding.EncodeToString(buf.Bytes())
 }
+
+// gzipWriters are packBody's compressors, each of about a megabyte, kept
+// for the next status rather than one allocated per evaluation. Reset
+// leaves the header empty, as a new writer's.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
+	return zw
+}}
 
 // unpackBody is the body packBody encoded.
 func unpackBody(encoded string) ([]byte, error) {

@@ -1,6 +1,9 @@
 package metricspec
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -183,5 +186,29 @@ func TestDetectorSegmentsEncodingRejectsDamage(t *testing.T) {
 	}
 	if segs, err := DecodeDetectorSegments(EncodeDetectorSegments(nil)); err != nil || len(segs) != 0 {
 		t.Fatalf("no segments: %v, %v", segs, err)
+	}
+}
+
+// A pooled compressor writes what a new one writes: the text depends on
+// the body alone, whatever was packed before.
+func TestPackBodyIsTheBodysAlone(t *testing.T) {
+	fresh := func(body []byte) string {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		return cxv1.DetectorSegmentsEncodingV1 + base64.StdEncoding.EncodeToString(buf.Bytes())
+	}
+	a, b := bytes.Repeat([]byte("account=a0001 "), 500), []byte("account=b")
+	for i := 0; i < 3; i++ {
+		for _, body := range [][]byte{a, b} {
+			if got, want := packBody(body), fresh(body); got != want {
+				t.Fatalf("round %d: %.40q, want %.40q", i, got, want)
+			}
+			back, err := unpackBody(packBody(body))
+			if err != nil || !bytes.Equal(back, body) {
+				t.Fatalf("round %d: unpacked %d bytes of %d: %v", i, len(back), len(body), err)
+			}
+		}
 	}
 }
