@@ -98,15 +98,17 @@ func (p *progress) draw(force bool) {
 	p.width = len(line)
 }
 
-// left is the time the rest takes at the rate so far: by evaluations
-// when they are counted, by Metrics otherwise.
+// left is the time the rest takes at the rate so far, by evaluations
+// when they are counted, by Metrics otherwise; not known in the first
+// two seconds.
 func (p *progress) left(now time.Time) (time.Duration, bool) {
 	done, total := p.done, p.metrics
 	if p.evaluations > 0 {
 		done, total = p.replayed, p.evaluations
 	}
 	elapsed := now.Sub(p.start)
-	if done <= 0 || done >= total || elapsed <= 0 {
+	// The first seconds read sources and warm detectors: no rate yet.
+	if done <= 0 || done >= total || elapsed < 2*time.Second {
 		return 0, false
 	}
 	left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))

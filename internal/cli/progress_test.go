@@ -33,7 +33,13 @@ func TestProgressLineShowsWorkAndTimeLeft(t *testing.T) {
 	var buf bytes.Buffer
 	clock := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	p := newProgressTo(&buf, "backtest", 4, 100, func() time.Time { return clock })
-	clock = clock.Add(30 * time.Second)
+	clock = clock.Add(time.Second)
+	p.metricDone()
+	if line := buf.String(); strings.Contains(line, "left") {
+		t.Fatalf("a time left after a second: %q", line)
+	}
+	p.done = 0
+	clock = clock.Add(29 * time.Second)
 	p.evaluated(25)
 	p.metricDone()
 	line := buf.String()
