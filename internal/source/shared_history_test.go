@@ -28,8 +28,9 @@ func (c *recordingHistory) QueryHistory(ctx context.Context, def measure.Definit
 }
 
 // sharedWarehouse writes three surveys' answers over 40 days, by stage
-// (some without one), into an SQLite file, and opens it.
-func sharedWarehouse(t *testing.T) Source {
+// (some without one), into an SQLite file, and opens it; bounds are the
+// 40 days' midnights.
+func sharedWarehouse(t *testing.T) (src HistorySource, bounds []time.Time) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "answers.db"))
@@ -58,12 +59,15 @@ func sharedWarehouse(t *testing.T) Source {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	src, err := OpenSQLite(SQLiteConfig{Path: "answers.db", Roots: []string{dir}, Timeout: 10 * time.Second})
+	opened, err := OpenSQLite(SQLiteConfig{Path: "answers.db", Roots: []string{dir}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { src.Close() })
-	return src
+	t.Cleanup(func() { opened.Close() })
+	for d := 0; d <= 40; d++ {
+		bounds = append(bounds, start.AddDate(0, 0, d))
+	}
+	return opened.(HistorySource), bounds
 }
 
 // Metrics that differ only in an Equals filter's value get, from one
@@ -73,12 +77,7 @@ func sharedWarehouse(t *testing.T) Source {
 // own. Each answer is what Query gives over each interval.
 func TestSharedHistoryMatchesEachMetricsOwn(t *testing.T) {
 	ctx := context.Background()
-	plain := sharedWarehouse(t).(HistorySource)
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var bounds []time.Time
-	for d := 0; d <= 40; d++ {
-		bounds = append(bounds, start.AddDate(0, 0, d))
-	}
+	plain, bounds := sharedWarehouse(t)
 	// As the engine's, each definition's Source names its own filter.
 	nps := func(q Query) measure.Definition {
 		return measure.Definition{Formula: measure.FormulaNPS, Source: fmt.Sprintf("answers %v", q.Filters)}
@@ -125,12 +124,7 @@ func TestSharedHistoryMatchesEachMetricsOwn(t *testing.T) {
 // each still exact.
 func TestSharedHistoryHalvesWhenTooLarge(t *testing.T) {
 	ctx := context.Background()
-	plain := sharedWarehouse(t).(HistorySource)
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var bounds []time.Time
-	for d := 0; d <= 40; d++ {
-		bounds = append(bounds, start.AddDate(0, 0, d))
-	}
+	plain, bounds := sharedWarehouse(t)
 	nps := func(v string) measure.Definition {
 		return measure.Definition{Formula: measure.FormulaNPS, Source: "answers survey=" + v}
 	}
