@@ -77,6 +77,9 @@ func findDrop(ctx context.Context, cp *cluster, c scaleConfig, segs []planted, o
 			f.replayed[i] = at.Sub(dropFrom).Hours() / 24
 		}
 	}
+	if trials <= 0 {
+		return f, nil
+	}
 	var mm cxv1.Metric
 	if err := cp.c.Get(ctx, wide[0].metric, &mm); err != nil {
 		return f, err
@@ -128,6 +131,10 @@ func (f dropFindings) print(bound func(name string, got, limit float64, unit str
 	bm, rm, sm := median(f.bench), median(f.replayed), median(all)
 	fmt.Printf("  wide drop in %d segments (%g a day at NPS %g): delays in the manager %v, in the replay %v; threshold %.0f, calibration's dispersion %.2f\n",
 		len(f.bench), float64(wideDropPerDay), level-wideDropBy, f.bench, f.replayed, f.threshold, f.dispersion)
+	if len(f.simulated) == 0 {
+		fmt.Printf("  %-58s %8.2f days, replay %.2f, not simulated (-sim-trials 0)\n", "wide drop's median delay, manager", median(f.bench), median(f.replayed))
+		return
+	}
 	fmt.Printf("  simulation, %d trials × %d segments in %s: delays %s\n", len(f.simulated), len(f.bench), f.simTook.Round(time.Second), histogram(all))
 	fmt.Printf("    trials calibrated at a dispersion of 0: %d, median %.2f days; above 0: %d, median %.2f days\n",
 		len(calm)/max(1, len(f.bench)), median(calm), len(moved)/max(1, len(f.bench)), median(moved))
