@@ -34,24 +34,9 @@ func evaluationCuts(t *testing.T) []time.Time {
 func testPrefetchOnCuts(t *testing.T, direct Source) {
 	ctx := context.Background()
 	cuts := evaluationCuts(t)
-	over := 14400.0
-	for _, tc := range []struct {
-		name string
-		def  measure.Definition
-		q    Query
-	}{
-		{"weighted segmented NPS", measure.Definition{Formula: measure.FormulaNPS},
-			Query{Table: "survey_responses", Value: "score", Time: "responded_at", Weight: "revenue_weight",
-				Segments: []string{"persona"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}},
-		{"CSAT by stage and persona", measure.Definition{Formula: measure.FormulaCSAT},
-			Query{Table: "survey_responses", Value: "score", Time: "responded_at", Segments: []string{"stage", "persona"},
-				Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"csat"}}}}},
-		{"percentile with a share over", measure.Definition{Formula: measure.FormulaPercentile, Percentile: 90, ShareOver: &over},
-			Query{Table: "tickets", Value: "first_response_seconds", Time: "created_at", Segments: []string{"category"}}},
-		{"NPS clustered by account", measure.Definition{Formula: measure.FormulaNPS},
-			Query{Table: "survey_responses", Value: "score", Time: "responded_at", Cluster: "account",
-				Segments: []string{"persona"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}},
-	} {
+	for _, tc := range append(warehouseQueries(), namedQuery{"NPS clustered by account", measure.Definition{Formula: measure.FormulaNPS},
+		Query{Table: "survey_responses", Value: "score", Time: "responded_at", Cluster: "account",
+			Segments: []string{"persona"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}}) {
 		t.Run(tc.name, func(t *testing.T) {
 			counted := &countingHistory{Source: direct}
 			p := PrefetchReads(counted, cuts)

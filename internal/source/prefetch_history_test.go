@@ -47,15 +47,18 @@ func days(start time.Time, n int) []time.Time {
 	return out
 }
 
-func TestPrefetchedHistoryAnswersWindowsAsTheirOwnQueries(t *testing.T) {
-	ctx := context.Background()
+// namedQuery is a definition and query of the demo warehouse, named.
+type namedQuery struct {
+	name string
+	def  measure.Definition
+	q    Query
+}
+
+// warehouseQueries are the demo warehouse's queries the prefetch tests
+// read: weighted and segmented categorical formulas and a percentile.
+func warehouseQueries() []namedQuery {
 	over := 14400.0
-	grid := days(t0.AddDate(0, 0, -150), 150)
-	for _, tc := range []struct {
-		name string
-		def  measure.Definition
-		q    Query
-	}{
+	return []namedQuery{
 		{"weighted segmented NPS", measure.Definition{Formula: measure.FormulaNPS},
 			Query{Table: "survey_responses", Value: "score", Time: "responded_at", Weight: "revenue_weight",
 				Segments: []string{"persona"}, Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}},
@@ -64,9 +67,14 @@ func TestPrefetchedHistoryAnswersWindowsAsTheirOwnQueries(t *testing.T) {
 				Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"csat"}}}}},
 		{"percentile with a share over", measure.Definition{Formula: measure.FormulaPercentile, Percentile: 90, ShareOver: &over},
 			Query{Table: "tickets", Value: "first_response_seconds", Time: "created_at", Segments: []string{"category"}}},
-		{"mean", measure.Definition{Formula: measure.FormulaMean},
-			Query{Table: "tickets", Value: "resolution_seconds", Time: "resolved_at"}},
-	} {
+	}
+}
+
+func TestPrefetchedHistoryAnswersWindowsAsTheirOwnQueries(t *testing.T) {
+	ctx := context.Background()
+	grid := days(t0.AddDate(0, 0, -150), 150)
+	for _, tc := range append(warehouseQueries(), namedQuery{"mean", measure.Definition{Formula: measure.FormulaMean},
+		Query{Table: "tickets", Value: "resolution_seconds", Time: "resolved_at"}}) {
 		t.Run(tc.name, func(t *testing.T) {
 			direct := openWarehouse(t)
 			counted := &countingHistory{Source: direct}
