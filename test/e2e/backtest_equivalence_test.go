@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,23 +19,13 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
-	"github.com/cxloop/cxloop/controllers"
 	"github.com/cxloop/cxloop/internal/cli"
 	"github.com/cxloop/cxloop/internal/clock"
-	"github.com/cxloop/cxloop/internal/credentials"
 	"github.com/cxloop/cxloop/internal/demodata"
-	"github.com/cxloop/cxloop/internal/engine"
 )
 
 // The history both runs see: four regions answer a CSAT survey every day;
@@ -206,80 +195,6 @@ func TestBacktestDecidesAsTheOperator(t *testing.T) {
 			}
 		})
 	}
-}
-
-// decisions are what the runs are compared on, one line each, led by the
-// evaluation (window end) they came with: "day opened task episode",
-// "day recovered task", "day ended episode" and, for every evaluation,
-// "day held episode reason" for each episode held back after it.
-type decisions map[string]bool
-
-func (d decisions) add(at time.Time, what string, args ...any) {
-	d[at.UTC().Format("2006-01-02")+" "+what+" "+fmt.Sprint(args...)] = true
-}
-
-func episodeKey(segment string, start time.Time) string {
-	return fmt.Sprintf("%q@%s", segment, start.UTC().Truncate(time.Second).Format(time.RFC3339))
-}
-
-// mustExercise fails unless the history holds what the comparison is
-// about: two episodes held back, one of which opens later once a task
-// recovered, and two episodes ending.
-func (d decisions) mustExercise(t *testing.T) {
-	t.Helper()
-	count := map[string]int{}
-	held, heldThenOpened := map[string]bool{}, false
-	for l := range d {
-		f := strings.Fields(l)
-		count[f[1]]++
-		if f[1] == "held" {
-			held[f[2]] = true
-		}
-	}
-	for l := range d {
-		if f := strings.Fields(l); f[1] == "opened" && held[f[3]] {
-			heldThenOpened = true
-		}
-	}
-	if len(held) < 2 || !heldThenOpened || count["recovered"] < 1 || count["ended"] < 2 {
-		t.Fatalf("the history does not exercise holding back, recovery and episodes ending: %v", d)
-	}
-}
-
-// decisionsOf reads the backtest's events. The replay reports a hold-back
-// when it starts (or its reason changes); an episode stays held back until
-// its task opens or the episode ends.
-func decisionsOf(t *testing.T, events []engine.ReplayEvent, last time.Time) decisions {
-	t.Helper()
-	d := decisions{}
-	byDay := map[time.Time][]engine.ReplayEvent{}
-	for _, e := range events {
-		byDay[e.At.UTC()] = append(byDay[e.At.UTC()], e)
-	}
-	held := map[string]string{}
-	for at := eqT0; !at.After(last); at = at.Add(24 * time.Hour) {
-		for _, e := range byDay[at] {
-			ep := episodeKey(e.Segment, e.EpisodeStart)
-			switch e.Event {
-			case engine.EventTaskOpened:
-				d.add(at, "opened", e.Task, " ", ep)
-				delete(held, ep)
-			case engine.EventHeldBack:
-				held[ep] = e.Reason
-			case engine.EventEpisodeEnded:
-				d.add(at, "ended", ep)
-				delete(held, ep)
-			case string(cxv1.PhaseRecovered):
-				d.add(at, "recovered", e.Task)
-			default:
-				t.Errorf("unexpected event without owners acting: %+v", e)
-			}
-		}
-		for ep, reason := range held {
-			d.add(at, "held", ep, " ", reason)
-		}
-	}
-	return d
 }
 
 // runLive runs a manager on a manual clock over eqSteps daily
@@ -472,102 +387,4 @@ func settleOperator(t *testing.T, act *activity, ns string) {
 		}
 		return act.idle(300 * time.Millisecond), "manager busy"
 	})
-}
-
-// activity records when the manager last used the API and how often it
-// read each task.
-type activity struct {
-	mu        sync.Mutex
-	last      time.Time
-	taskReads map[string]int
-}
-
-func (a *activity) touch(obj client.Object, name string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.last = time.Now()
-	if _, ok := obj.(*cxv1.ImprovementTask); ok {
-		a.taskReads[name]++
-	}
-}
-
-func (a *activity) reads(name string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.taskReads[name]
-}
-
-func (a *activity) idle(d time.Duration) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return time.Since(a.last) > d
-}
-
-// tracked passes the manager's calls through, recording each: reads,
-// creations and patches are all the reconcilers of this run make.
-func (a *activity) tracked(inner client.WithWatch) client.Client {
-	done := func() { a.touch(nil, "") }
-	return interceptor.NewClient(inner, interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			a.touch(obj, key.Name)
-			return c.Get(ctx, key, obj, opts...)
-		},
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			defer done()
-			return c.List(ctx, list, opts...)
-		},
-		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			defer done()
-			return c.Create(ctx, obj, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			defer done()
-			return c.Patch(ctx, obj, patch, opts...)
-		},
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			defer done()
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
-		},
-	})
-}
-
-// startTrackedManager runs one manager for the namespace until the test
-// ends.
-func startTrackedManager(t *testing.T, ns string, clk *clock.Manual) *activity {
-	t.Helper()
-	act := &activity{taskReads: map[string]int{}}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  testScheme,
-		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		Cache:                   credentials.OnlyOptedIn(cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}),
-		Controller:              config.Controller{SkipNameValidation: ptr.To(true)},
-		GracefulShutdownTimeout: ptr.To(10 * time.Second),
-		NewClient: func(c *rest.Config, o client.Options) (client.Client, error) {
-			inner, err := client.NewWithWatch(c, o)
-			if err != nil {
-				return nil, err
-			}
-			return act.tracked(inner), nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.SetupAll(ctx, mgr, controllers.Options{Clock: clk, DataRoots: []string{dataRoot}}); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("the manager's cache never synced")
-	}
-	return act
 }
