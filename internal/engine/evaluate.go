@@ -177,7 +177,8 @@ func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, win
 	// Every read below (window, baseline, calibration, feed, episode
 	// evidence) leaves the metric's exclusions out, and those on the
 	// interval grid are merges of one history's buckets.
-	src = ExcludeFrom(evaluationReads(src, m, prior, windowStart, windowEnd), m)
+	prefetched, episodes := evaluationReads(src, m, prior, windowStart, windowEnd)
+	src = ExcludeFrom(prefetched, m)
 	win, err := src.Query(ctx, m.Definition, m.Query, windowStart, windowEnd)
 	if err != nil {
 		return nil, unavailable("query", err)
@@ -214,7 +215,7 @@ func Evaluate(ctx context.Context, src source.Source, m Metric, prior Prior, win
 	if measure.HasUnits(m.Definition) != nil {
 		return res, tumble(ctx, src, m, *target, prior, windowEnd, res)
 	}
-	err = feed(ctx, src, m, refs, win, prior, windowEnd, res)
+	err = feed(ctx, src, episodes, m, refs, win, prior, windowEnd, res)
 	res.SegmentBaselines = keepBaselines(refs, res.Detector, res.Segments)
 	return res, err
 }

@@ -24,7 +24,7 @@ const DetectionHorizon = 14 * 24 * time.Hour
 // evaluation, exactly once, and reports the open episodes. Each segment is
 // measured against its own reference (refs); segments without one are
 // neither fed nor counted in the threshold's budget.
-func feed(ctx context.Context, src source.Source, m Metric, refs references, win *source.Result, prior Prior,
+func feed(ctx context.Context, src source.Source, episodes *episodeReads, m Metric, refs references, win *source.Result, prior Prior,
 	windowEnd time.Time, res *Evaluation) error {
 	all, err := contributions(m.Definition, win)
 	if err != nil {
@@ -116,6 +116,7 @@ func feed(ctx context.Context, src source.Source, m Metric, refs references, win
 		estimates[s.Segment] = s
 	}
 	totalWeight := win.Overall.Total.W
+	episodes.expect(state)
 	for _, s := range det.Segments {
 		segTarget := refs.of(s.Segment)
 		if !s.Open() || segTarget == nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -16,16 +17,19 @@ import (
 // ends: the window's start and end, the detector's feed (one bucket per
 // interval since it was last fed), the start of every episode the
 // detector holds evidence of (its evidence is read from there), and the
-// edges of the metric's exclusions; when the calibration is due its year
+// edges of the metric's exclusions (an open episode's start is a cut
+// while the history stays within source.MaxHistoryStatistics, and the
+// other open episodes are read from one history narrowed to their
+// segments); when the calibration is due its year
 // of steps runs on the same history, before the window. The window is the
 // merge of the buckets it covers, so a steady evaluation of a daily
 // 30-day window holds two buckets per segment instead of thirty, and one
 // round trip answers it however many segments the metric has. A metric
 // judged on tumbling windows keeps one bucket per interval. Reads off the
 // cuts go to src as before.
-func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, windowEnd time.Time) source.Source {
+func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, windowEnd time.Time) (source.Source, *episodeReads) {
 	if m.Interval <= 0 || !windowEnd.After(windowStart) {
-		return src
+		return src, nil
 	}
 	start := windowStart
 	var before []time.Time
@@ -55,18 +59,26 @@ func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, wind
 	if len(before) > 1 {
 		bounds = append(before[:len(before)-1], bounds...)
 	}
-	return source.PrefetchReads(src, bounds)
+	reads := source.PrefetchReads(src, bounds)
+	if !detects {
+		return reads, nil
+	}
+	episodes := newEpisodeReads(reads, m, bounds, windowEnd)
+	if episodes == nil {
+		return reads, nil
+	}
+	return episodes, episodes
 }
 
 // evaluationCuts are the bounds of the history an evaluation of a metric
 // with per-unit contributions reads, in [start, windowEnd]: the instants
 // its reads start and end at (see evaluationReads). detects says whether
-// the detector is fed. An episode's start is a cut when its segment is
-// open, and for the other segments whose statistic is running (an
-// episode may open from it in this evaluation, its evidence read from
-// there), as many as keep the history within source.MaxHistoryStatistics
-// at the segments the detector last monitored, the highest statistics
-// first.
+// the detector is fed. An episode's start is a cut for the open
+// segments first, then for the other segments whose statistic is running
+// (an episode may open from it in this evaluation, its evidence read
+// from there), as many as keep the history within
+// source.MaxHistoryStatistics at the segments the detector last
+// monitored, the highest statistics first.
 func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, windowEnd time.Time) []time.Time {
 	var cuts []time.Time
 	add := func(t time.Time) {
@@ -94,37 +106,67 @@ func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, win
 			add(b)
 		}
 	}
-	var running []detect.SegmentState
+	var open, running []detect.SegmentState
 	for _, s := range state {
 		switch {
 		case s.Since.IsZero():
 		case s.Open():
-			add(s.Since)
+			open = append(open, s)
 		default:
 			running = append(running, s)
 		}
 	}
 	cuts = sortedCuts(cuts)
-	sort.Slice(running, func(i, j int) bool {
-		if running[i].Statistic != running[j].Statistic {
-			return running[i].Statistic > running[j].Statistic
-		}
-		return running[i].Since.Before(running[j].Since)
-	})
-	if len(running) == 0 {
+	byStatistic := func(ss []detect.SegmentState) {
+		sort.Slice(ss, func(i, j int) bool {
+			if ss[i].Statistic != ss[j].Statistic {
+				return ss[i].Statistic > ss[j].Statistic
+			}
+			return ss[i].Since.Before(ss[j].Since)
+		})
+	}
+	byStatistic(open)
+	byStatistic(running)
+	if len(open)+len(running) == 0 {
 		return cuts
 	}
-	// Each bucket holds at most every segment and the population.
-	statistics := int64(prior.Detector.SegmentsMonitored) + 1
-	for _, s := range running {
-		if int64(len(cuts))*statistics > source.MaxHistoryStatistics {
+	// Open episodes come first; those whose start is not a cut are read
+	// from one history of their own segments (episodeReads).
+	for _, s := range append(open, running...) {
+		if !s.Since.After(start) || !s.Since.Before(windowEnd) || slices.ContainsFunc(cuts, s.Since.Equal) {
+			continue
+		}
+		more := sortedCuts(append(slices.Clone(cuts), s.Since))
+		if historyStatistics(m, prior, more) > source.MaxHistoryStatistics {
 			break
 		}
-		if s.Since.After(start) && s.Since.Before(windowEnd) {
-			cuts = sortedCuts(append(cuts, s.Since))
-		}
+		cuts = more
 	}
 	return cuts
+}
+
+// historySlack is how much more than the last window's rate of samples a
+// span is priced at: a day's volume varies around the window's mean.
+const historySlack = 1.25
+
+// historyStatistics estimates the statistics a history cut at cuts holds:
+// each bucket at most the segments the detector last monitored and the
+// population, and no more segments than samples, priced at the last
+// window's rate (Prior.Samples over the window), so a bucket of a day of a
+// Metric whose 10,000 accounts answer every few days costs the day's
+// accounts, not 10,000.
+func historyStatistics(m Metric, prior Prior, cuts []time.Time) int64 {
+	segments := int64(prior.Detector.SegmentsMonitored)
+	var total int64
+	for i := 1; i < len(cuts); i++ {
+		n := segments
+		if prior.Samples > 0 && m.Window > 0 {
+			span := float64(cuts[i].Sub(cuts[i-1])) / float64(m.Window)
+			n = min(segments, int64(math.Ceil(historySlack*span*float64(prior.Samples))))
+		}
+		total += n + 1
+	}
+	return total
 }
 
 // sortedCuts sorts instants and drops repeats.
