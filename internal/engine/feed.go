@@ -64,22 +64,28 @@ func feed(ctx context.Context, src source.Source, episodes *episodeReads, m Metr
 	// that finds nothing new writes nothing, and rows that arrive late in
 	// an empty interval are still fed once.
 	next := fedUntil
-	bounds := feedBounds(m, fedUntil, windowEnd)
-	rs, err := history(ctx, src, m, m.Query, bounds)
-	if err != nil {
-		return unavailable("new data", err)
-	}
-	for i, r := range rs {
-		if r == nil || r.Overall.Total.N == 0 {
-			continue
-		}
-		from, to := bounds[i], bounds[i+1]
-		batch, err := contributions(m.Definition, r)
+	// A feed too large for one history (the warm-up of a Metric of
+	// 10,000 accounts) is read part by part, each stepped and dropped
+	// before the next is read, sized from the window's segments and
+	// samples.
+	for _, bounds := range historyParts(m, int64(len(win.Segments)), int64(win.Overall.Total.N), feedBounds(m, fedUntil, windowEnd)) {
+		rs, err := history(ctx, src, m, m.Query, bounds)
 		if err != nil {
-			return rejected(err)
+			return unavailable("new data", err)
 		}
-		state = refs.step(cfg, state, detect.Batch{From: from, To: to, Segments: batch})
-		next = to
+		for i, r := range rs {
+			if r == nil || r.Overall.Total.N == 0 {
+				continue
+			}
+			from, to := bounds[i], bounds[i+1]
+			batch, err := contributions(m.Definition, r)
+			if err != nil {
+				return rejected(err)
+			}
+			state = refs.step(cfg, state, detect.Batch{From: from, To: to, Segments: batch})
+			rs[i] = nil
+			next = to
+		}
 	}
 	switch {
 	case next.After(fedUntil):

@@ -137,7 +137,7 @@ func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, win
 			continue
 		}
 		more := sortedCuts(append(slices.Clone(cuts), s.Since))
-		if historyStatistics(m, prior, more) > source.MaxHistoryStatistics {
+		if historyStatistics(m, int64(prior.Detector.SegmentsMonitored), prior.Samples, more) > source.MaxHistoryStatistics {
 			break
 		}
 		cuts = more
@@ -150,23 +150,36 @@ func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, win
 const historySlack = 1.25
 
 // historyStatistics estimates the statistics a history cut at cuts holds:
-// each bucket at most the segments the detector last monitored and the
-// population, and no more segments than samples, priced at the last
-// window's rate (Prior.Samples over the window), so a bucket of a day of a
-// Metric whose 10,000 accounts answer every few days costs the day's
-// accounts, not 10,000.
-func historyStatistics(m Metric, prior Prior, cuts []time.Time) int64 {
-	segments := int64(prior.Detector.SegmentsMonitored)
+// each bucket at most the segments and the population, and no more
+// segments than samples, priced at the last window's rate (samples over
+// the window), so a bucket of a day of a Metric whose 10,000 accounts
+// answer every few days costs the day's accounts, not 10,000. Without
+// samples every bucket holds every segment.
+func historyStatistics(m Metric, segments, samples int64, cuts []time.Time) int64 {
 	var total int64
 	for i := 1; i < len(cuts); i++ {
 		n := segments
-		if prior.Samples > 0 && m.Window > 0 {
+		if samples > 0 && m.Window > 0 {
 			span := float64(cuts[i].Sub(cuts[i-1])) / float64(m.Window)
-			n = min(segments, int64(math.Ceil(historySlack*span*float64(prior.Samples))))
+			n = min(segments, int64(math.Ceil(historySlack*span*float64(samples))))
 		}
 		total += n + 1
 	}
 	return total
+}
+
+// historyParts splits bounds into consecutive parts, each sharing its
+// last bound with the next one's first, halved (as source.History halves
+// a history too large) until each is estimated within
+// source.MaxHistoryStatistics (historyStatistics): a history read and
+// dropped part by part holds one part at a time, and none is a doomed
+// attempt at the whole.
+func historyParts(m Metric, segments, samples int64, bounds []time.Time) [][]time.Time {
+	if len(bounds) <= 2 || historyStatistics(m, segments, samples, bounds) <= source.MaxHistoryStatistics {
+		return [][]time.Time{bounds}
+	}
+	mid := len(bounds) / 2
+	return append(historyParts(m, segments, samples, bounds[:mid+1]), historyParts(m, segments, samples, bounds[mid:])...)
 }
 
 // sortedCuts sorts instants and drops repeats.
