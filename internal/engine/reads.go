@@ -107,9 +107,13 @@ func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, win
 		}
 	}
 	var open, running []detect.SegmentState
-	for _, s := range state {
+	for key, s := range state {
 		switch {
 		case s.Since.IsZero():
+		case s.Open() && key == "":
+			// The population's evidence is no segment of the narrowed
+			// history (episodeReads): its start is always a cut.
+			add(s.Since)
 		case s.Open():
 			open = append(open, s)
 		default:
