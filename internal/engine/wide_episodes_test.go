@@ -2,10 +2,8 @@ package engine_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -29,52 +27,22 @@ const (
 // wideDays days: a window's history cut at every open episode's start
 // holds more than MaxHistoryStatistics statistics.
 func writeRotaWarehouse(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "wide.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE answers (at TIMESTAMP, account TEXT, score INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ins, err := tx.Prepare(`INSERT INTO answers VALUES (?, ?, ?)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(18, 12000))
-	add := func(day int, account string, score int) {
-		at := wideStart.AddDate(0, 0, day).Add(time.Duration(r.Int64N(int64(24 * time.Hour)))).Truncate(time.Second)
-		if _, err := ins.Exec(at.Format("2006-01-02 15:04:05"), account, score); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for d := 0; d < wideDays; d++ {
-		for a := d % rotaEvery; a < rotaAccounts; a += rotaEvery {
-			add(d, fmt.Sprintf("a%05d", a), []int{3, 6, 7, 8, 9, 10, 10}[r.IntN(7)])
-		}
-		for a := 0; a < rotaDropped; a++ {
-			for k := 0; k < 20; k++ {
-				score := 9 + r.IntN(2)
-				if d >= 31+2*(a%7) {
-					score = r.IntN(4)
+	return writeAnswers(t, 12000, func(r *rand.Rand, add func(day int, account string, score int)) {
+		for d := 0; d < wideDays; d++ {
+			for a := d % rotaEvery; a < rotaAccounts; a += rotaEvery {
+				add(d, fmt.Sprintf("a%05d", a), []int{3, 6, 7, 8, 9, 10, 10}[r.IntN(7)])
+			}
+			for a := 0; a < rotaDropped; a++ {
+				for k := 0; k < 20; k++ {
+					score := 9 + r.IntN(2)
+					if d >= 31+2*(a%7) {
+						score = r.IntN(4)
+					}
+					add(d, fmt.Sprintf("a%05d", a), score)
 				}
-				add(d, fmt.Sprintf("a%05d", a), score)
 			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE INDEX answers_at ON answers (at)`); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	})
 }
 
 // A Metric of 10,000 accounts with episodes open from seven different

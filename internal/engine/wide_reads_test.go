@@ -33,6 +33,27 @@ const (
 // statistics; account a0000 answers twenty times a day, promoters until
 // wideDropDay and detractors from then on.
 func writeWideWarehouse(t *testing.T) string {
+	return writeAnswers(t, 10000, func(r *rand.Rand, add func(day int, account string, score int)) {
+		for d := 0; d < wideDays; d++ {
+			for a := 0; a < wideAccounts; a++ {
+				add(d, fmt.Sprintf("a%04d", a), []int{3, 6, 7, 8, 9, 10, 10}[r.IntN(7)])
+			}
+			for k := 0; k < 20; k++ {
+				score := 9 + r.IntN(2)
+				if d >= wideDropDay {
+					score = r.IntN(4)
+				}
+				add(d, "a0000", score)
+			}
+		}
+	})
+}
+
+// writeAnswers writes a SQLite file wide.db of NPS answers (at, account,
+// score) with an index on the time, the answers drawn by fill: add puts
+// one on a day after wideStart at a random time of it. It returns the
+// file's directory.
+func writeAnswers(t *testing.T, seed uint64, fill func(r *rand.Rand, add func(day int, account string, score int))) string {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "wide.db"))
@@ -51,25 +72,13 @@ func writeWideWarehouse(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(18, 10000))
-	add := func(day int, account string, score int) {
+	r := rand.New(rand.NewPCG(18, seed))
+	fill(r, func(day int, account string, score int) {
 		at := wideStart.AddDate(0, 0, day).Add(time.Duration(r.Int64N(int64(24 * time.Hour)))).Truncate(time.Second)
 		if _, err := ins.Exec(at.Format("2006-01-02 15:04:05"), account, score); err != nil {
 			t.Fatal(err)
 		}
-	}
-	for d := 0; d < wideDays; d++ {
-		for a := 0; a < wideAccounts; a++ {
-			add(d, fmt.Sprintf("a%04d", a), []int{3, 6, 7, 8, 9, 10, 10}[r.IntN(7)])
-		}
-		for k := 0; k < 20; k++ {
-			score := 9 + r.IntN(2)
-			if d >= wideDropDay {
-				score = r.IntN(4)
-			}
-			add(d, "a0000", score)
-		}
-	}
+	})
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
