@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxloop/cxloop/internal/testutil"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -127,20 +129,7 @@ func diff(want, got *snapshot) string {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s; last seen: %s", what, timeout, last)
-}
+var eventually = testutil.Eventually
 
 // final reports whether a task in phase p is closed.
 func final(p cxv1.TaskPhase) bool {

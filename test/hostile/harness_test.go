@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxloop/cxloop/internal/testutil"
+
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -196,20 +198,7 @@ func newNamespace(t *testing.T) string {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s; last seen: %s", what, timeout, last)
-}
+var eventually = testutil.Eventually
 
 // noLeak fails when any canary, in any case and in base64, appears in the
 // status of any cxloop object, in any Event, in the manager's log or in

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxloop/cxloop/internal/testutil"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -148,17 +150,5 @@ func decodeStrictly(u *unstructured.Unstructured, into any) error {
 	return dec.Decode(into)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s; last seen: %s", what, timeout, last)
-}
+// waitFor polls cond until it holds or the timeout passes.
+var waitFor = testutil.Eventually
