@@ -130,10 +130,15 @@ func runBacktest(ctx context.Context, set *manifestSet, o *backtestOptions, from
 		}
 	}()
 	specs := make([]*engine.Metric, len(set.metrics))
+	errs := make([]error, len(set.metrics))
 	evaluations := 0
 	for i, m := range set.metrics {
+		if m.Spec.Source == nil {
+			continue
+		}
 		spec, err := metricspec.Translate(m)
-		if err != nil || m.Spec.Source == nil {
+		if err != nil {
+			errs[i] = err
 			continue
 		}
 		specs[i] = &spec
@@ -155,17 +160,14 @@ func runBacktest(ctx context.Context, set *manifestSet, o *backtestOptions, from
 	bar := newProgress(errOut, "backtest", len(set.metrics), evaluations)
 	defer bar.finish()
 	events := make([][]engine.ReplayEvent, len(set.metrics))
-	errs := make([]error, len(set.metrics))
 	forEach(len(set.metrics), func(i int) {
 		defer bar.metricDone()
 		m := set.metrics[i]
-		if m.Spec.Source == nil {
-			return
+		if specs[i] == nil {
+			return // no source, or a Translate error already in errs
 		}
 		key := m.Namespace + "/" + m.Spec.Source.Name
 		switch {
-		case specs[i] == nil:
-			_, errs[i] = metricspec.Translate(m)
 		case openErrs[key] != nil:
 			errs[i] = openErrs[key]
 		case opened[key] == nil:
