@@ -19,20 +19,35 @@ import (
 // history of the query narrowed to their segments' values (an In filter
 // per segment column), cut at their starts. A segment's read is the merge
 // of its statistics in the buckets from its start on, as the prefetched
-// history's spans are merged. Other reads go to src.
+// history's spans are merged.
+//
+// The episodes open before the evaluation are known before its first
+// read (predict): their narrowed history is read in the same round trip
+// as the evaluation's own (source.ReadAlongside), and an episode still
+// open after the feed is answered from it. Only the episodes that open in
+// this evaluation off the cuts need a narrowed history of their own,
+// read after the feed (expect). Other reads go to src.
 type episodeReads struct {
 	source.Source
 	m         Metric
 	cuts      map[int64]bool
 	windowEnd time.Time
 
-	// narrowed is the query filtered to the episodes' segments, set by
-	// expect, and bounds its history's.
-	narrowed source.Query
-	bounds   []time.Time
-	// reads are the episodes' queries, encoded, with their segment's key
-	// and the position of their start in bounds.
+	// predicted is the history of the episodes open before the
+	// evaluation, nil when there are none off the cuts.
+	predicted *narrowedHistory
+	// reads are the episodes' queries, encoded, with their segment's key,
+	// the history that answers them and the position of their start in
+	// its bounds; set by expect.
 	reads map[string]episodeRead
+}
+
+// narrowedHistory is one history of the query narrowed to some segments,
+// cut at their episodes' starts and ending at the window's end.
+type narrowedHistory struct {
+	q        source.Query
+	bounds   []time.Time
+	segments map[string]bool
 
 	once    sync.Once
 	results []*source.Result
@@ -42,6 +57,7 @@ type episodeReads struct {
 // episodeRead is one episode's evidence read.
 type episodeRead struct {
 	segment string
+	h       *narrowedHistory
 	from    int
 }
 
@@ -59,75 +75,120 @@ func newEpisodeReads(src source.Source, m Metric, cuts []time.Time, windowEnd ti
 	return e
 }
 
-// expect announces the detector's state after the feed, before its open
-// episodes' evidence is read: those whose start is not a cut are read
-// from the narrowed history. Nothing is expected when a segment value is
-// empty (NULL and "" group alike but do not filter alike); their reads
-// then go to src. e may be nil.
-func (e *episodeReads) expect(state map[string]detect.SegmentState) {
-	if e == nil {
-		return
-	}
-	q := e.m.Query
-	reads := map[string]episodeRead{}
-	since := map[string]time.Time{}
-	inColumn := make([][]string, len(q.Segments))
-	var starts []time.Time
+// offCuts are the open episodes of state, other than the population's,
+// whose start is before the window's end and not a cut.
+func (e *episodeReads) offCuts(state map[string]detect.SegmentState) map[string]time.Time {
+	out := map[string]time.Time{}
 	for key, s := range state {
 		if key == "" || !s.Open() || s.Since.IsZero() || !s.Since.Before(e.windowEnd) || e.cuts[s.Since.UnixNano()] {
 			continue
 		}
+		out[key] = s.Since
+	}
+	return out
+}
+
+// narrow is the history of the query narrowed to the segments of
+// episodes (key to start); nil when there are none, or a segment value is
+// empty (NULL and "" group alike but do not filter alike).
+func (e *episodeReads) narrow(episodes map[string]time.Time) *narrowedHistory {
+	if len(episodes) == 0 {
+		return nil
+	}
+	q := e.m.Query
+	inColumn := make([][]string, len(q.Segments))
+	h := &narrowedHistory{segments: map[string]bool{}}
+	starts := []time.Time{e.windowEnd}
+	for key, since := range episodes {
 		values, err := source.ParseSegmentKey(key)
 		if err != nil || len(values) != len(q.Segments) {
-			continue
+			return nil
 		}
 		for i, col := range q.Segments {
 			if values[col] == "" {
-				return
+				return nil
 			}
 			inColumn[i] = append(inColumn[i], values[col])
 		}
-		encoded, err := json.Marshal(ForSegment(q, values))
-		if err != nil {
-			return
-		}
-		reads[string(encoded)] = episodeRead{segment: key}
-		since[string(encoded)] = s.Since
-		starts = append(starts, s.Since)
+		h.segments[key] = true
+		starts = append(starts, since)
 	}
-	if len(reads) == 0 {
-		return
-	}
-	e.bounds = sortedCuts(append(starts, e.windowEnd))
-	e.narrowed = q
-	e.narrowed.Filters = slices.Clone(q.Filters)
+	h.bounds = sortedCuts(starts)
+	h.q = q
+	h.q.Filters = slices.Clone(q.Filters)
 	for i, col := range q.Segments {
 		slices.Sort(inColumn[i])
-		e.narrowed.Filters = append(e.narrowed.Filters,
-			source.Filter{Column: col, Operator: source.In, Values: slices.Compact(inColumn[i])})
+		h.q.Filters = append(h.q.Filters, source.Filter{Column: col, Operator: source.In, Values: slices.Compact(inColumn[i])})
 	}
-	for k, r := range reads {
-		r.from = slices.IndexFunc(e.bounds, since[k].Equal)
-		reads[k] = r
+	return h
+}
+
+// predict announces the detector's state before the evaluation: the
+// history of its open episodes off the cuts is read alongside the
+// evaluation's. e may be nil.
+func (e *episodeReads) predict(state map[string]detect.SegmentState) {
+	if e == nil {
+		return
+	}
+	h := e.narrow(e.offCuts(state))
+	if h != nil && source.ReadAlongside(e.Source, e.m.Definition, e.m.Query, source.HistoryRead{Query: h.q, Bounds: h.bounds}) {
+		e.predicted = h
+	}
+}
+
+// expect announces the detector's state after the feed, before its open
+// episodes' evidence is read: those whose start is not a cut are read
+// from the predicted history when it has their segment and start, and
+// the others from one narrowed history of their own. e may be nil.
+func (e *episodeReads) expect(state map[string]detect.SegmentState) {
+	if e == nil {
+		return
+	}
+	reads := map[string]episodeRead{}
+	late := map[string]time.Time{}
+	add := func(key string, since time.Time, h *narrowedHistory) bool {
+		values, err := source.ParseSegmentKey(key)
+		if err != nil {
+			return false
+		}
+		encoded, err := json.Marshal(ForSegment(e.m.Query, values))
+		from := slices.IndexFunc(h.bounds, since.Equal)
+		if err != nil || from < 0 || from == len(h.bounds)-1 {
+			return false
+		}
+		reads[string(encoded)] = episodeRead{segment: key, h: h, from: from}
+		return true
+	}
+	for key, since := range e.offCuts(state) {
+		if p := e.predicted; p != nil && p.segments[key] && add(key, since, p) {
+			continue
+		}
+		late[key] = since
+	}
+	if h := e.narrow(late); h != nil {
+		for key, since := range late {
+			add(key, since, h)
+		}
 	}
 	e.reads = reads
 }
 
-// Query answers an episode's evidence read from the narrowed history.
+// Query answers an episode's evidence read from its narrowed history.
 func (e *episodeReads) Query(ctx context.Context, def measure.Definition, q source.Query, from, to time.Time) (*source.Result, error) {
 	encoded, err := json.Marshal(q)
 	r, ok := e.reads[string(encoded)]
-	if err != nil || !ok || def.Hash() != e.m.Definition.Hash() || !to.Equal(e.bounds[len(e.bounds)-1]) || !from.Equal(e.bounds[r.from]) {
+	if err != nil || !ok || def.Hash() != e.m.Definition.Hash() || !to.Equal(r.h.bounds[len(r.h.bounds)-1]) || !from.Equal(r.h.bounds[r.from]) {
 		return e.Source.Query(ctx, def, q, from, to)
 	}
-	e.once.Do(func() {
-		e.results, e.err = source.History(ctx, e.Source, e.m.Definition, e.narrowed, e.bounds)
+	h := r.h
+	h.once.Do(func() {
+		h.results, h.err = source.History(ctx, e.Source, e.m.Definition, h.q, h.bounds)
 	})
-	if e.err != nil || len(e.results) != len(e.bounds)-1 {
+	if h.err != nil || len(h.results) != len(h.bounds)-1 {
 		return e.Source.Query(ctx, def, q, from, to)
 	}
 	out := &source.Result{Overall: &measure.Stats{}, Segments: map[string]*source.Segment{}}
-	for _, b := range e.results[r.from:] {
+	for _, b := range h.results[r.from:] {
 		if b == nil {
 			continue
 		}

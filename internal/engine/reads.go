@@ -67,6 +67,8 @@ func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, wind
 	if episodes == nil {
 		return reads, nil
 	}
+	state, _ := prior.Detector.detectState()
+	episodes.predict(state)
 	return episodes, episodes
 }
 

@@ -176,6 +176,10 @@ func parts(def measure.Definition, q Query) (*queryParts, error) {
 type span struct {
 	bounds   []time.Time
 	bucketed bool
+	// offset is added to a history's bucket indices: the first read of a
+	// statement that answers several histories (QueryHistories) numbers
+	// its buckets from 0, the next from where it stopped.
+	offset int
 }
 
 // windowSpan is the span of one window.
@@ -194,7 +198,7 @@ func (p *queryParts) bucketBy(st *statement, sp span) {
 		// The expression's placeholders are bound once and written twice.
 		panic("source: a bucketed statement needs numbered placeholders")
 	}
-	p.segs = append([]string{bucketExpr(st, p.tcol, sp.bounds)}, p.segs...)
+	p.segs = append([]string{bucketExpr(st, p.tcol, sp.bounds, sp.offset)}, p.segs...)
 }
 
 // where writes the window on the time column and the filters, binding
@@ -230,10 +234,16 @@ func aggregate(d dialect, def measure.Definition, q Query, from, to time.Time) (
 // bucket's index as its first column, before the segment columns.
 func aggregateOver(d dialect, def measure.Definition, q Query, sp span) (*statement, error) {
 	st := &statement{d: d}
+	return st, aggregateInto(st, def, q, sp)
+}
+
+// aggregateInto writes aggregateOver's SELECT at the end of st, binding
+// its values after st's: the parts of a UNION ALL share one statement.
+func aggregateInto(st *statement, def measure.Definition, q Query, sp span) error {
 	fam := def.Family()
 	p, err := parts(def, q)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.bucketBy(st, sp)
 	value, num, den := p.value, p.num, p.den
@@ -294,12 +304,12 @@ func aggregateOver(d dialect, def measure.Definition, q Query, sp span) (*statem
 		cols.snum, cols.sden, cols.snum2, cols.sden2, cols.snumden, cols.sw2num2, cols.sw2den2, cols.sw2numden, cols.rated+" AS rated")
 	st.text.WriteString("SELECT " + strings.Join(sel, ", ") + " FROM " + p.from)
 	if err := p.where(st, q, sp.from(), sp.to()); err != nil {
-		return nil, err
+		return err
 	}
 	if len(groupBy) > 0 {
 		st.text.WriteString(" GROUP BY " + strings.Join(groupBy, ", "))
 	}
-	return st, nil
+	return nil
 }
 
 func filterSQL(st *statement, col string, f Filter) (string, error) {

@@ -24,6 +24,47 @@ type HistorySource interface {
 	QueryHistory(ctx context.Context, d measure.Definition, q Query, bounds []time.Time) ([]*Result, error)
 }
 
+// A HistoryRead is one history of several read at once: Query's
+// statistics per interval [Bounds[i], Bounds[i+1]).
+type HistoryRead struct {
+	Query  Query
+	Bounds []time.Time
+}
+
+// HistoriesSource is a HistorySource that answers several histories of
+// one definition in one round trip (one statement in a database).
+type HistoriesSource interface {
+	HistorySource
+	// QueryHistories returns, for each read, what QueryHistory returns
+	// for it.
+	QueryHistories(ctx context.Context, d measure.Definition, reads []HistoryRead) ([][]*Result, error)
+}
+
+// Histories returns, for each read, what History returns for it: all in
+// one round trip when src is a HistoriesSource, one History per read
+// otherwise or when the reads together failed (too large for one round
+// trip, a timeout): each is then read as History reads it alone.
+func Histories(ctx context.Context, src Source, d measure.Definition, reads []HistoryRead) ([][]*Result, error) {
+	if hs, ok := src.(HistoriesSource); ok && len(reads) > 1 {
+		out, err := hs.QueryHistories(ctx, d, reads)
+		if err == nil || ctx.Err() != nil {
+			return out, err
+		}
+		if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrTimeout) {
+			return nil, err
+		}
+	}
+	out := make([][]*Result, len(reads))
+	for i, r := range reads {
+		rs, err := History(ctx, src, d, r.Query, r.Bounds)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = rs
+	}
+	return out, nil
+}
+
 // Empty reports whether a result holds no unit at all: none rated, none
 // unrated, none rejected. A history's element for such an interval is nil.
 func (r *Result) Empty() bool {

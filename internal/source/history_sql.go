@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,39 +64,66 @@ func (s *sqlSource) QueryHistory(ctx context.Context, def measure.Definition, q 
 	if len(bounds) < 2 {
 		return nil, nil
 	}
-	for i := 1; i < len(bounds); i++ {
-		if !bounds[i].After(bounds[i-1]) {
-			return nil, wrap(ErrBadQuery, "history bounds not increasing at %s", bounds[i].UTC().Format(time.RFC3339))
+	out, err := s.QueryHistories(ctx, def, []HistoryRead{{Query: q, Bounds: bounds}})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// QueryHistories answers several histories of def in one round trip, each
+// as QueryHistory answers it: reads without cluster sums, of the same
+// segment columns and within historyBucketsPerStatement buckets in all,
+// are one statement, their aggregations joined by UNION ALL and each
+// read's buckets numbered after the previous read's; other reads run
+// their own statements, in the same read-only transaction.
+// MaxHistoryStatistics bounds all the answers together.
+func (s *sqlSource) QueryHistories(ctx context.Context, def measure.Definition, reads []HistoryRead) ([][]*Result, error) {
+	offsets := make([]int, len(reads)+1)
+	for i, r := range reads {
+		for k := 1; k < len(r.Bounds); k++ {
+			if !r.Bounds[k].After(r.Bounds[k-1]) {
+				return nil, wrap(ErrBadQuery, "history bounds not increasing at %s", r.Bounds[k].UTC().Format(time.RFC3339))
+			}
 		}
+		offsets[i+1] = offsets[i] + max(len(r.Bounds)-1, 0)
 	}
 	d := s.dialect
 	if !d.numbered {
 		d = sqliteNumbered
 	}
-	h := &historyResults{results: make([]*Result, len(bounds)-1)}
+	h := &historyResults{results: make([]*Result, offsets[len(reads)])}
 	var queries []query
 	var texts []string
-	for base := 0; base < len(bounds)-1; base += historyBucketsPerStatement {
-		end := min(base+historyBucketsPerStatement, len(bounds)-1)
-		sp := span{bounds: bounds[base : end+1], bucketed: true}
-		st, err := aggregateOver(d, def, q, sp)
-		if err != nil {
-			return nil, err
+	if union(def, reads, offsets[len(reads)]) {
+		st := &statement{d: d}
+		for i, r := range reads {
+			if len(r.Bounds) < 2 {
+				continue
+			}
+			if len(queries) > 0 {
+				st.text.WriteString(" UNION ALL ")
+			}
+			if err := aggregateInto(st, def, r.Query, span{bounds: r.Bounds, bucketed: true, offset: offsets[i]}); err != nil {
+				return nil, err
+			}
+			q := r.Query
+			queries = []query{{st, func(rows *sql.Rows) error {
+				return scanAggregate(rows, def, q, &resultSink{h: h, n: len(h.results)})
+			}}}
 		}
 		texts = append(texts, st.text.String())
-		queries = append(queries, query{st, func(rows *sql.Rows) error {
-			return scanAggregate(rows, def, q, &resultSink{h: h, base: base, n: end - base})
-		}})
-		if clustered(def, q) {
-			cst, err := clusterAggregateOver(d, def, q, sp)
+	} else {
+		for i, r := range reads {
+			qs, ts, err := historyStatements(d, def, r.Query, r.Bounds, h, offsets[i])
 			if err != nil {
 				return nil, err
 			}
-			texts = append(texts, cst.text.String())
-			queries = append(queries, query{cst, func(rows *sql.Rows) error {
-				return scanClusters(rows, def, q, &resultSink{h: h, base: base, n: end - base})
-			}})
+			queries, texts = append(queries, qs...), append(texts, ts...)
 		}
+	}
+	if len(queries) == 0 {
+		return make([][]*Result, len(reads)), nil
 	}
 	h.statement = strings.Join(texts, ";\n")
 	ctx, cancel := context.WithTimeout(ctx, s.timeout*time.Duration(len(queries)))
@@ -110,7 +138,59 @@ func (s *sqlSource) QueryHistory(ctx context.Context, def measure.Definition, q 
 			h.results[i] = nil
 		}
 	}
-	return h.results, nil
+	out := make([][]*Result, len(reads))
+	for i := range reads {
+		if offsets[i+1] > offsets[i] {
+			out[i] = h.results[offsets[i]:offsets[i+1]:offsets[i+1]]
+		}
+	}
+	return out, nil
+}
+
+// union says whether reads are answered by one statement: none takes
+// cluster sums, all group by the same segment columns under the same
+// bound on segments (the rows are scanned alike), and their buckets fit
+// one statement.
+func union(def measure.Definition, reads []HistoryRead, buckets int) bool {
+	if buckets > historyBucketsPerStatement || len(reads) == 0 {
+		return false
+	}
+	for _, r := range reads {
+		if clustered(def, r.Query) || !slices.Equal(r.Query.Segments, reads[0].Query.Segments) ||
+			r.Query.maxSegments() != reads[0].Query.maxSegments() {
+			return false
+		}
+	}
+	return true
+}
+
+// historyStatements are the statements of one history whose answers are
+// h's results from offset on: one per historyBucketsPerStatement
+// intervals, and as many again for cluster sums.
+func historyStatements(d dialect, def measure.Definition, q Query, bounds []time.Time, h *historyResults, offset int) ([]query, []string, error) {
+	var queries []query
+	var texts []string
+	for base := 0; base < len(bounds)-1; base += historyBucketsPerStatement {
+		end := min(base+historyBucketsPerStatement, len(bounds)-1)
+		sp := span{bounds: bounds[base : end+1], bucketed: true}
+		sink := &resultSink{h: h, base: offset + base, n: end - base}
+		st, err := aggregateOver(d, def, q, sp)
+		if err != nil {
+			return nil, nil, err
+		}
+		texts = append(texts, st.text.String())
+		queries = append(queries, query{st, func(rows *sql.Rows) error { return scanAggregate(rows, def, q, sink) }})
+		if clustered(def, q) {
+			cst, err := clusterAggregateOver(d, def, q, sp)
+			if err != nil {
+				return nil, nil, err
+			}
+			texts = append(texts, cst.text.String())
+			csink := &resultSink{h: h, base: offset + base, n: end - base}
+			queries = append(queries, query{cst, func(rows *sql.Rows) error { return scanClusters(rows, def, q, csink) }})
+		}
+	}
+	return queries, texts, nil
 }
 
 // bucketExpr returns the SQL expression of the index i of the bucket
@@ -118,12 +198,12 @@ func (s *sqlSource) QueryHistory(ctx context.Context, def measure.Definition, q 
 // statement's WHERE has already kept within [bounds[0], bounds[n]): a
 // binary search, so each row makes about log₂ n comparisons and each
 // inner bound is bound once.
-func bucketExpr(st *statement, t string, bounds []time.Time) string {
+func bucketExpr(st *statement, t string, bounds []time.Time, offset int) string {
 	var b strings.Builder
 	var search func(lo, hi int)
 	search = func(lo, hi int) {
 		if hi-lo == 1 {
-			b.WriteString(strconv.Itoa(lo))
+			b.WriteString(strconv.Itoa(offset + lo))
 			return
 		}
 		mid := (lo + hi) / 2
@@ -135,7 +215,7 @@ func bucketExpr(st *statement, t string, bounds []time.Time) string {
 	}
 	if len(bounds) == 2 {
 		// One bucket: a bare integer in GROUP BY would name a column.
-		return "CAST(0 AS INTEGER)"
+		return "CAST(" + strconv.Itoa(offset) + " AS INTEGER)"
 	}
 	search(0, len(bounds)-1)
 	return b.String()

@@ -70,6 +70,27 @@ func (o observedHistory) QueryHistory(ctx context.Context, d measure.Definition,
 	return r, err
 }
 
+// QueryHistories is one round trip when src answers several histories at
+// once, and one observed History per read otherwise.
+func (o observedHistory) QueryHistories(ctx context.Context, d measure.Definition, reads []HistoryRead) ([][]*Result, error) {
+	hs, ok := o.hs.(HistoriesSource)
+	if !ok {
+		out := make([][]*Result, len(reads))
+		for i, r := range reads {
+			rs, err := History(ctx, o, d, r.Query, r.Bounds)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = rs
+		}
+		return out, nil
+	}
+	start := time.Now()
+	r, err := hs.QueryHistories(ctx, d, reads)
+	o.observe(HistoryQuery, time.Since(start), err)
+	return r, err
+}
+
 type observedRange struct {
 	observed
 	rs RangeSource
