@@ -61,9 +61,11 @@ func detectDrop(ctx context.Context, cp *cluster, m *manager, from time.Time, to
 		dueAfter[p.metric] = spec.DueAfter
 	}
 	for day := 1; day <= dropDays && len(opened) < len(segs); day++ {
-		if _, err := evaluateAt(ctx, cp, func() []*manager { return []*manager{m} }, from.AddDate(0, 0, day), total, nil); err != nil {
+		ph, err := evaluateAt(ctx, cp, func() []*manager { return []*manager{m} }, from.AddDate(0, 0, day), total, nil)
+		if err != nil {
 			return nil, err
 		}
+		ph.printWide(fmt.Sprintf("drop day %d, the wide Metric's round trips", day))
 		var tasks cxv1.ImprovementTaskList
 		if err := cp.c.List(ctx, &tasks); err != nil {
 			return nil, err

@@ -149,7 +149,7 @@ func run(ctx context.Context, c scaleConfig) error {
 	if err != nil {
 		return err
 	}
-	heap := one.peakHeap
+	heap, atPeak := one.peakHeap, one.atPeak
 	one.stop()
 	one = nil
 
@@ -177,12 +177,13 @@ func run(ctx context.Context, c scaleConfig) error {
 	sa, sb := split.shards[0], split.shards[1]
 	fmt.Printf("two shards, one interval: shard a %.0f round trips over %d namespaces, shard b %.0f over %d, namespaces in both: %d\n",
 		sa.queries, len(sa.namespaces), sb.queries, len(sb.namespaces), overlap(sa.namespaces, sb.namespaces))
+	split.printWide("  the wide Metric's round trips")
 	for _, m := range shards {
 		r, err := m.peakRSS()
 		if err != nil {
 			return err
 		}
-		fmt.Printf("shard %s peak RSS (VmHWM): %.0f MiB\n", m.name, r/(1<<20))
+		fmt.Printf("shard %s peak RSS (VmHWM): %.0f MiB; largest sample %s\n", m.name, r/(1<<20), m.atPeak)
 	}
 	for _, m := range shards {
 		m.stop()
@@ -206,6 +207,7 @@ func run(ctx context.Context, c scaleConfig) error {
 	bound("API writes, quiet interval", quietPhase.writes, 0, "")
 	bound("manager peak RSS (VmHWM of cmd/manager)", rss/(1<<20), 256, "MiB")
 	fmt.Printf("  %-58s %8.2f MiB (GOMEMLIMIT %q)\n", "  of which Go heap in use at most (sampled)", heap/(1<<20), c.memLimit)
+	fmt.Printf("  largest sample: %s\n", atPeak)
 	drop.print(bound)
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -28,6 +27,32 @@ type manager struct {
 	exited  chan error
 	// peakHeap is the largest Go heap in use of any sample, bytes.
 	peakHeap float64
+	// atPeak is the sample with the largest resident set.
+	atPeak memory
+}
+
+// memory is where a manager's resident memory is, from one sample: the
+// resident set, and the Go runtime's own accounts of it.
+type memory struct {
+	rss float64 // VmRSS
+	// heapInuse is the Go heap in spans holding objects (live or not yet
+	// swept), heapFree the heap kept from the OS but holding nothing,
+	// stacks the goroutines' stacks, other the runtime's own structures;
+	// together what the runtime holds of the address space (Sys less
+	// released).
+	heapInuse, heapFree, stacks, other float64
+}
+
+func (m memory) String() string {
+	mib := func(b float64) float64 { return b / (1 << 20) }
+	return fmt.Sprintf("%.0f MiB resident: Go heap in use %.0f, heap free and kept %.0f, stacks %.0f, runtime %.0f, outside the Go runtime %.0f",
+		mib(m.rss), mib(m.heapInuse), mib(m.heapFree), mib(m.stacks), mib(m.other), mib(m.outside()))
+}
+
+// outside is the resident memory the Go runtime does not account for:
+// memory the SQLite driver's C-like allocator maps itself, for one.
+func (m memory) outside() float64 {
+	return max(0, m.rss-(m.heapInuse+m.heapFree+m.stacks+m.other))
 }
 
 // buildManager compiles cmd/manager into dir, from the module this bench
@@ -110,18 +135,21 @@ func (m *manager) stop() {
 }
 
 // peakRSS is the manager's high-water resident set (VmHWM), in bytes.
-func (m *manager) peakRSS() (float64, error) {
+func (m *manager) peakRSS() (float64, error) { return m.status("VmHWM") }
+
+// status reads a size field of the manager's /proc status, in bytes.
+func (m *manager) status(field string) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 func (m *manager) scrape() (map[string]*dto.MetricFamily, error) {
@@ -141,10 +169,13 @@ func (m *manager) scrape() (map[string]*dto.MetricFamily, error) {
 type sample struct {
 	queries    float64            // source round trips
 	namespaces map[string]float64 // source round trips by namespace
-	writes     float64            // API requests that write: POST, PUT, PATCH, DELETE
-	evaluated  map[string]float64 // namespace/metric -> last evaluation, clock seconds
-	heap       float64            // Go heap in use, bytes
-	reconcile  reconcileTimes
+	// byKind are the round trips by namespace, then kind and outcome
+	// ("history ok").
+	byKind    map[string]map[string]float64
+	writes    float64            // API requests that write: POST, PUT, PATCH, DELETE
+	evaluated map[string]float64 // namespace/metric -> last evaluation, clock seconds
+	heap      float64            // Go heap in use, bytes
+	reconcile reconcileTimes
 }
 
 func label(m *dto.Metric, name string) string {
@@ -161,11 +192,16 @@ func (m *manager) sample() (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	s := sample{namespaces: map[string]float64{}, evaluated: map[string]float64{}}
+	s := sample{namespaces: map[string]float64{}, byKind: map[string]map[string]float64{}, evaluated: map[string]float64{}}
 	for _, mm := range families["cxloop_source_queries_total"].GetMetric() {
 		v := mm.GetCounter().GetValue()
+		ns := label(mm, "namespace")
 		s.queries += v
-		s.namespaces[label(mm, "namespace")] += v
+		s.namespaces[ns] += v
+		if s.byKind[ns] == nil {
+			s.byKind[ns] = map[string]float64{}
+		}
+		s.byKind[ns][label(mm, "kind")+" "+label(mm, "outcome")] += v
 	}
 	for _, mm := range families["rest_client_requests_total"].GetMetric() {
 		switch label(mm, "method") {
@@ -176,10 +212,20 @@ func (m *manager) sample() (sample, error) {
 	for _, mm := range families["cxloop_metric_last_evaluation_timestamp_seconds"].GetMetric() {
 		s.evaluated[label(mm, "namespace")+"/"+label(mm, "metric")] = mm.GetGauge().GetValue()
 	}
-	for _, mm := range families["go_memstats_heap_inuse_bytes"].GetMetric() {
-		s.heap = mm.GetGauge().GetValue()
+	gauge := func(name string) float64 {
+		for _, mm := range families[name].GetMetric() {
+			return mm.GetGauge().GetValue()
+		}
+		return 0
 	}
+	s.heap = gauge("go_memstats_heap_inuse_bytes")
 	m.peakHeap = max(m.peakHeap, s.heap)
+	if rss, err := m.status("VmRSS"); err == nil && rss > m.atPeak.rss {
+		stacks := gauge("go_memstats_stack_sys_bytes")
+		heapSys := gauge("go_memstats_heap_sys_bytes")
+		m.atPeak = memory{rss: rss, heapInuse: s.heap, heapFree: gauge("go_memstats_heap_idle_bytes") - gauge("go_memstats_heap_released_bytes"),
+			stacks: stacks, other: gauge("go_memstats_sys_bytes") - heapSys - stacks}
+	}
 	s.reconcile = reconcileTimesOf(families)
 	return s, nil
 }

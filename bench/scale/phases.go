@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -13,6 +15,8 @@ type phase struct {
 	writes    float64
 	reconcile reconcileTimes
 	shards    []sample // what each manager did in the phase
+	// wide are the wide Metric's round trips by kind and outcome.
+	wide map[string]float64
 }
 
 // evaluateAt moves the clock to now (begin may then start managers) and
@@ -89,6 +93,14 @@ func settle(p phase, managers []*manager, before map[*manager]sample) (phase, er
 		p.shards[i].queries, p.shards[i].writes = s.queries-b.queries, s.writes-b.writes
 		p.queries += p.shards[i].queries
 		p.writes += p.shards[i].writes
+		for kind, n := range s.byKind[wideNamespace] {
+			if d := n - b.byKind[wideNamespace][kind]; d > 0 {
+				if p.wide == nil {
+					p.wide = map[string]float64{}
+				}
+				p.wide[kind] += d
+			}
+		}
 	}
 	return p, nil
 }
@@ -98,4 +110,19 @@ func (p phase) print(name string, metrics int, groupBy time.Duration) {
 	fmt.Printf("%s: every Metric evaluated in %s (%.0f× one GROUP BY), %.2f source round trips per Metric, %.0f API writes (%.2f per Metric), reconcile p50 %s p99 %s\n",
 		name, p.took.Round(time.Millisecond), float64(p.took)/float64(groupBy), p.queries/float64(metrics), p.writes,
 		p.writes/float64(metrics), q(0.5).Round(time.Microsecond), q(0.99).Round(time.Microsecond))
+	p.printWide("  the wide Metric's round trips")
+}
+
+// printWide prints the wide Metric's round trips by kind and outcome,
+// after what.
+func (p phase) printWide(what string) {
+	if len(p.wide) == 0 {
+		return
+	}
+	var kinds []string
+	for kind, n := range p.wide {
+		kinds = append(kinds, fmt.Sprintf("%s %.0f", kind, n))
+	}
+	sort.Strings(kinds)
+	fmt.Printf("%s: %s\n", what, strings.Join(kinds, ", "))
 }
