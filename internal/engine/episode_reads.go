@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -21,12 +22,13 @@ import (
 // of its statistics in the buckets from its start on, as the prefetched
 // history's spans are merged.
 //
-// The episodes open before the evaluation are known before its first
-// read (predict): their narrowed history is read in the same round trip
-// as the evaluation's own (source.ReadAlongside), and an episode still
-// open after the feed is answered from it. Only the episodes that open in
-// this evaluation off the cuts need a narrowed history of their own,
-// read after the feed (expect). Other reads go to src.
+// The episodes open before the evaluation, and the running segments
+// closest to opening one, are known before its first read (predict):
+// their narrowed history is read in the same round trip as the
+// evaluation's own (source.ReadAlongside), and an episode open after the
+// feed is answered from it. Only the episodes that open in this
+// evaluation off the cuts and off that prediction need a narrowed history
+// of their own, read after the feed (expect). Other reads go to src.
 type episodeReads struct {
 	source.Source
 	m         Metric
@@ -123,14 +125,53 @@ func (e *episodeReads) narrow(episodes map[string]time.Time) *narrowedHistory {
 	return h
 }
 
+// predictedStatistics bounds the statistics of the predicted history's
+// running segments (open episodes are always in it): a tenth of what one
+// history may hold.
+const predictedStatistics = source.MaxHistoryStatistics / 10
+
 // predict announces the detector's state before the evaluation: the
 // history of its open episodes off the cuts is read alongside the
-// evaluation's. e may be nil.
+// evaluation's, with the running segments off the cuts closest to their
+// threshold (highest statistic first) while the history stays within
+// predictedStatistics, since an episode that opens in this evaluation
+// opens from one of them and reads its evidence from where it started.
+// e may be nil.
 func (e *episodeReads) predict(state map[string]detect.SegmentState) {
 	if e == nil {
 		return
 	}
-	h := e.narrow(e.offCuts(state))
+	episodes := e.offCuts(state)
+	var running []string
+	for key, s := range state {
+		if key != "" && !s.Open() && s.Statistic > 0 && !s.Since.IsZero() && s.Since.Before(e.windowEnd) && !e.cuts[s.Since.UnixNano()] {
+			running = append(running, key)
+		}
+	}
+	sort.Slice(running, func(i, j int) bool {
+		a, b := state[running[i]], state[running[j]]
+		if a.Statistic != b.Statistic {
+			return a.Statistic > b.Statistic
+		}
+		return running[i] < running[j]
+	})
+	starts := map[int64]bool{}
+	for _, since := range episodes {
+		starts[since.UnixNano()] = true
+	}
+	for _, key := range running {
+		since := state[key].Since
+		buckets := len(starts)
+		if !starts[since.UnixNano()] {
+			buckets++
+		}
+		if (len(episodes)+1)*buckets > predictedStatistics {
+			break
+		}
+		episodes[key] = since
+		starts[since.UnixNano()] = true
+	}
+	h := e.narrow(episodes)
 	if h != nil && source.ReadAlongside(e.Source, e.m.Definition, e.m.Query, source.HistoryRead{Query: h.q, Bounds: h.bounds}) {
 		e.predicted = h
 	}
