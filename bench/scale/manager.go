@@ -41,12 +41,18 @@ type memory struct {
 	// together what the runtime holds of the address space (Sys less
 	// released).
 	heapInuse, heapFree, stacks, other float64
+	// sqlite is what SQLite itself holds of the memory outside the Go
+	// runtime (cxloop_sqlite_memory_bytes).
+	sqlite float64
+	// anon, file and shmem split rss by what backs the pages (RssAnon,
+	// RssFile: the binary's own pages among them, RssShmem).
+	anon, file, shmem float64
 }
 
 func (m memory) String() string {
 	mib := func(b float64) float64 { return b / (1 << 20) }
-	return fmt.Sprintf("%.0f MiB resident: Go heap in use %.0f, heap free and kept %.0f, stacks %.0f, runtime %.0f, outside the Go runtime %.0f",
-		mib(m.rss), mib(m.heapInuse), mib(m.heapFree), mib(m.stacks), mib(m.other), mib(m.outside()))
+	return fmt.Sprintf("%.0f MiB resident: Go heap in use %.0f, heap free and kept %.0f, stacks %.0f, runtime %.0f, outside the Go runtime %.0f (SQLite's own %.0f); anonymous %.0f, files %.0f, shared %.0f",
+		mib(m.rss), mib(m.heapInuse), mib(m.heapFree), mib(m.stacks), mib(m.other), mib(m.outside()), mib(m.sqlite), mib(m.anon), mib(m.file), mib(m.shmem))
 }
 
 // outside is the resident memory the Go runtime does not account for:
@@ -224,7 +230,10 @@ func (m *manager) sample() (sample, error) {
 		stacks := gauge("go_memstats_stack_sys_bytes")
 		heapSys := gauge("go_memstats_heap_sys_bytes")
 		m.atPeak = memory{rss: rss, heapInuse: s.heap, heapFree: gauge("go_memstats_heap_idle_bytes") - gauge("go_memstats_heap_released_bytes"),
-			stacks: stacks, other: gauge("go_memstats_sys_bytes") - heapSys - stacks}
+			stacks: stacks, other: gauge("go_memstats_sys_bytes") - heapSys - stacks, sqlite: gauge("cxloop_sqlite_memory_bytes")}
+		m.atPeak.anon, _ = m.status("RssAnon")
+		m.atPeak.file, _ = m.status("RssFile")
+		m.atPeak.shmem, _ = m.status("RssShmem")
 	}
 	s.reconcile = reconcileTimesOf(families)
 	return s, nil

@@ -30,7 +30,13 @@ func NewSourceQueries(reg prometheus.Registerer) *SourceQueries {
 			Help: "Time a round trip to a DataSource took, by DataSource type and kind.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)},
 			[]string{"type", "kind"}),
 	}
-	reg.MustRegister(q.total, q.duration)
+	reg.MustRegister(q.total, q.duration,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "cxloop", Name: "sqlite_memory_bytes",
+			Help: "Memory SQLite holds outside the Go heap for the SQLite DataSources' queries (page caches, sorters, statements)."},
+			func() float64 { used, _ := source.SQLiteMemory(); return float64(used) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "cxloop", Name: "sqlite_memory_highwater_bytes",
+			Help: "The most memory SQLite has held outside the Go heap since the manager started."},
+			func() float64 { _, high := source.SQLiteMemory(); return float64(high) }))
 	return q
 }
 

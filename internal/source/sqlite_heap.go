@@ -57,3 +57,12 @@ func sqliteHeapLimit() int64 {
 	defer tls.Close()
 	return sqlite3.Xsqlite3_hard_heap_limit64(tls, -1)
 }
+
+// SQLiteMemory is the memory SQLite holds outside Go's heap for every
+// SQLite query of the process, and the most it has held, in bytes
+// (sqlite3_memory_used, sqlite3_memory_highwater).
+func SQLiteMemory() (used, highwater int64) {
+	tls := libc.NewTLS()
+	defer tls.Close()
+	return sqlite3.Xsqlite3_memory_used(tls), sqlite3.Xsqlite3_memory_highwater(tls, 0)
+}
