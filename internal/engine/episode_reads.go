@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -15,7 +16,7 @@ import (
 
 // episodeReads answers the evidence reads of the open episodes whose start
 // is not a cut of the evaluation's history (evaluationCuts keeps it within
-// source.MaxHistoryStatistics): each reads its segment from its start to
+// episodeCutStatistics): each reads its segment from its start to
 // the window's end (ForSegment), and all of them are answered from one
 // history of the query narrowed to their segments' values (an In filter
 // per segment column), cut at their starts. A segment's read is the merge
@@ -133,8 +134,8 @@ const predictedStatistics = source.MaxHistoryStatistics / 10
 // predict announces the detector's state before the evaluation: the
 // history of its open episodes off the cuts is read alongside the
 // evaluation's, with the running segments off the cuts closest to their
-// threshold (highest statistic first) while the history stays within
-// predictedStatistics, since an episode that opens in this evaluation
+// threshold (highest statistic first) while the history's estimated
+// statistics stay within predictedStatistics, since an episode that opens in this evaluation
 // opens from one of them and reads its evidence from where it started.
 // e may be nil.
 func (e *episodeReads) predict(state map[string]detect.SegmentState) {
@@ -155,21 +156,29 @@ func (e *episodeReads) predict(state map[string]detect.SegmentState) {
 		}
 		return running[i] < running[j]
 	})
+	// Each segment is priced at one statistic per bucket it can have data
+	// in, at most one per unit fed since its statistic left zero and one
+	// for the new interval: a segment that answers every few days costs a
+	// few statistics, not a bucket of every start.
 	starts := map[int64]bool{}
 	for _, since := range episodes {
 		starts[since.UnixNano()] = true
 	}
+	cost := func(s detect.SegmentState) int {
+		return min(len(starts)+1, int(math.Ceil(s.Samples))+2)
+	}
+	total := 0
+	for key := range episodes {
+		total += cost(state[key])
+	}
 	for _, key := range running {
-		since := state[key].Since
-		buckets := len(starts)
-		if !starts[since.UnixNano()] {
-			buckets++
-		}
-		if (len(episodes)+1)*buckets > predictedStatistics {
+		s := state[key]
+		if total+cost(s) > predictedStatistics {
 			break
 		}
-		episodes[key] = since
-		starts[since.UnixNano()] = true
+		total += cost(s)
+		episodes[key] = s.Since
+		starts[s.Since.UnixNano()] = true
 	}
 	h := e.narrow(episodes)
 	if h != nil && source.ReadAlongside(e.Source, e.m.Definition, e.m.Query, source.HistoryRead{Query: h.q, Bounds: h.bounds}) {

@@ -18,9 +18,9 @@ import (
 // interval since it was last fed), the start of every episode the
 // detector holds evidence of (its evidence is read from there), and the
 // edges of the metric's exclusions (an open episode's start is a cut
-// while the history stays within source.MaxHistoryStatistics, and the
-// other open episodes are read from one history narrowed to their
-// segments); when the calibration is due its year
+// while the history stays within episodeCutStatistics, and the other
+// open episodes are read from one history narrowed to their segments,
+// alongside); when the calibration is due its year
 // of steps runs on the same history, before the window. The window is the
 // merge of the buckets it covers, so a steady evaluation of a daily
 // 30-day window holds two buckets per segment instead of thirty, and one
@@ -78,9 +78,9 @@ func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, wind
 // the detector is fed. An episode's start is a cut for the open
 // segments first, then for the other segments whose statistic is running
 // (an episode may open from it in this evaluation, its evidence read
-// from there), as many as keep the history within
-// source.MaxHistoryStatistics at the segments the detector last
-// monitored, the highest statistics first.
+// from there), as many as keep the history within episodeCutStatistics
+// at the segments the detector last monitored, the highest statistics
+// first.
 func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, windowEnd time.Time) []time.Time {
 	var cuts []time.Time
 	add := func(t time.Time) {
@@ -112,9 +112,10 @@ func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, win
 	for key, s := range state {
 		switch {
 		case s.Since.IsZero():
-		case s.Open() && key == "":
+		case key == "":
 			// The population's evidence is no segment of the narrowed
-			// history (episodeReads): its start is always a cut.
+			// history (episodeReads): its start is always a cut, open
+			// or about to open.
 			add(s.Since)
 		case s.Open():
 			open = append(open, s)
@@ -143,13 +144,22 @@ func evaluationCuts(m Metric, prior Prior, detects bool, start, windowStart, win
 			continue
 		}
 		more := sortedCuts(append(slices.Clone(cuts), s.Since))
-		if historyStatistics(m, int64(prior.Detector.SegmentsMonitored), prior.Samples, more) > source.MaxHistoryStatistics {
+		if historyStatistics(m, int64(prior.Detector.SegmentsMonitored), prior.Samples, more) > episodeCutStatistics {
 			break
 		}
 		cuts = more
 	}
 	return cuts
 }
+
+// episodeCutStatistics bounds the statistics of a history with its
+// segments' episode starts cut: a quarter of what one history may hold.
+// Each cut splits a bucket for every segment, so a Metric of 10,000
+// accounts keeps its window and new interval in the history and reads
+// its episodes' evidence from the history narrowed to their segments,
+// which costs a few statistics per episode instead of a bucket of every
+// segment; a Metric of a few segments cuts at every start.
+const episodeCutStatistics = source.MaxHistoryStatistics / 4
 
 // historySlack is how much more than the last window's rate of samples a
 // span is priced at: a day's volume varies around the window's mean.
