@@ -54,6 +54,11 @@ func Histories(ctx context.Context, src Source, d measure.Definition, reads []Hi
 			return nil, err
 		}
 	}
+	return eachHistory(ctx, src, d, reads)
+}
+
+// eachHistory reads each history on its own, with History.
+func eachHistory(ctx context.Context, src Source, d measure.Definition, reads []HistoryRead) ([][]*Result, error) {
 	out := make([][]*Result, len(reads))
 	for i, r := range reads {
 		rs, err := History(ctx, src, d, r.Query, r.Bounds)

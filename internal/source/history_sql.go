@@ -97,22 +97,27 @@ func (s *sqlSource) QueryHistories(ctx context.Context, def measure.Definition, 
 	var texts []string
 	if union(def, reads, offsets[len(reads)]) {
 		st := &statement{d: d}
+		parts := 0
 		for i, r := range reads {
 			if len(r.Bounds) < 2 {
 				continue
 			}
-			if len(queries) > 0 {
+			if parts++; parts > 1 {
 				st.text.WriteString(" UNION ALL ")
 			}
 			if err := aggregateInto(st, def, r.Query, span{bounds: r.Bounds, bucketed: true, offset: offsets[i]}); err != nil {
 				return nil, err
 			}
-			q := r.Query
+		}
+		if parts > 0 {
+			// The reads share their segment columns (union), so any of
+			// them scans every part's rows.
+			q := reads[0].Query
 			queries = []query{{st, func(rows *sql.Rows) error {
 				return scanAggregate(rows, def, q, &resultSink{h: h, n: len(h.results)})
 			}}}
+			texts = append(texts, st.text.String())
 		}
-		texts = append(texts, st.text.String())
 	} else {
 		for i, r := range reads {
 			qs, ts, err := historyStatements(d, def, r.Query, r.Bounds, h, offsets[i])

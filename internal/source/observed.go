@@ -75,15 +75,7 @@ func (o observedHistory) QueryHistory(ctx context.Context, d measure.Definition,
 func (o observedHistory) QueryHistories(ctx context.Context, d measure.Definition, reads []HistoryRead) ([][]*Result, error) {
 	hs, ok := o.hs.(HistoriesSource)
 	if !ok {
-		out := make([][]*Result, len(reads))
-		for i, r := range reads {
-			rs, err := History(ctx, o, d, r.Query, r.Bounds)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = rs
-		}
-		return out, nil
+		return eachHistory(ctx, o, d, reads)
 	}
 	start := time.Now()
 	r, err := hs.QueryHistories(ctx, d, reads)
