@@ -189,7 +189,7 @@ func sameAnswer(psql, dsn string, res *source.Result) error {
 			got = seg.Stats.Unrated.N
 		} else {
 			k, _ := strconv.ParseInt(f[1], 10, 64)
-			got = seg.Stats.Scores[k].N
+			got = seg.Stats.Scores.Get(k).N
 		}
 		if got != n {
 			return fmt.Errorf("account %s score %q: driver %d, psql %d", f[0], f[1], got, n)

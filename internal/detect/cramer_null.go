@@ -37,7 +37,7 @@ func NullOf(d measure.Definition, s *measure.Stats) []Atom {
 			}
 		}
 		prior(byValue, values, s)
-		for k, c := range s.Scores {
+		for k, c := range s.Scores.All() {
 			if x, _, ok := d.UnitContribution(measure.Row{Value: float64(k), Valid: true}); ok && c.W > 0 {
 				byValue[x] += c.W
 			}
@@ -53,7 +53,7 @@ func NullOf(d measure.Definition, s *measure.Stats) []Atom {
 		}
 		prior(byValue, []float64{0, 100}, s)
 		// Scores holds the over (1) and not-over (0) counts.
-		for k, c := range s.Scores {
+		for k, c := range s.Scores.All() {
 			if c.W > 0 && (k == 0 || k == 1) {
 				byValue[100*float64(k)] += c.W
 			}

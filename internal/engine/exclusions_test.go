@@ -88,8 +88,8 @@ func sameStats(got, want *measure.Stats) error {
 	if len(got.Scores) != len(want.Scores) {
 		return fmt.Errorf("scores %v, want %v", got.Scores, want.Scores)
 	}
-	for k, w := range want.Scores {
-		if err := cells(fmt.Sprintf("score %d", k), got.Scores[k], w); err != nil {
+	for k, w := range want.Scores.All() {
+		if err := cells(fmt.Sprintf("score %d", k), got.Scores.Get(k), w); err != nil {
 			return err
 		}
 	}

@@ -169,7 +169,7 @@ func (d Definition) AddCluster(s, c *Stats) {
 			w float64
 		}
 		es := make([]entry, 0, len(c.Scores)+1)
-		for k, v := range c.Scores {
+		for k, v := range c.Scores.All() {
 			es = append(es, entry{k, v.W})
 		}
 		if negUnrated {

@@ -75,8 +75,8 @@ func statsAgree(a, b *Stats) error {
 	if len(a.Scores) != len(b.Scores) || len(a.Sketch.Buckets) != len(b.Sketch.Buckets) {
 		return fmt.Errorf("cells: %d/%d scores, %d/%d buckets", len(a.Scores), len(b.Scores), len(a.Sketch.Buckets), len(b.Sketch.Buckets))
 	}
-	for k, v := range a.Scores {
-		if err := cellsAgree(fmt.Sprintf("score %d", k), v, b.Scores[k]); err != nil {
+	for k, v := range a.Scores.All() {
+		if err := cellsAgree(fmt.Sprintf("score %d", k), v, b.Scores.Get(k)); err != nil {
 			return err
 		}
 	}

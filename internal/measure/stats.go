@@ -1,6 +1,9 @@
 package measure
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // Cell is a count of units with the sums of their weights (Σw, Σw²), so
 // Kish's effective size n_eff = (Σw)²/Σw² survives merging. Unweighted rows
@@ -120,7 +123,7 @@ type Stats struct {
 	// count means the data and the definition disagree.
 	Rejected Cell `json:"rejected"`
 	// Scores holds one cell per integer score (NPS 0..10, CSAT 1..5, rates 0/1).
-	Scores map[int64]Cell `json:"scores,omitempty"`
+	Scores Scores `json:"scores,omitempty"`
 	// Moments holds power sums for the Moments and Gauge families.
 	Moments Moments `json:"moments"`
 	// Sketch holds the quantile sketch for the Quantile family.
@@ -136,27 +139,15 @@ type Stats struct {
 // AddScore counts one unit of weight w under score k. Sources that read
 // grouped counts (SQL GROUP BY score) use MergeScore instead.
 func (s *Stats) AddScore(k int64, w float64) {
-	if s.Scores == nil {
-		// Unsized: up to 8 scores fit the smallest map, half the size of
-		// one sized for 11 (NPS), and most of a history's buckets of a
-		// segment hold a few scores.
-		s.Scores = map[int64]Cell{}
-	}
-	c := s.Scores[k]
+	var c Cell
 	c.Add(w)
-	s.Scores[k] = c
+	s.Scores.merge(k, c)
 }
 
 // MergeScore adds a pre-aggregated cell under score k, as a source does with
 // one row of `SELECT score, count(*), sum(w), sum(w*w) ... GROUP BY score`.
 func (s *Stats) MergeScore(k int64, c Cell) {
-	if s.Scores == nil {
-		// Unsized, as in AddScore.
-		s.Scores = map[int64]Cell{}
-	}
-	cur := s.Scores[k]
-	cur.Merge(c)
-	s.Scores[k] = cur
+	s.Scores.merge(k, c)
 }
 
 // Merge adds o into s. Merging is associative and commutative, so shards,
@@ -178,10 +169,11 @@ func (s *Stats) Merge(o *Stats) {
 	s.Unrated.Merge(o.Unrated)
 	s.Rejected.Merge(o.Rejected)
 	if s.Scores == nil && len(o.Scores) > 0 {
-		s.Scores = make(map[int64]Cell, len(o.Scores))
-	}
-	for k, c := range o.Scores {
-		s.MergeScore(k, c)
+		s.Scores = slices.Clone(o.Scores)
+	} else {
+		for _, c := range o.Scores {
+			s.Scores.merge(c.Score, c.Cell)
+		}
 	}
 	s.Moments.SumWX += o.Moments.SumWX
 	s.Moments.SumWX2 += o.Moments.SumWX2
@@ -198,11 +190,8 @@ func (s *Stats) Merge(o *Stats) {
 // keeping the original (a baseline window, a cached shard).
 func (s *Stats) Clone() *Stats {
 	c := *s
-	c.Scores = nil
+	c.Scores = slices.Clone(s.Scores)
 	c.Sketch.Buckets = nil
-	for k, v := range s.Scores {
-		c.MergeScore(k, v)
-	}
 	for k, v := range s.Sketch.Buckets {
 		c.Sketch.mergeBucket(k, v)
 	}
@@ -215,7 +204,7 @@ func (s *Stats) Clone() *Stats {
 // scoreRange sums the cells whose score lies in [lo, hi].
 func (s *Stats) scoreRange(lo, hi int64) Cell {
 	var c Cell
-	for k, v := range s.Scores {
+	for k, v := range s.Scores.All() {
 		if k >= lo && k <= hi {
 			c.Merge(v)
 		}

@@ -28,7 +28,7 @@ func (d Definition) CheckStats(s *Stats) error {
 	}
 	fam := d.Family()
 	var scores Cell
-	for k, c := range s.Scores {
+	for k, c := range s.Scores.All() {
 		if err := checkCell(fmt.Sprintf("score %d", k), c); err != nil {
 			return err
 		}

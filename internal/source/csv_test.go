@@ -61,8 +61,8 @@ func TestCSVStreamsAnExportOfAnySize(t *testing.T) {
 		if k >= 1 && k <= n%11 {
 			want++
 		}
-		if res.Overall.Scores[k].N != want {
-			t.Fatalf("score %d: %d, want %d", k, res.Overall.Scores[k].N, want)
+		if res.Overall.Scores.Get(k).N != want {
+			t.Fatalf("score %d: %d, want %d", k, res.Overall.Scores.Get(k).N, want)
 		}
 	}
 	// A window that ends earlier counts only the records before its end.
@@ -137,7 +137,7 @@ func TestCSVRejectsBadInputClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := src.Query(context.Background(), csatDef, Query{Table: RecordsTable, Value: "score", Time: "at", Segments: []string{"team"}}, jsonFrom, jsonTo)
-	if err != nil || res.Segments["team=eu"].Stats.Scores[5].N != 1 {
+	if err != nil || res.Segments["team=eu"].Stats.Scores.Get(5).N != 1 {
 		t.Fatalf("semicolon-separated file: %v %+v", err, res)
 	}
 	if err := src.Check(context.Background()); err != nil {

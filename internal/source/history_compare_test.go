@@ -55,6 +55,16 @@ func historyEqual(path string, got, want reflect.Value) error {
 			}
 		}
 		return nil
+	case reflect.Slice:
+		if got.Len() != want.Len() {
+			return fmt.Errorf("%s: %d elements, want %d", path, got.Len(), want.Len())
+		}
+		for i := range got.Len() {
+			if err := historyEqual(fmt.Sprintf("%s[%d]", path, i), got.Index(i), want.Index(i)); err != nil {
+				return err
+			}
+		}
+		return nil
 	case reflect.Float64:
 		a, b := got.Float(), want.Float()
 		if a != b && !(math.Abs(a-b) <= 1e-12*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))) {

@@ -313,7 +313,7 @@ func TestHTTPJSONHistoryAsksForTheWholeSpan(t *testing.T) {
 	if len(asked) != 1 || asked[0] != want {
 		t.Fatalf("asked %q, want once %q", asked, want)
 	}
-	if len(got) != 2 || got[0].Overall.Scores[5].N != 1 || got[1].Overall.Scores[4].N != 1 || got[0].Overall.Total.N != 1 {
+	if len(got) != 2 || got[0].Overall.Scores.Get(5).N != 1 || got[1].Overall.Scores.Get(4).N != 1 || got[0].Overall.Total.N != 1 {
 		t.Fatalf("history %+v", got)
 	}
 }

@@ -16,11 +16,13 @@ import (
 // segment (buckets × (segments + 1)). Past it QueryHistory fails with
 // ErrTooLarge instead of holding them all; the history is then read in
 // shorter spans, or one interval at a time. A statistic with its score
-// counts weighs a few KiB in the manager, so 50,000 keep one history
-// near 150 MiB: a Metric of 10,000 accounts then reads its first
-// evaluation's weeks interval by interval (bench/scale: the manager's
-// peak RSS 250 MiB instead of 787 MiB at 200,000), while a five-year
-// daily backtest of a few segments still reads in one pass.
+// counts holds about 420 bytes of the manager's heap
+// (BenchmarkSQLiteHistoryHeldPerStatistic), so 50,000 keep one history
+// near 21 MB: a Metric of 10,000 accounts then reads its first
+// evaluation's weeks in spans of a few days (bench/scale: the manager's
+// peak RSS 250 MiB instead of 787 MiB at 200,000), and a steady interval
+// with its episodes in one, while a five-year daily backtest of a few
+// segments still reads in one pass.
 const MaxHistoryStatistics = 50_000
 
 // historyStatisticsLimit is MaxHistoryStatistics, lowered by tests.

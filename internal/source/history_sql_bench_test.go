@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -125,4 +126,51 @@ func BenchmarkSQLiteHistoryVersusPerInterval(b *testing.B) {
 			b.ReportMetric(perInterval.Seconds()/float64(runs), "per-interval-s/year")
 		})
 	}
+}
+
+// BenchmarkSQLiteHistoryHeldPerStatistic reads 60 daily buckets of NPS by
+// account (676 accounts, about 530 of them answering a day: 32,000
+// statistics, as a wide Metric's history holds) and reports the heap the
+// history holds per statistic, and as a ratio to the bare counts it
+// carries (24 bytes a score cell: a count and two weight sums).
+func BenchmarkSQLiteHistoryHeldPerStatistic(b *testing.B) {
+	dir := b.TempDir()
+	writeBenchWarehouse(b, dir, 1000)
+	src, err := OpenSQLite(SQLiteConfig{Path: "year.db", Roots: []string{dir}, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	hs := src.(HistorySource)
+	days := make([]time.Time, 61)
+	for i := range days {
+		days[i] = benchYear.AddDate(0, 0, i)
+	}
+	def := measure.Definition{Formula: measure.FormulaNPS}
+	q := Query{Table: "responses", Value: "score", Time: "responded_at", Segments: []string{"account"},
+		Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}
+	var held, statistics, cells float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		got, err := hs.QueryHistory(context.Background(), def, q, days)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		statistics, cells = 0, 0
+		for _, r := range got {
+			for _, seg := range r.Segments {
+				statistics++
+				cells += float64(len(seg.Stats.Scores))
+			}
+		}
+		runtime.KeepAlive(got)
+		held = float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	}
+	b.ReportMetric(held/statistics, "B/statistic")
+	b.ReportMetric(statistics, "statistics")
+	b.ReportMetric(held/(24*cells), "x-bare-counts")
 }

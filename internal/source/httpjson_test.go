@@ -60,10 +60,10 @@ func TestHTTPJSONReadsRecordsWithTheirTypes(t *testing.T) {
 	// In the window: two eu answers (5 and "4"), and for us a 2, a skipped
 	// answer, a 4.5 that is not a score and an object that is not a number.
 	eu, us := res.Segments["team=eu"].Stats, res.Segments["team=us"].Stats
-	if eu.Total.N != 2 || eu.Scores[5].N != 1 || eu.Scores[4].N != 1 {
+	if eu.Total.N != 2 || eu.Scores.Get(5).N != 1 || eu.Scores.Get(4).N != 1 {
 		t.Fatalf("eu: %+v", eu)
 	}
-	if us.Total.N != 1 || us.Scores[2].N != 1 || us.Unrated.N != 1 || us.Rejected.N != 2 {
+	if us.Total.N != 1 || us.Scores.Get(2).N != 1 || us.Unrated.N != 1 || us.Rejected.N != 2 {
 		t.Fatalf("us: total %d unrated %d rejected %d scores %v", us.Total.N, us.Unrated.N, us.Rejected.N, us.Scores)
 	}
 	if res.Overall.Total.N != 3 || res.Overall.Rejected.N != 2 {

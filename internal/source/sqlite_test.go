@@ -87,9 +87,9 @@ func sameStats(t *testing.T, what string, got, want *measure.Stats) {
 		t.Fatalf("%s: counts total/unrated/rejected %d/%d/%d, want %d/%d/%d", what,
 			got.Total.N, got.Unrated.N, got.Rejected.N, want.Total.N, want.Unrated.N, want.Rejected.N)
 	}
-	for k, c := range want.Scores {
-		if got.Scores[k].N != c.N || !close(got.Scores[k].W, c.W) || !close(got.Scores[k].W2, c.W2) {
-			t.Fatalf("%s: score %d = %+v, want %+v", what, k, got.Scores[k], c)
+	for k, c := range want.Scores.All() {
+		if got.Scores.Get(k).N != c.N || !close(got.Scores.Get(k).W, c.W) || !close(got.Scores.Get(k).W2, c.W2) {
+			t.Fatalf("%s: score %d = %+v, want %+v", what, k, got.Scores.Get(k), c)
 		}
 	}
 	if len(got.Scores) != len(want.Scores) {
