@@ -98,13 +98,13 @@ test: manifests generate envtest-assets helm prometheus-operator-crds ## Run eve
 		bash hack/with-services.sh $(GO) test ./... -count=1
 
 .PHONY: bench
-bench: envtest-assets ## Benchmarks against baselines, each printing a ratio (PostgreSQL driver vs psql; the decision simulation; the operator at scale vs one GROUP BY; a five-year backtest vs one GROUP BY, with and without an index; CSV aggregation vs awk).
+bench: envtest-assets ## Benchmarks against baselines, each printing a ratio (PostgreSQL driver vs psql; the decision simulation; the operator at scale vs one GROUP BY; a five-year backtest vs one GROUP BY, with and without an index; CSV aggregation vs awk; the heap a history holds vs its bare counts).
 	bash hack/with-services.sh $(GO) run ./bench/pgnps
 	$(GO) run ./bench/simulate
 	$(GO) run ./bench/scale -assets $(ENVTEST_ASSETS_DIR)
 	$(GO) run ./bench/history
 	$(GO) run ./bench/history -index=false
-	$(GO) test ./internal/source -run '^$$' -bench 'BenchmarkCSVQuery' -benchtime 3x
+	$(GO) test ./internal/source -run '^$$' -bench 'BenchmarkCSVQuery|BenchmarkSQLiteHistoryHeldPerStatistic' -benchtime 3x
 
 .PHONY: demo
 demo: envtest-assets kubectl-cx ## Show the whole loop on an embedded control plane and SQLite warehouse.
