@@ -248,6 +248,11 @@ func TestReplayOverAHistoryReadsEachQueryOnce(t *testing.T) {
 			switch {
 			case !tc.direct && (q != 0 || h != int64(len(src.keys))):
 				t.Fatalf("%d queries and %d histories of %d queries, want none and one each", q, h, len(src.keys))
+			case !tc.direct && len(src.keys) != 1:
+				// Episodes' evidence is merged from the replay's own
+				// buckets, never a history narrowed to their segments
+				// over the whole replay.
+				t.Fatalf("histories of %d queries, want the Metric's own only", len(src.keys))
 			case tc.direct && q < evaluations:
 				t.Fatalf("%d queries for %d evaluations: the windows did not go to the source", q, evaluations)
 			}

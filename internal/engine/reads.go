@@ -60,7 +60,9 @@ func evaluationReads(src source.Source, m Metric, prior Prior, windowStart, wind
 		bounds = append(before[:len(before)-1], bounds...)
 	}
 	reads := source.PrefetchReads(src, bounds)
-	if !detects {
+	if !detects || source.DerivesSegments(reads) {
+		// A replay's prefetch answers every episode's evidence from
+		// its own buckets.
 		return reads, nil
 	}
 	episodes := newEpisodeReads(reads, m, bounds, windowEnd)

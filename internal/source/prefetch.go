@@ -187,6 +187,17 @@ func PrefetchReads(src Source, bounds []time.Time) Source {
 	return out
 }
 
+// DerivesSegments reports whether src is a replay's prefetch
+// (PrefetchHistory): it holds the query's buckets on every interval of
+// the replay, so a read of one segment from any interval on (an
+// episode's evidence, ForSegment) is merged from them (derived), and
+// narrowing a history to some segments would only read the source again
+// over the whole replay.
+func DerivesSegments(src Source) bool {
+	p, ok := src.(*historyPrefetch)
+	return ok && !p.direct
+}
+
 // historyPrefetch answers grid-aligned reads from interval buckets.
 type historyPrefetch struct {
 	src HistorySource
