@@ -32,33 +32,30 @@ type manager struct {
 }
 
 // memory is where a manager's resident memory is, from one sample: the
-// resident set, and the Go runtime's own accounts of it.
+// resident set, what backs it, and the Go runtime's own accounts.
 type memory struct {
 	rss float64 // VmRSS
-	// heapInuse is the Go heap in spans holding objects (live or not yet
-	// swept), heapFree the heap kept from the OS but holding nothing,
-	// stacks the goroutines' stacks, other the runtime's own structures;
-	// together what the runtime holds of the address space (Sys less
-	// released).
-	heapInuse, heapFree, stacks, other float64
-	// sqlite is what SQLite itself holds of the memory outside the Go
-	// runtime (cxloop_sqlite_memory_bytes).
-	sqlite float64
 	// anon, file and shmem split rss by what backs the pages (RssAnon,
 	// RssFile: the binary's own pages among them, RssShmem).
 	anon, file, shmem float64
+	// arena is the anonymous memory of the Go heap's arena, otherAnon the
+	// rest (anonymousMappings), both from /proc at the sample's moment.
+	arena, otherAnon float64
+	// heapInuse is the Go heap in spans holding objects (live or not yet
+	// swept), heapFree the heap kept from the OS but holding nothing,
+	// stacks the goroutines' stacks, other the runtime's own structures,
+	// from the scrape just before: the heap moves by tens of MiB between
+	// the two reads, so these do not add up to arena.
+	heapInuse, heapFree, stacks, other float64
+	// sqlite is what SQLite itself holds outside the Go heap
+	// (cxloop_sqlite_memory_bytes).
+	sqlite float64
 }
 
 func (m memory) String() string {
 	mib := func(b float64) float64 { return b / (1 << 20) }
-	return fmt.Sprintf("%.0f MiB resident: Go heap in use %.0f, heap free and kept %.0f, stacks %.0f, runtime %.0f, outside the Go runtime %.0f (SQLite's own %.0f); anonymous %.0f, files %.0f, shared %.0f",
-		mib(m.rss), mib(m.heapInuse), mib(m.heapFree), mib(m.stacks), mib(m.other), mib(m.outside()), mib(m.sqlite), mib(m.anon), mib(m.file), mib(m.shmem))
-}
-
-// outside is the resident memory the Go runtime does not account for:
-// memory the SQLite driver's C-like allocator maps itself, for one.
-func (m memory) outside() float64 {
-	return max(0, m.rss-(m.heapInuse+m.heapFree+m.stacks+m.other))
+	return fmt.Sprintf("%.0f MiB resident: anonymous %.0f (the Go heap's arena %.0f, other mappings %.0f), files %.0f, shared %.0f; the runtime's gauges a moment before: Go heap in use %.0f, heap free and kept %.0f, stacks %.0f, runtime %.0f, SQLite's own %.0f",
+		mib(m.rss), mib(m.anon), mib(m.arena), mib(m.otherAnon), mib(m.file), mib(m.shmem), mib(m.heapInuse), mib(m.heapFree), mib(m.stacks), mib(m.other), mib(m.sqlite))
 }
 
 // buildManager compiles cmd/manager into dir, from the module this bench
@@ -234,6 +231,7 @@ func (m *manager) sample() (sample, error) {
 		m.atPeak.anon, _ = m.status("RssAnon")
 		m.atPeak.file, _ = m.status("RssFile")
 		m.atPeak.shmem, _ = m.status("RssShmem")
+		m.atPeak.arena, m.atPeak.otherAnon, _ = anonymousMappings(m.cmd.Process.Pid)
 	}
 	s.reconcile = reconcileTimesOf(families)
 	return s, nil
