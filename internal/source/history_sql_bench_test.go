@@ -60,23 +60,31 @@ func writeBenchWarehouse(b *testing.B, dir string, perDay int) {
 	}
 }
 
-// BenchmarkSQLiteHistoryVersusPerInterval reads a year of daily buckets
-// from a SQLite file with one QueryHistory and with one Query per day,
-// and reports how many times faster the history is (per-interval/history)
-// beside each path's time per year.
-func BenchmarkSQLiteHistoryVersusPerInterval(b *testing.B) {
+// openBenchYear writes the benchmark's year of responses, 1,000 a day,
+// opens it, and returns the source and the bounds of its first n days.
+func openBenchYear(b *testing.B, n int) (Source, []time.Time) {
+	b.Helper()
 	dir := b.TempDir()
 	writeBenchWarehouse(b, dir, 1000)
 	src, err := OpenSQLite(SQLiteConfig{Path: "year.db", Roots: []string{dir}, Timeout: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer src.Close()
-	hs := src.(HistorySource)
-	days := make([]time.Time, 366)
+	b.Cleanup(func() { src.Close() })
+	days := make([]time.Time, n+1)
 	for i := range days {
 		days[i] = benchYear.AddDate(0, 0, i)
 	}
+	return src, days
+}
+
+// BenchmarkSQLiteHistoryVersusPerInterval reads a year of daily buckets
+// from a SQLite file with one QueryHistory and with one Query per day,
+// and reports how many times faster the history is (per-interval/history)
+// beside each path's time per year.
+func BenchmarkSQLiteHistoryVersusPerInterval(b *testing.B) {
+	src, days := openBenchYear(b, 365)
+	hs := src.(HistorySource)
 	ctx := context.Background()
 	for _, bc := range []struct {
 		name string
@@ -129,23 +137,13 @@ func BenchmarkSQLiteHistoryVersusPerInterval(b *testing.B) {
 }
 
 // BenchmarkSQLiteHistoryHeldPerStatistic reads 60 daily buckets of NPS by
-// account (676 accounts, about 530 of them answering a day: 32,000
+// account (676 accounts, about 450 of them answering a day: 27,000
 // statistics, as a wide Metric's history holds) and reports the heap the
 // history holds per statistic, and as a ratio to the bare counts it
 // carries (24 bytes a score cell: a count and two weight sums).
 func BenchmarkSQLiteHistoryHeldPerStatistic(b *testing.B) {
-	dir := b.TempDir()
-	writeBenchWarehouse(b, dir, 1000)
-	src, err := OpenSQLite(SQLiteConfig{Path: "year.db", Roots: []string{dir}, Timeout: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
+	src, days := openBenchYear(b, 60)
 	hs := src.(HistorySource)
-	days := make([]time.Time, 61)
-	for i := range days {
-		days[i] = benchYear.AddDate(0, 0, i)
-	}
 	def := measure.Definition{Formula: measure.FormulaNPS}
 	q := Query{Table: "responses", Value: "score", Time: "responded_at", Segments: []string{"account"},
 		Filters: []Filter{{Column: "survey", Operator: Equals, Values: []string{"nps"}}}}
