@@ -53,7 +53,7 @@ func main() {
 	flag.IntVar(&c.historyDays, "history", 60, "days of data before the first evaluation")
 	flag.IntVar(&c.simTrials, "sim-trials", 20, "simulations of the wide Metric's drop, each over every segment")
 	flag.StringVar(&c.assets, "assets", filepath.Join(home, ".cache", "cxloop", "k8s", "1.37.2"), "kube-apiserver and etcd binaries (make envtest-assets)")
-	flag.StringVar(&c.memLimit, "gomemlimit", "", "GOMEMLIMIT of the managers, as config/manager sets it to the memory limit (such as 256MiB); inherited when empty")
+	flag.StringVar(&c.memLimit, "gomemlimit", "", "GOMEMLIMIT of the managers (such as 200MiB; the deployed manager derives one from its container's limit, CXLOOP_MEMORY_LIMIT); inherited when empty")
 	var prepare string
 	flag.StringVar(&prepare, "prepare", "", "internal: write the warehouse at this path, time the baseline, print both and exit")
 	flag.Parse()

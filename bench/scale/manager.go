@@ -94,7 +94,7 @@ func (cp *cluster) startManager(ctx context.Context, name, shard string) (*manag
 	cmd := exec.CommandContext(ctx, cp.managerBin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if cp.memLimit != "" {
-		// As deployed: config/manager sets GOMEMLIMIT to the memory limit.
+		// A Go soft limit, as the deployed manager sets from its limit.
 		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+cp.memLimit)
 	}
 	if err := cmd.Start(); err != nil {

@@ -71,6 +71,12 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
+	if described, err := applyMemoryLimit(os.Getenv); err != nil {
+		log.Error(err, "bad memory limit")
+		os.Exit(1)
+	} else if described != "" {
+		log.Info("memory limits", "limits", described)
+	}
 	if maxSegments < 1 {
 		log.Error(fmt.Errorf("%d is not a positive number", maxSegments), "bad --max-segments")
 		os.Exit(1)

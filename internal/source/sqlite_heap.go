@@ -51,6 +51,28 @@ func limitSQLiteHeap(limit int64) error {
 	return nil
 }
 
+// SetSQLiteHeapLimit lowers or raises the bound on SQLite's heap from
+// MaxSQLiteHeapBytes to limit bytes, for a manager whose container holds
+// less memory than that leaves room for.
+func SetSQLiteHeapLimit(limit int64) error {
+	if sqliteHeapErr != nil {
+		return sqliteHeapErr
+	}
+	if limit <= 0 {
+		return fmt.Errorf("SQLite heap limit %d: want a positive number of bytes", limit)
+	}
+	tls := libc.NewTLS()
+	defer tls.Close()
+	sqlite3.Xsqlite3_hard_heap_limit64(tls, limit)
+	if got := sqlite3.Xsqlite3_hard_heap_limit64(tls, -1); got != limit {
+		return fmt.Errorf("sqlite3_hard_heap_limit64 is %d, want %d", got, limit)
+	}
+	return nil
+}
+
+// SQLiteHeapLimit is the bound on SQLite's heap in force, in bytes.
+func SQLiteHeapLimit() int64 { return sqliteHeapLimit() }
+
 // sqliteHeapLimit is the limit in force, for tests and messages.
 func sqliteHeapLimit() int64 {
 	tls := libc.NewTLS()
