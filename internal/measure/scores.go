@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"cmp"
 	"encoding/json"
 	"iter"
 	"slices"
@@ -22,15 +23,7 @@ type ScoreCell struct {
 
 // find is where score k is, or would be inserted, and whether it is.
 func (s Scores) find(k int64) (int, bool) {
-	return slices.BinarySearchFunc(s, k, func(c ScoreCell, k int64) int {
-		switch {
-		case c.Score < k:
-			return -1
-		case c.Score > k:
-			return 1
-		}
-		return 0
-	})
+	return slices.BinarySearchFunc(s, k, func(c ScoreCell, k int64) int { return cmp.Compare(c.Score, k) })
 }
 
 // Get returns the cell of score k, zero when no unit has it.
@@ -88,17 +81,7 @@ func (s *Scores) UnmarshalJSON(b []byte) error {
 	for k, c := range m {
 		out = append(out, ScoreCell{Score: k, Cell: c})
 	}
-	slices.SortFunc(out, func(a, b ScoreCell) int { return cmpInt64(a.Score, b.Score) })
+	slices.SortFunc(out, func(a, b ScoreCell) int { return cmp.Compare(a.Score, b.Score) })
 	*s = out
 	return nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

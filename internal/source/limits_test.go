@@ -343,7 +343,7 @@ func TestSQLiteRefusesAHugeValueAtOnce(t *testing.T) {
 }
 
 func TestSQLiteHeapIsBounded(t *testing.T) {
-	if got := sqliteHeapLimit(); got != MaxSQLiteHeapBytes {
+	if got := SQLiteHeapLimit(); got != MaxSQLiteHeapBytes {
 		t.Fatalf("SQLite's hard heap limit is %d, want MaxSQLiteHeapBytes (%d)", got, MaxSQLiteHeapBytes)
 	}
 	src := openWarehouse(t)

@@ -256,7 +256,7 @@ func (s *sqlSource) classify(ctx context.Context, err error) error {
 		return wrap(ErrTooLarge, "a string or blob of the query is longer than %s (MaxSQLValueBytes): %v", sizeName(MaxSQLValueBytes), err)
 	}
 	if errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_NOMEM {
-		return wrap(ErrTooLarge, "the query needs more than SQLite's heap of %s (MaxSQLiteHeapBytes, shared by every SQLite query): %v", sizeName(sqliteHeapLimit()), err)
+		return wrap(ErrTooLarge, "the query needs more than SQLite's heap of %s (MaxSQLiteHeapBytes, shared by every SQLite query): %v", sizeName(SQLiteHeapLimit()), err)
 	}
 	if errors.Is(err, ErrAddressNotAllowed) {
 		var opErr *net.OpError

@@ -71,10 +71,7 @@ func SetSQLiteHeapLimit(limit int64) error {
 }
 
 // SQLiteHeapLimit is the bound on SQLite's heap in force, in bytes.
-func SQLiteHeapLimit() int64 { return sqliteHeapLimit() }
-
-// sqliteHeapLimit is the limit in force, for tests and messages.
-func sqliteHeapLimit() int64 {
+func SQLiteHeapLimit() int64 {
 	tls := libc.NewTLS()
 	defer tls.Close()
 	return sqlite3.Xsqlite3_hard_heap_limit64(tls, -1)
