@@ -246,16 +246,21 @@ func (r *MetricReconciler) evaluate(ctx context.Context, m *cxv1.Metric, spec en
 
 // source connects the Metric's DataSource.
 func (r *MetricReconciler) source(ctx context.Context, m *cxv1.Metric) (source.Source, error) {
+	return metricSource(ctx, r.Client, r.Sources, m)
+}
+
+// metricSource connects the DataSource a Metric names, in its namespace.
+func metricSource(ctx context.Context, c client.Reader, sources SourceGetter, m *cxv1.Metric) (source.Source, error) {
 	name := sourceName(m)
 	var ds cxv1.DataSource
-	err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: name}, &ds)
+	err := c.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: name}, &ds)
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("%w: DataSource %s not found in namespace %s; create it or fix spec.source.name", errDataSourceNotFound, name, m.Namespace)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read DataSource %s: %w", name, err)
 	}
-	src, err := r.Sources.Get(ctx, &ds)
+	src, err := sources.Get(ctx, &ds)
 	if err != nil {
 		return nil, fmt.Errorf("%w: DataSource %s: %v", engine.ErrSourceUnavailable, name, err)
 	}

@@ -107,6 +107,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"datasource", (&DataSourceReconciler{Client: c, Shard: shard, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
 		{"metric", (&MetricReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
 			Exporter: opts.Exporter, Sources: sources, MaxSegments: opts.MaxSegments}).SetupWithManager},
+		{"scorecard", (&ScorecardReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Sources: sources}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Shard: shard, Scheme: s, Secrets: secrets}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock,
 			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer, APIReader: mgr.GetAPIReader()}).SetupWithManager},

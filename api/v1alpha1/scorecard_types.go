@@ -1,0 +1,365 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// MaxScorecardAccountsListed bounds status.atRisk, so a scorecard's
+// status stays small however many accounts fall short; the count and the
+// value at risk cover them all.
+const MaxScorecardAccountsListed = 20
+
+// ScorecardSpec declares one health score per account: a weighted
+// composite of member Metrics, possibly read from different DataSources
+// (survey warehouse, ticketing, product usage, revenue), joined on a key
+// that each member maps from its own column.
+type ScorecardSpec struct {
+	// owner is the team accountable for the accounts' health, such as
+	// customer success.
+	Owner MetricOwner `json:"owner"`
+
+	// key names what the members are joined on, such as account: status
+	// labels each account with it.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=63
+	Key string `json:"key"`
+
+	// members are the Metrics the score combines. Each is read from its
+	// own DataSource with its own definition, filters and window, once
+	// per key value, and normalised to 0-100: 0 at its floor, 100 at its
+	// target or better, linear between. An account's score is the
+	// weighted mean of the members with data for it; a member without
+	// data is shown as missing, never counted as 0.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	Members []ScorecardMember `json:"members"`
+
+	// value weighs the accounts by what they are worth, such as their
+	// annual revenue: the index is the value-weighted mean of the account
+	// scores, and the accounts at risk are listed most valuable first.
+	// Without it every account weighs alike.
+	// +optional
+	Value *ScorecardValue `json:"value,omitempty"`
+
+	// objective is the score an account should reach; an account below it
+	// is at risk.
+	Objective ScorecardObjective `json:"objective"`
+
+	// interval between evaluations, as a Go duration of at least "1m".
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="interval must be at least 1m, such as 1h or 24h"
+	// +optional
+	Interval string `json:"interval,omitempty"`
+
+	// suspend stops evaluation; the last status is kept.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// ScorecardMember is one Metric of a scorecard and how it scores.
+// +kubebuilder:validation:XValidation:rule="!has(self.floor) || !has(self.target) || self.floor != self.target",message="floor and target must differ: the score runs from 0 at the floor to 100 at the target"
+type ScorecardMember struct {
+	// name of the member, shown in status, such as nps or fcr.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// metric is the name of a Metric in this namespace, measured from a
+	// DataSource (not derived).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Metric string `json:"metric"`
+
+	// keyColumn is the member's column (or field) holding the key's
+	// value, such as account or account_id.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	KeyColumn string `json:"keyColumn"`
+
+	// weight is the member's share of an account's score, relative to the
+	// other members with data for that account. Default 1.
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Weight *float64 `json:"weight,omitempty"`
+
+	// floor is the value that scores 0. Default the worst value of the
+	// formula's scale: -100 for nps, 0 % for csat, the scale's worst end
+	// for ces, and 0 % or 100 % for a rate, by the objective's direction.
+	// Other formulas (means, durations, ratios) have no worst value and
+	// need one, such as 86400 for a resolution time of a day.
+	// +optional
+	Floor *float64 `json:"floor,omitempty"`
+
+	// target is the value that scores 100. Default the Metric's own
+	// objective target.
+	// +optional
+	Target *float64 `json:"target,omitempty"`
+
+	// personas weighs the member's answers by who gave them, so one
+	// contact never stands for an account: each persona's value comes
+	// from its own answers and the account's value is their weighted
+	// mean.
+	// +optional
+	Personas *PersonaWeighting `json:"personas,omitempty"`
+
+	// minSamples is the fewest units a key (or one of its personas) needs
+	// before the member counts for it; below, the member is missing for
+	// that account. Default 5.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	MinSamples *int64 `json:"minSamples,omitempty"`
+}
+
+// PersonaWeighting weighs a member's answers per persona.
+type PersonaWeighting struct {
+	// column holding the persona, such as persona or role.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	Column string `json:"column"`
+
+	// weights per persona, such as executive 3, admin 2, end-user 1.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=persona
+	Weights []PersonaWeight `json:"weights"`
+
+	// otherWeight is the weight of a persona weights does not list; 0
+	// leaves its answers out. Default 1.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	OtherWeight *float64 `json:"otherWeight,omitempty"`
+}
+
+// PersonaWeight is one persona's weight.
+type PersonaWeight struct {
+	// persona as the column holds it, such as executive.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Persona string `json:"persona"`
+	// weight of the persona's value in the account's.
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Weight float64 `json:"weight"`
+}
+
+// ScorecardValue says where an account's worth is measured.
+type ScorecardValue struct {
+	// metric is the name of a Metric in this namespace whose value per key
+	// is the account's worth, such as the mean of its recurring revenue
+	// (formula mean over starting_arr).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Metric string `json:"metric"`
+
+	// keyColumn is that Metric's column holding the key's value.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`
+	// +kubebuilder:validation:MaxLength=127
+	KeyColumn string `json:"keyColumn"`
+}
+
+// ScorecardObjective is what a healthy account scores.
+type ScorecardObjective struct {
+	// target score, 0-100, such as 70.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Target float64 `json:"target"`
+
+	// confidence of every interval in status. Default 0.95.
+	// +kubebuilder:default=0.95
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0.5
+	// +kubebuilder:validation:ExclusiveMaximum=true
+	// +kubebuilder:validation:Maximum=1
+	// +optional
+	Confidence float64 `json:"confidence,omitempty"`
+}
+
+// ScorecardStatus is the operator's latest scoring of the accounts.
+type ScorecardStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (every member was read and the accounts scored)
+	// and Stalled (the spec cannot be scored as written: a member Metric
+	// missing, derived, or without a floor).
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// evaluatedAt is when the accounts were last scored.
+	// +optional
+	EvaluatedAt *metav1.Time `json:"evaluatedAt,omitempty"`
+
+	// index is the accounts' scores averaged, weighted by value when
+	// spec.value is set; absent without a scored account.
+	// +optional
+	Index *float64 `json:"index,omitempty"`
+	// indexLower bounds the index's confidence interval from below.
+	// +optional
+	IndexLower *float64 `json:"indexLower,omitempty"`
+	// indexUpper bounds the index's confidence interval from above.
+	// +optional
+	IndexUpper *float64 `json:"indexUpper,omitempty"`
+
+	// accounts is how many accounts have a score: at least one member has
+	// data for them.
+	// +optional
+	Accounts int32 `json:"accounts,omitempty"`
+
+	// unvalued is how many scored accounts have no value, and so are left
+	// out of a value-weighted index.
+	// +optional
+	Unvalued int32 `json:"unvalued,omitempty"`
+
+	// distribution of the account scores.
+	// +optional
+	Distribution *ScoreDistribution `json:"distribution,omitempty"`
+
+	// accountsAtRisk is how many accounts score below the objective.
+	// +optional
+	AccountsAtRisk int32 `json:"accountsAtRisk,omitempty"`
+
+	// valueAtRisk sums the values of the accounts at risk: the revenue at
+	// risk when value is annual revenue.
+	// +optional
+	ValueAtRisk *float64 `json:"valueAtRisk,omitempty"`
+
+	// atRisk lists the accounts below the objective, most valuable first
+	// (then lowest score), at most 20; each names the member that pulls it
+	// down most.
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	AtRisk []ScorecardAccount `json:"atRisk,omitempty"`
+
+	// members says, per member, how many accounts it had data for.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Members []ScorecardMemberStatus `json:"members,omitempty"`
+}
+
+// ScoreDistribution is the spread of the account scores (unweighted).
+type ScoreDistribution struct {
+	// p10 is the 10th percentile.
+	P10 float64 `json:"p10"`
+	// p25 is the lower quartile.
+	P25 float64 `json:"p25"`
+	// median account score.
+	Median float64 `json:"median"`
+	// p75 is the upper quartile.
+	P75 float64 `json:"p75"`
+	// p90 is the 90th percentile.
+	P90 float64 `json:"p90"`
+}
+
+// ScorecardAccount is one account's score.
+type ScorecardAccount struct {
+	// key is the account, as the members' key columns hold it.
+	Key string `json:"key"`
+	// score of the account, 0-100.
+	Score float64 `json:"score"`
+	// lower bound of the score's confidence interval.
+	Lower float64 `json:"lower"`
+	// upper bound of the score's confidence interval.
+	Upper float64 `json:"upper"`
+	// value of the account, when known.
+	// +optional
+	Value *float64 `json:"value,omitempty"`
+	// coverage is the share of the members' weight with data for the
+	// account, 0-1.
+	Coverage float64 `json:"coverage"`
+	// pulledDownBy names the member whose weighted shortfall costs the
+	// account most: where to look first.
+	// +optional
+	PulledDownBy string `json:"pulledDownBy,omitempty"`
+	// members are the account's member scores.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Members []ScorecardMemberScore `json:"members,omitempty"`
+}
+
+// ScorecardMemberScore is one member's part of an account's score.
+type ScorecardMemberScore struct {
+	// name of the member.
+	Name string `json:"name"`
+	// missing is true when the member has no data for the account.
+	// +optional
+	Missing bool `json:"missing,omitempty"`
+	// value of the member for the account, in the member's unit.
+	// +optional
+	Value *float64 `json:"value,omitempty"`
+	// score is the value normalised to 0-100.
+	// +optional
+	Score *float64 `json:"score,omitempty"`
+	// samples behind the value.
+	// +optional
+	Samples int64 `json:"samples,omitempty"`
+}
+
+// ScorecardMemberStatus is how a member was read.
+type ScorecardMemberStatus struct {
+	// name of the member.
+	Name string `json:"name"`
+	// accounts the member had data for.
+	Accounts int32 `json:"accounts"`
+	// floor and target the member was scored between.
+	// +optional
+	Floor *float64 `json:"floor,omitempty"`
+	// +optional
+	Target *float64 `json:"target,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:storageversion
+// +kubebuilder:resource:shortName=cxsc;scorecards,categories=cxloop
+// +kubebuilder:printcolumn:name="Index",type=number,JSONPath=`.status.index`
+// +kubebuilder:printcolumn:name="Target",type=number,JSONPath=`.spec.objective.target`
+// +kubebuilder:printcolumn:name="Accounts",type=integer,JSONPath=`.status.accounts`
+// +kubebuilder:printcolumn:name="At risk",type=integer,JSONPath=`.status.accountsAtRisk`
+// +kubebuilder:printcolumn:name="Value at risk",type=number,JSONPath=`.status.valueAtRisk`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.owner.team`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Scorecard is one health score per account across several Metrics and
+// DataSources: the index over the accounts, its distribution and the
+// accounts below objective, most valuable first, each with the member that
+// pulls it down most.
+type Scorecard struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the scorecard.
+	Spec ScorecardSpec `json:"spec"`
+	// status is the operator's latest scoring.
+	// +optional
+	Status ScorecardStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ScorecardList is a list of Scorecards.
+type ScorecardList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Scorecard `json:"items"`
+}
+
+func init() {
+	register(&Scorecard{}, &ScorecardList{})
+}

@@ -1,0 +1,115 @@
+package metricspec
+
+import (
+	"math"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/scorecard"
+)
+
+// Scorecard defaults.
+const (
+	DefaultMemberMinSamples    = 5
+	DefaultScorecardConfidence = 0.95
+)
+
+// ScorecardMember is a member as the scorecard engine scores it, on scale.
+func ScorecardMember(sm cxv1.ScorecardMember, scale scorecard.Scale) scorecard.Member {
+	m := scorecard.Member{Name: sm.Name, Weight: 1, Scale: scale}
+	if sm.Weight != nil {
+		m.Weight = *sm.Weight
+	}
+	if p := sm.Personas; p != nil {
+		m.Personas = make(map[string]float64, len(p.Weights))
+		for _, w := range p.Weights {
+			m.Personas[w.Persona] = w.Weight
+		}
+		m.OtherPersonas = 1
+		if p.OtherWeight != nil {
+			m.OtherPersonas = *p.OtherWeight
+		}
+	}
+	return m
+}
+
+// MemberMinSamples is the fewest units a member needs per key.
+func MemberMinSamples(sm cxv1.ScorecardMember) int64 {
+	if sm.MinSamples != nil {
+		return *sm.MinSamples
+	}
+	return DefaultMemberMinSamples
+}
+
+// ScorecardConfidence is the confidence of a scorecard's intervals.
+func ScorecardConfidence(sc *cxv1.Scorecard) float64 {
+	if c := sc.Spec.Objective.Confidence; c > 0 && c < 1 {
+		return c
+	}
+	return DefaultScorecardConfidence
+}
+
+// ApplyScorecard writes a computed scorecard into its status.
+func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []scorecard.Member, now time.Time) {
+	st.EvaluatedAt = &metav1.Time{Time: now}
+	st.Index, st.IndexLower, st.IndexUpper = finite(res.Index), finite(res.IndexLower), finite(res.IndexUpper)
+	st.Accounts = int32(len(res.Accounts))
+	st.Unvalued = int32(res.Unvalued)
+	st.Distribution = nil
+	if len(res.Accounts) > 0 {
+		q := res.Quantiles
+		st.Distribution = &cxv1.ScoreDistribution{P10: q[0], P25: q[1], Median: q[2], P75: q[3], P90: q[4]}
+	}
+	st.AccountsAtRisk = int32(len(res.AtRisk))
+	st.ValueAtRisk = nil
+	if len(res.AtRisk) > 0 {
+		st.ValueAtRisk = ptr(res.ValueAtRisk)
+	}
+	st.AtRisk = st.AtRisk[:0]
+	for _, a := range res.AtRisk[:min(len(res.AtRisk), cxv1.MaxScorecardAccountsListed)] {
+		st.AtRisk = append(st.AtRisk, scorecardAccount(a))
+	}
+	if len(st.AtRisk) == 0 {
+		st.AtRisk = nil
+	}
+	counts := make([]int32, len(members))
+	for _, a := range res.Accounts {
+		for i, ms := range a.Members {
+			if !ms.Missing {
+				counts[i]++
+			}
+		}
+	}
+	st.Members = make([]cxv1.ScorecardMemberStatus, len(members))
+	for i, m := range members {
+		st.Members[i] = cxv1.ScorecardMemberStatus{Name: m.Name, Accounts: counts[i], Floor: ptr(m.Scale.Floor),
+			Target: ptr(m.Scale.Target)}
+	}
+}
+
+func scorecardAccount(a scorecard.Account) cxv1.ScorecardAccount {
+	out := cxv1.ScorecardAccount{Key: a.Key, Score: a.Score, Lower: a.Lower, Upper: a.Upper, Coverage: a.Coverage,
+		PulledDownBy: a.PulledDownBy}
+	if a.HasValue {
+		out.Value = ptr(a.Value)
+	}
+	for _, ms := range a.Members {
+		s := cxv1.ScorecardMemberScore{Name: ms.Name, Missing: ms.Missing}
+		if !ms.Missing {
+			s.Value, s.Score, s.Samples = finite(ms.Value), ptr(ms.Score), ms.Samples
+		}
+		out.Members = append(out.Members, s)
+	}
+	return out
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
