@@ -138,7 +138,9 @@ func independentScorecard(t *testing.T, from, to time.Time, target float64) scor
 	}
 	defer db.Close()
 	inWindow := func(at time.Time) bool { return !at.Before(from) && at.Before(to) }
-	normalise := func(v, floor, target float64) float64 { return 100 * math.Min(1, math.Max(0, (v-floor)/(target-floor))) }
+	normalise := func(v, floor, target float64) float64 {
+		return 100 * math.Min(1, math.Max(0, (v-floor)/(target-floor)))
+	}
 
 	// NPS per account and persona, revenue-weighted, kept at an effective
 	// size of 5; the personas present averaged 3:2:1.
