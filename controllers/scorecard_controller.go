@@ -60,6 +60,7 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	requeue := ctrl.Result{RequeueAfter: clock.WallDuration(r.Clock, now.Truncate(interval).Add(interval).Sub(now))}
 	next := sc.Status.DeepCopy()
 	next.ObservedGeneration = sc.Generation
+	next.LastHandledReconcileAt = sc.Annotations[cxv1.ReconcileRequestAnnotation]
 	if sc.Spec.Suspend {
 		setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Suspended", "scoring is suspended; the last scores are kept")
 		return requeue, r.patchStatus(ctx, &sc, next)
@@ -179,11 +180,12 @@ func setScorecardCondition(st *cxv1.ScorecardStatus, generation int64, typ strin
 		ObservedGeneration: generation})
 }
 
-// SetupWithManager registers the reconciler: a spec change scores at
-// once, and every interval after.
+// SetupWithManager registers the reconciler: a spec change or a
+// reconcile request scores at once, and every interval after.
 func (r *ScorecardReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&cxv1.Scorecard{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&cxv1.Scorecard{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{}))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
 		Named("scorecard")
 	return r.Shard.watch(b, &cxv1.ScorecardList{}).Complete(r.Shard.gate(r))

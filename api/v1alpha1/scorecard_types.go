@@ -199,6 +199,12 @@ type ScorecardStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// lastHandledReconcileAt is the value of the
+	// reconcile.cxloop.dev/requestedAt annotation last acted on: set the
+	// annotation to any new value (a timestamp) to score at once.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// evaluatedAt is when the accounts were last scored.
 	// +optional
 	EvaluatedAt *metav1.Time `json:"evaluatedAt,omitempty"`

@@ -56,7 +56,7 @@ func sampleObjects() ([]*unstructured.Unstructured, error) {
 
 func usedByDemo(u *unstructured.Unstructured) bool {
 	switch u.GetKind() {
-	case "Team":
+	case "Team", "Scorecard":
 		return true
 	case "DataSource":
 		return u.GetName() == warehouse

@@ -79,6 +79,8 @@ func (o *Options) defaults() {
 type Result struct {
 	Metrics []cxv1.Metric
 	Tasks   []cxv1.ImprovementTask
+	// Scorecards are the account health scores as they stand.
+	Scorecards []cxv1.Scorecard
 	// Kubeconfig is the path of the kubeconfig left for exploring.
 	Kubeconfig string
 }

@@ -20,25 +20,36 @@ import (
 // same on every run and every machine, whatever their speed; the day's
 // wall time (--day-every) only paces it.
 
-// evaluateAll asks every Metric of the demo for an evaluation at now, and
-// waits until the manager has handled them and all they caused.
+// evaluateAll asks every Metric and Scorecard of the demo for an
+// evaluation at now, and waits until the manager has handled them and all
+// they caused.
 func evaluateAll(ctx context.Context, c client.Client, now time.Time) error {
 	var metrics cxv1.MetricList
 	if err := c.List(ctx, &metrics, client.InNamespace(Namespace)); err != nil {
 		return err
 	}
+	var scorecards cxv1.ScorecardList
+	if err := c.List(ctx, &scorecards, client.InNamespace(Namespace)); err != nil {
+		return err
+	}
+	var objs []client.Object
+	for i := range metrics.Items {
+		objs = append(objs, &metrics.Items[i])
+	}
+	for i := range scorecards.Items {
+		objs = append(objs, &scorecards.Items[i])
+	}
 	stamp := now.UTC().Format(time.RFC3339)
 	patch := client.RawPatch("application/merge-patch+json",
 		fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, cxv1.ReconcileRequestAnnotation, stamp))
-	errs := make(chan error, len(metrics.Items))
+	errs := make(chan error, len(objs))
 	var wg sync.WaitGroup
-	for i := range metrics.Items {
-		m := &metrics.Items[i]
+	for _, o := range objs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.Patch(ctx, m, patch); err != nil {
-				errs <- fmt.Errorf("request an evaluation of %s: %w", m.Name, err)
+			if err := c.Patch(ctx, o, patch); err != nil {
+				errs <- fmt.Errorf("request an evaluation of %s: %w", o.GetName(), err)
 			}
 		}()
 	}
@@ -47,27 +58,28 @@ func evaluateAll(ctx context.Context, c client.Client, now time.Time) error {
 	if err := <-errs; err != nil {
 		return err
 	}
-	for i := range metrics.Items {
-		if err := waitHandled(ctx, c, client.ObjectKeyFromObject(&metrics.Items[i]), stamp); err != nil {
+	for _, o := range objs {
+		if err := waitHandled(ctx, c, o, stamp); err != nil {
 			return err
 		}
 	}
 	return settle(ctx)
 }
 
-// waitHandled waits until a Metric reports the evaluation asked at stamp.
-func waitHandled(ctx context.Context, c client.Client, key client.ObjectKey, stamp string) error {
+// waitHandled waits until a Metric or Scorecard reports the evaluation
+// asked at stamp.
+func waitHandled(ctx context.Context, c client.Client, o client.Object, stamp string) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		var m cxv1.Metric
-		if err := c.Get(ctx, key, &m); err != nil {
+		got := o.DeepCopyObject().(client.Object)
+		if err := c.Get(ctx, client.ObjectKeyFromObject(o), got); err != nil {
 			return err
 		}
-		if m.Status.LastHandledReconcileAt == stamp {
+		if lastHandled(got) == stamp {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("metric %s did not evaluate at %s within 2 minutes", key.Name, stamp)
+			return fmt.Errorf("%s did not evaluate at %s within 2 minutes", o.GetName(), stamp)
 		}
 		select {
 		case <-ctx.Done():
@@ -75,6 +87,17 @@ func waitHandled(ctx context.Context, c client.Client, key client.ObjectKey, sta
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// lastHandled is the reconcile request an object last acted on.
+func lastHandled(o client.Object) string {
+	switch o := o.(type) {
+	case *cxv1.Metric:
+		return o.Status.LastHandledReconcileAt
+	case *cxv1.Scorecard:
+		return o.Status.LastHandledReconcileAt
+	}
+	return ""
 }
 
 // settle waits until the manager's work queues have been empty, with

@@ -173,5 +173,12 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 			t.Status.Phase, t.Status.Attempt, esc, imp)
 	}
 	w.Flush()
-	return &Result{Metrics: metrics.Items, Tasks: tasks.Items}, nil
+	var scorecards cxv1.ScorecardList
+	if err := s.c.List(ctx, &scorecards, client.InNamespace(Namespace)); err != nil {
+		return nil, err
+	}
+	for _, sc := range scorecards.Items {
+		printScorecard(out, &sc)
+	}
+	return &Result{Metrics: metrics.Items, Tasks: tasks.Items, Scorecards: scorecards.Items}, nil
 }

@@ -75,7 +75,8 @@ func TestDemoTellsTheSameStoryEveryRun(t *testing.T) {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
 		for _, want := range []string{"task opened", "owner: resolved attempt 1", "VERIFIED", "REOPENED",
-			"==> metrics", "==> improvement tasks", "kubeconfig: " + filepath.Join(state, "kubeconfig")} {
+			"==> metrics", "==> improvement tasks", "==> scorecard account-health", "accounts below objective", "PULLED DOWN BY",
+			"kubeconfig: " + filepath.Join(state, "kubeconfig")} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("output lacks %q:\n%s", want, out)
 			}

@@ -1,0 +1,57 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+)
+
+// accountsShown is how many accounts at risk the summary lists.
+const accountsShown = 5
+
+// printScorecard prints a scorecard's index and its most valuable accounts
+// at risk, each with the member that pulls it down most.
+func printScorecard(out io.Writer, sc *cxv1.Scorecard) {
+	st := &sc.Status
+	fmt.Fprintf(out, "\n==> scorecard %s (owner %s)\n", sc.Name, sc.Spec.Owner.Team)
+	if st.Index == nil {
+		fmt.Fprintln(out, "no account scored yet")
+		return
+	}
+	fmt.Fprintf(out, "index %.1f [%.1f, %.1f] over %d accounts, weighted by value; objective %.4g\n",
+		*st.Index, deref(st.IndexLower), deref(st.IndexUpper), st.Accounts, sc.Spec.Objective.Target)
+	if d := st.Distribution; d != nil {
+		fmt.Fprintf(out, "account scores: p10 %.1f, quartiles %.1f / %.1f / %.1f, p90 %.1f\n", d.P10, d.P25, d.Median, d.P75, d.P90)
+	}
+	fmt.Fprintf(out, "%d accounts below objective, %s at risk\n", st.AccountsAtRisk, money(deref(st.ValueAtRisk)))
+	if len(st.AtRisk) == 0 {
+		return
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ACCOUNT\tVALUE\tSCORE [CONFIDENCE INTERVAL]\tCOVERAGE\tPULLED DOWN BY")
+	for _, a := range st.AtRisk[:min(len(st.AtRisk), accountsShown)] {
+		fmt.Fprintf(w, "%s\t%s\t%.1f [%.1f, %.1f]\t%.0f%%\t%s\n", a.Key, money(deref(a.Value)), a.Score, a.Lower, a.Upper,
+			100*a.Coverage, a.PulledDownBy)
+	}
+	w.Flush()
+}
+
+func deref(v *float64) float64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+// money renders an amount as people skim it: 1.2M, 340k.
+func money(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
