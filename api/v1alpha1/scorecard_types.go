@@ -322,9 +322,10 @@ type ScorecardMemberStatus struct {
 	Name string `json:"name"`
 	// accounts the member had data for.
 	Accounts int32 `json:"accounts"`
-	// floor and target the member was scored between.
+	// floor is the value the member scored 0 at.
 	// +optional
 	Floor *float64 `json:"floor,omitempty"`
+	// target is the value the member scored 100 at.
 	// +optional
 	Target *float64 `json:"target,omitempty"`
 }
