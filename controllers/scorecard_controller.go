@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/clock"
@@ -175,17 +178,48 @@ func (r *ScorecardReconciler) patchStatus(ctx context.Context, sc *cxv1.Scorecar
 	return r.Status().Patch(ctx, sc, client.MergeFrom(base))
 }
 
+// naming lists the Scorecards of a Metric's namespace that name it.
+func (r *ScorecardReconciler) naming(ctx context.Context, o client.Object) []reconcile.Request {
+	var list cxv1.ScorecardList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, sc := range list.Items {
+		if slices.Contains(scorecardMetrics(&sc), o.GetName()) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: sc.Namespace, Name: sc.Name}})
+		}
+	}
+	return reqs
+}
+
+// scorecardMetrics are the Metrics a Scorecard reads.
+func scorecardMetrics(sc *cxv1.Scorecard) []string {
+	var out []string
+	for _, m := range sc.Spec.Members {
+		out = append(out, m.Metric)
+	}
+	if sc.Spec.Value != nil {
+		out = append(out, sc.Spec.Value.Metric)
+	}
+	return out
+}
+
 func setScorecardCondition(st *cxv1.ScorecardStatus, generation int64, typ string, status metav1.ConditionStatus, reason, message string) {
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message,
 		ObservedGeneration: generation})
 }
 
 // SetupWithManager registers the reconciler: a spec change or a
-// reconcile request scores at once, and every interval after.
+// reconcile request scores at once, and every interval after; a Metric
+// created or changed rescores the Scorecards of its namespace that name
+// it, so a member created after its Scorecard counts at once.
 func (r *ScorecardReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.Scorecard{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{}))).
+		Watches(&cxv1.Metric{}, handler.EnqueueRequestsFromMapFunc(r.naming),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
 		Named("scorecard")
 	return r.Shard.watch(b, &cxv1.ScorecardList{}).Complete(r.Shard.gate(r))

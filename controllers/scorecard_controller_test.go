@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -294,5 +295,89 @@ func eachRow(t *testing.T, db *sql.DB, query string, fn func(time.Time, []any)) 
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A Scorecard that cannot be scored as written stalls with the reason and
+// the member to fix, and scores as soon as the user fixes it: a member
+// Metric created later, a member whose formula has no worst value given a
+// floor.
+func TestScorecardStallsUntilItsMembersCanBeScored(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	createWarehouse(t, ns)
+	testClock.Set(demodata.DefaultT0.Add(6 * time.Hour))
+	handoffs := scorecardMetric(ns, "handoffs", cxv1.FormulaMean, 1.5, cxv1.MetricQuery{Table: "tickets",
+		Columns: &cxv1.QueryColumns{Value: "handoffs", Time: "resolved_at"}})
+	handoffs.Spec.Objective.Direction = cxv1.AtMost
+	if err := k8sClient.Create(ctx, handoffs); err != nil {
+		t.Fatal(err)
+	}
+	sc := &cxv1.Scorecard{
+		ObjectMeta: metav1.ObjectMeta{Name: "health", Namespace: ns},
+		Spec: cxv1.ScorecardSpec{
+			Owner: cxv1.MetricOwner{Team: "customer-success"}, Key: "account",
+			Members: []cxv1.ScorecardMember{
+				{Name: "fcr", Metric: "first-contact-resolution", KeyColumn: "account"},
+				{Name: "handoffs", Metric: "handoffs", KeyColumn: "account"},
+			},
+			Objective: cxv1.ScorecardObjective{Target: 70},
+		},
+	}
+	if err := k8sClient.Create(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	stalled := func(reason, mentions string) {
+		t.Helper()
+		var got cxv1.Scorecard
+		eventually(t, 20*time.Second, "Stalled "+reason, func() (bool, string) {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(sc), &got); err != nil {
+				return false, err.Error()
+			}
+			c := condition(got.Status.Conditions, cxv1.ConditionStalled)
+			return c != nil && c.Status == metav1.ConditionTrue && c.Reason == reason && strings.Contains(c.Message, mentions),
+				fmt.Sprintf("conditions=%v", got.Status.Conditions)
+		})
+		if got.Status.Index != nil {
+			t.Errorf("a stalled scorecard shows index %v", *got.Status.Index)
+		}
+	}
+	stalled("MetricNotFound", "Metric first-contact-resolution not found")
+
+	// The member created: the Scorecard moves on to the next problem, a
+	// mean has no worst value to score 0 at.
+	fcr := scorecardMetric(ns, "first-contact-resolution", cxv1.FormulaRate, 70, cxv1.MetricQuery{Table: "tickets",
+		Columns: &cxv1.QueryColumns{Value: "first_contact_resolved", Time: "resolved_at"}})
+	if err := k8sClient.Create(ctx, fcr); err != nil {
+		t.Fatal(err)
+	}
+	stalled("InvalidMember", "member handoffs (Metric handoffs): the member's formula has no worst value: set its floor")
+
+	// A floor on the good side of the target is refused as well.
+	patch := client.MergeFrom(sc.DeepCopy())
+	low := 0.5
+	sc.Spec.Members[1].Floor = &low
+	if err := k8sClient.Patch(ctx, sc, patch); err != nil {
+		t.Fatal(err)
+	}
+	stalled("InvalidMember", "floor must be worse than its target")
+
+	patch = client.MergeFrom(sc.DeepCopy())
+	high := 4.0
+	sc.Spec.Members[1].Floor = &high
+	if err := k8sClient.Patch(ctx, sc, patch); err != nil {
+		t.Fatal(err)
+	}
+	var got cxv1.Scorecard
+	eventually(t, 20*time.Second, "scored", func() (bool, string) {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(sc), &got); err != nil {
+			return false, err.Error()
+		}
+		ready := condition(got.Status.Conditions, cxv1.ConditionReady)
+		return ready != nil && ready.Status == metav1.ConditionTrue && got.Status.Index != nil &&
+			condition(got.Status.Conditions, cxv1.ConditionStalled) == nil, fmt.Sprintf("conditions=%v", got.Status.Conditions)
+	})
+	if len(got.Status.Members) != 2 || got.Status.Members[1].Accounts == 0 || *got.Status.Members[1].Floor != 4 {
+		t.Errorf("members = %+v, want handoffs scored from 4 down to 1.5", got.Status.Members)
 	}
 }
