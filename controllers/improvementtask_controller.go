@@ -114,7 +114,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	newlyIgnored := metricspec.RecordIgnoredResolution(status, next, obs.Owner, task.Generation)
 	owner := ""
 	if metric != nil {
-		owner = metric.Spec.Owner.Team
+		owner = spec.TeamFor(task.Spec.SegmentValues)
 	}
 	from, moved := reassign(status, task.Spec.Team, owner, !next.Phase.Final(), now)
 	if next.Escalated && !current.Escalated && metric != nil {

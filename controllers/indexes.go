@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,7 +42,15 @@ func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	// Every team a Metric's tasks may go to: its owner and its segments'.
 	return idx.IndexField(ctx, &cxv1.Metric{}, indexMetricTeam, func(o client.Object) []string {
-		return []string{o.(*cxv1.Metric).Spec.Owner.Team}
+		owner := o.(*cxv1.Metric).Spec.Owner
+		teams := []string{owner.Team}
+		for _, s := range owner.Segments {
+			if !slices.Contains(teams, s.Team) {
+				teams = append(teams, s.Team)
+			}
+		}
+		return teams
 	})
 }

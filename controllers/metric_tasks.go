@@ -19,9 +19,22 @@ import (
 // there is nothing to plan, so a Metric naming a Team that does not exist
 // says so before its first episode; the load is returned for the status.
 func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, res *engine.Evaluation, now time.Time) (engine.TaskPlan, engine.TeamLoad, error) {
-	team, err := r.teamLoad(ctx, m, len(res.Episodes) > 0)
+	team, err := r.teamLoad(ctx, m.Namespace, m.Spec.Owner.Team, len(res.Episodes) > 0)
 	if err != nil || len(res.Episodes) == 0 {
 		return engine.TaskPlan{}, team, err
+	}
+	for _, st := range spec.SegmentTeams {
+		if _, done := team.ByTeam[st.Team]; done || st.Team == spec.Team {
+			continue
+		}
+		load, err := r.teamLoad(ctx, m.Namespace, st.Team, true)
+		if err != nil {
+			return engine.TaskPlan{}, team, err
+		}
+		if team.ByTeam == nil {
+			team.ByTeam = map[string]engine.TeamLoad{}
+		}
+		team.ByTeam[st.Team] = load
 	}
 	var tasks cxv1.ImprovementTaskList
 	if err := r.List(ctx, &tasks, client.InNamespace(m.Namespace), client.MatchingFields{indexTaskMetric: m.Name}); err != nil {
@@ -59,20 +72,20 @@ func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec
 // opened (the index holds each task's current team, so tasks moved to this
 // team count and tasks moved away do not). A Team that does not exist is
 // Missing, not uncapped: a task for it would reach nobody.
-func (r *MetricReconciler) teamLoad(ctx context.Context, m *cxv1.Metric, count bool) (engine.TeamLoad, error) {
+func (r *MetricReconciler) teamLoad(ctx context.Context, namespace, name string, count bool) (engine.TeamLoad, error) {
 	var team cxv1.Team
-	err := r.Get(ctx, types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.Owner.Team}, &team)
+	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &team)
 	if apierrors.IsNotFound(err) {
 		return engine.TeamLoad{Missing: true}, nil
 	}
 	if err != nil {
-		return engine.TeamLoad{}, fmt.Errorf("read team %s: %w", m.Spec.Owner.Team, err)
+		return engine.TeamLoad{}, fmt.Errorf("read team %s: %w", name, err)
 	}
 	if !count || team.Spec.Capacity == nil {
 		return engine.TeamLoad{}, nil
 	}
 	var tasks cxv1.ImprovementTaskList
-	if err := r.List(ctx, &tasks, client.InNamespace(m.Namespace), client.MatchingFields{indexTaskTeam: team.Name}); err != nil {
+	if err := r.List(ctx, &tasks, client.InNamespace(namespace), client.MatchingFields{indexTaskTeam: team.Name}); err != nil {
 		return engine.TeamLoad{}, fmt.Errorf("list tasks of team %s: %w", team.Name, err)
 	}
 	load := engine.TeamLoad{Max: int(team.Spec.Capacity.MaxOpenTasks)}

@@ -64,7 +64,7 @@ func TestScorecardRanksAccountsAtRiskAsComputedFromTheWarehouse(t *testing.T) {
 	sc := &cxv1.Scorecard{
 		ObjectMeta: metav1.ObjectMeta{Name: "account-health", Namespace: ns},
 		Spec: cxv1.ScorecardSpec{
-			Owner: cxv1.MetricOwner{Team: "customer-success"}, Key: "account",
+			Owner: cxv1.ScorecardOwner{Team: "customer-success"}, Key: "account",
 			Members: []cxv1.ScorecardMember{
 				{Name: "nps", Metric: "account-nps", KeyColumn: "account", Weight: &two,
 					Personas: &cxv1.PersonaWeighting{Column: "persona", OtherWeight: &other,
@@ -316,7 +316,7 @@ func TestScorecardStallsUntilItsMembersCanBeScored(t *testing.T) {
 	sc := &cxv1.Scorecard{
 		ObjectMeta: metav1.ObjectMeta{Name: "health", Namespace: ns},
 		Spec: cxv1.ScorecardSpec{
-			Owner: cxv1.MetricOwner{Team: "customer-success"}, Key: "account",
+			Owner: cxv1.ScorecardOwner{Team: "customer-success"}, Key: "account",
 			Members: []cxv1.ScorecardMember{
 				{Name: "fcr", Metric: "first-contact-resolution", KeyColumn: "account"},
 				{Name: "handoffs", Metric: "handoffs", KeyColumn: "account"},

@@ -48,6 +48,7 @@ type UnratedPolicy string
 // +kubebuilder:validation:XValidation:rule="!has(self.query) || !has(self.query.promQL) || self.formula == 'value'",message="query.promQL reads a gauge: use formula value (Prometheus evaluates the expression, so write the NPS, rate or ratio in PromQL)"
 // +kubebuilder:validation:XValidation:rule="!has(self.improvement) || !has(self.improvement.verifyWindow) || duration(self.improvement.verifyWindow) >= duration(self.interval)",message="improvement.verifyWindow must be at least one interval"
 // +kubebuilder:validation:XValidation:rule="!has(self.unit) || !(self.formula in ['nps', 'csat', 'ces', 'rate', 'count'])",message="unit applies to mean, percentile, sum, ratio, value and derived: nps and ces are scores, csat and rate percentages and count a number of units",fieldPath=".unit"
+// +kubebuilder:validation:XValidation:rule="!has(self.owner.segments) || self.owner.segments.all(s, has(self.segmentBy) && s.column in self.segmentBy)",message="owner.segments[].column must be one of segmentBy: a segment's owner is found by its values",fieldPath=".owner.segments"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'derived' || !has(self.exclusions)",message="exclusions apply to measured metrics: a derived metric follows its inputs, so exclude the period on them"
 type MetricSpec struct {
 	// owner is the team that receives improvement tasks for this metric.
@@ -210,7 +211,37 @@ type MetricOwner struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	Team string `json:"team"`
+
+	// segments hand the tasks of some segments to the teams that own
+	// them, such as each journey stage to its own team: a task whose
+	// segment has the column at the value goes to that team (the first
+	// entry that matches), and every other task to team. Each column must
+	// be one of segmentBy. A task already open moves when its segment's
+	// owner changes, as it does when team changes.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	Segments []SegmentOwner `json:"segments,omitempty"`
 }
+
+// SegmentOwner is the team that owns one segment's tasks.
+type SegmentOwner struct {
+	// column of segmentBy, such as stage.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=63
+	Column string `json:"column"`
+	// value of the column, such as integration.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Value string `json:"value"`
+	// team is the name of the Team, in this namespace, that owns the
+	// segment's tasks.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Team string `json:"team"`
+}
+
 
 // ResponseScale is the range of answers a survey question allows.
 // +kubebuilder:validation:XValidation:rule="self.min < self.max",message="scale.min must be below scale.max"

@@ -16,7 +16,7 @@ const MaxScorecardAccountsListed = 20
 type ScorecardSpec struct {
 	// owner is the team accountable for the accounts' health, such as
 	// customer success.
-	Owner MetricOwner `json:"owner"`
+	Owner ScorecardOwner `json:"owner"`
 
 	// key names what the members are joined on, such as account: status
 	// labels each account with it.
@@ -58,6 +58,15 @@ type ScorecardSpec struct {
 	// suspend stops evaluation; the last status is kept.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// ScorecardOwner names the team accountable for a scorecard.
+type ScorecardOwner struct {
+	// team is the name of a Team in this namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Team string `json:"team"`
 }
 
 // ScorecardMember is one Metric of a scorecard and how it scores.

@@ -20,8 +20,10 @@ const (
 // Metric is everything the engine needs of one Metric, defaults applied.
 type Metric struct {
 	Namespace, Name, UID string
-	// Team owns the metric's tasks.
-	Team string
+	// Team owns the metric's tasks, but for the segments SegmentTeams
+	// hands to other teams.
+	Team         string
+	SegmentTeams []SegmentTeam
 	// Definition and Hash say what the number is.
 	Definition measure.Definition
 	Hash       string
@@ -37,6 +39,23 @@ type Metric struct {
 	// Exclusions are known events whose data the metric leaves out
 	// everywhere (ExcludeFrom).
 	Exclusions []Exclusion
+}
+
+// SegmentTeam hands the tasks of the segments whose Column is Value to
+// Team.
+type SegmentTeam struct {
+	Column, Value, Team string
+}
+
+// TeamFor is the team that owns the tasks of a segment with these values:
+// the first SegmentTeam that matches, else Team.
+func (m Metric) TeamFor(values map[string]string) string {
+	for _, s := range m.SegmentTeams {
+		if v, ok := values[s.Column]; ok && v == s.Value {
+			return s.Team
+		}
+	}
+	return m.Team
 }
 
 // Derived is a derived metric's expression over named input Metrics.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"sort"
 	"time"
 
@@ -26,11 +27,17 @@ type TeamLoad struct {
 	// the backtest leave it false: offline manifests often omit Teams, and
 	// a backtest answers what the detector and the caps would have done.
 	Missing bool
+	// ByTeam holds the loads of the teams that own some of the metric's
+	// segments (Metric.SegmentTeams), by name; the fields above are the
+	// owner's. A team not listed has no cap.
+	ByTeam map[string]TeamLoad
 }
 
 // NewTask is a task to create for an episode.
 type NewTask struct {
-	Name     string
+	Name string
+	// Team owns the task: the metric's owner, or its segment's team.
+	Team     string
 	Episode  Episode
 	Priority int32
 	DueDate  time.Time
@@ -68,17 +75,29 @@ func PlanTasks(m Metric, episodes []Episode, existing []ExistingTask, team TeamL
 			continue
 		}
 		byName[name] = ep
-		cands = append(cands, loop.Candidate{Segment: ep.Segment, EpisodeStart: ep.Start, Gap: ep.Gap, WeightShare: ep.WeightShare})
+		team := m.TeamFor(ep.Values)
+		if team == m.Team {
+			team = ""
+		}
+		cands = append(cands, loop.Candidate{Segment: ep.Segment, EpisodeStart: ep.Start, Gap: ep.Gap, WeightShare: ep.WeightShare,
+			Team: team})
 	}
 	if len(cands) == 0 {
 		return plan
 	}
-	open, held := loop.Select(cands, loop.Capacity{DryRun: m.Policy.DryRun, MetricOpen: metricOpen,
-		MetricMax: int(m.Policy.MaxOpenTasks), TeamOpen: team.Open, TeamMax: team.Max, TeamMissing: team.Missing})
+	capacity := loop.Capacity{DryRun: m.Policy.DryRun, MetricOpen: metricOpen,
+		MetricMax: int(m.Policy.MaxOpenTasks), TeamOpen: team.Open, TeamMax: team.Max, TeamMissing: team.Missing}
+	for name, t := range team.ByTeam {
+		if capacity.Teams == nil {
+			capacity.Teams = map[string]loop.TeamCapacity{}
+		}
+		capacity.Teams[name] = loop.TeamCapacity{Open: t.Open, Max: t.Max, Missing: t.Missing}
+	}
+	open, held := loop.Select(cands, capacity)
 	for _, c := range open {
 		name := loop.TaskName(m.Name, m.UID, c.Segment, c.EpisodeStart)
-		plan.Create = append(plan.Create, NewTask{Name: name, Episode: byName[name], Priority: loop.Priority(c.Gap, c.WeightShare),
-			DueDate: loop.DueDate(now, m.DueAfter)})
+		plan.Create = append(plan.Create, NewTask{Name: name, Team: cmp.Or(c.Team, m.Team), Episode: byName[name],
+			Priority: loop.Priority(c.Gap, c.WeightShare), DueDate: loop.DueDate(now, m.DueAfter)})
 	}
 	sort.SliceStable(held, func(i, j int) bool { return held[i].Segment < held[j].Segment })
 	plan.Held = held

@@ -174,3 +174,37 @@ func TestPlannedTasksCarryTheirEpisode(t *testing.T) {
 		t.Fatal("a metric recreated under the same name reuses its predecessor's task names")
 	}
 }
+
+// A segment handed to its own team gets a task for that team, counted
+// against that team's capacity and held back while that team does not
+// exist; the other segments stay with the owner and the owner's capacity.
+func TestSegmentTeamsOwnTheirSegmentsTasks(t *testing.T) {
+	m := npsMetric(24*time.Hour, 30*24*time.Hour) // maxOpenTasks 5
+	m.Team = "enablement"
+	m.SegmentTeams = []SegmentTeam{{Column: "stage", Value: "integration", Team: "integrations"},
+		{Column: "stage", Value: "training", Team: "academy"}}
+	stage := func(v string, d int) Episode {
+		ep := episode("stage="+v, d, 2, 1)
+		ep.Values = map[string]string{"stage": v}
+		return ep
+	}
+	eps := []Episode{stage("integration", 2), stage("training", 3), stage("kickoff", 4), stage("contract", 5)}
+	plan := PlanTasks(m, eps, nil, TeamLoad{Max: 1, ByTeam: map[string]TeamLoad{"academy": {Missing: true}}}, planNow)
+	got := map[string]string{}
+	for _, n := range plan.Create {
+		got[n.Episode.Segment] = n.Team
+	}
+	want := map[string]string{"stage=integration": "integrations", "stage=contract": "enablement"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tasks by segment and team = %v, want %v", got, want)
+	}
+	var heldBack []string
+	for _, h := range plan.Held {
+		heldBack = append(heldBack, held(h.Segment, h.Reason))
+	}
+	// The owner's capacity of one went to contract (the earlier-sorted of
+	// two equal candidates); training's team does not exist.
+	if want := []string{held("stage=kickoff", loop.HoldTeamCapacity), held("stage=training", loop.HoldTeamNotFound)}; !reflect.DeepEqual(heldBack, want) {
+		t.Errorf("held = %v, want %v", heldBack, want)
+	}
+}

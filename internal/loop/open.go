@@ -40,6 +40,9 @@ type Candidate struct {
 	// WeightShare is the segment's share of the metric's total weight (its
 	// share of revenue, say), between 0 and 1; 1 for the whole population.
 	WeightShare float64
+	// Team owns the candidate's segment when it is not the metric's
+	// owner (a journey stage's own team); empty for the owner.
+	Team string
 }
 
 // Priority maps a gap (in units of δ) and a weight share to 1 (most urgent)
@@ -87,6 +90,19 @@ type Capacity struct {
 	TeamOpen, TeamMax int
 	// TeamMissing: the owning team does not exist; nothing opens.
 	TeamMissing bool
+	// Teams are the capacities of the teams candidates name in Team; a
+	// team not listed has no cap.
+	Teams map[string]TeamCapacity
+}
+
+// TeamCapacity is the capacity of a team that owns some of a metric's
+// segments.
+type TeamCapacity struct {
+	// Open counts the team's open tasks; Max is its capacity, zero for no
+	// cap.
+	Open, Max int
+	// Missing: the team does not exist; its candidates do not open.
+	Missing bool
 }
 
 // Select orders candidates by urgency (priority, then gap, then segment)
@@ -104,21 +120,29 @@ func Select(cands []Candidate, c Capacity) (open []Candidate, held []Held) {
 		}
 		return sorted[i].Segment < sorted[j].Segment
 	})
-	metricOpen, teamOpen := c.MetricOpen, c.TeamOpen
+	metricOpen := c.MetricOpen
+	teams := map[string]TeamCapacity{"": {Open: c.TeamOpen, Max: c.TeamMax, Missing: c.TeamMissing}}
+	for name, t := range c.Teams {
+		if name != "" {
+			teams[name] = t
+		}
+	}
 	for _, cand := range sorted {
+		team := teams[cand.Team]
 		switch {
 		case c.DryRun:
 			held = append(held, Held{cand, HoldDryRun})
-		case c.TeamMissing:
+		case team.Missing:
 			held = append(held, Held{cand, HoldTeamNotFound})
 		case metricOpen >= c.MetricMax:
 			held = append(held, Held{cand, HoldMetricCapacity})
-		case c.TeamMax > 0 && teamOpen >= c.TeamMax:
+		case team.Max > 0 && team.Open >= team.Max:
 			held = append(held, Held{cand, HoldTeamCapacity})
 		default:
 			open = append(open, cand)
 			metricOpen++
-			teamOpen++
+			team.Open++
+			teams[cand.Team] = team
 		}
 	}
 	return open, held

@@ -1,6 +1,7 @@
 package metricspec
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
@@ -119,14 +120,15 @@ const (
 func TaskObject(m engine.Metric, nt engine.NewTask) *cxv1.ImprovementTask {
 	ep := nt.Episode
 	due := metav1.NewTime(nt.DueDate)
+	team := cmp.Or(nt.Team, m.Team)
 	labels := map[string]string{LabelMetric: LabelValue(m.Name)}
-	if len(validation.IsValidLabelValue(m.Team)) == 0 {
-		labels[LabelTeam] = m.Team
+	if len(validation.IsValidLabelValue(team)) == 0 {
+		labels[LabelTeam] = team
 	}
 	t := &cxv1.ImprovementTask{
 		ObjectMeta: metav1.ObjectMeta{Name: nt.Name, Namespace: m.Namespace, Labels: labels},
 		Spec: cxv1.ImprovementTaskSpec{
-			Metric: m.Name, Segment: ep.Segment, SegmentValues: ep.Values, Team: m.Team,
+			Metric: m.Name, Segment: ep.Segment, SegmentValues: ep.Values, Team: team,
 			EpisodeStart: metav1.NewTime(ep.Start), DefinitionHash: m.Hash,
 			Objective: cxv1.TaskObjective{Direction: cxv1.Direction(ep.Objective.Direction), Target: ep.Objective.Target,
 				MinShift: ep.Objective.MinShift},

@@ -22,6 +22,9 @@ func Translate(m *cxv1.Metric) (engine.Metric, error) {
 	out := engine.Metric{Namespace: m.Namespace, Name: m.Name, UID: string(m.UID), Team: s.Owner.Team,
 		Definition: Definition(m), Query: Query(m)}
 	out.Hash = out.Definition.Hash()
+	for _, so := range s.Owner.Segments {
+		out.SegmentTeams = append(out.SegmentTeams, engine.SegmentTeam{Column: so.Column, Value: so.Value, Team: so.Team})
+	}
 	if s.Formula == cxv1.FormulaDerived {
 		out.Derived = &engine.Derived{Expression: s.Expression, Inputs: map[string]string{}}
 		for _, in := range s.Inputs {
