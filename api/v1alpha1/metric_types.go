@@ -242,7 +242,6 @@ type SegmentOwner struct {
 	Team string `json:"team"`
 }
 
-
 // ResponseScale is the range of answers a survey question allows.
 // +kubebuilder:validation:XValidation:rule="self.min < self.max",message="scale.min must be below scale.max"
 type ResponseScale struct {
