@@ -25,7 +25,7 @@ func printScorecard(out io.Writer, sc *cxv1.Scorecard) {
 	if d := st.Distribution; d != nil {
 		fmt.Fprintf(out, "account scores: p10 %.1f, quartiles %.1f / %.1f / %.1f, p90 %.1f\n", d.P10, d.P25, d.Median, d.P75, d.P90)
 	}
-	fmt.Fprintf(out, "%d accounts below objective, %s at risk\n", st.AccountsAtRisk, money(deref(st.ValueAtRisk)))
+	fmt.Fprintf(out, "accounts below objective: %d, %s at risk\n", st.AccountsAtRisk, money(deref(st.ValueAtRisk)))
 	if len(st.AtRisk) == 0 {
 		return
 	}

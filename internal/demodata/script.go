@@ -189,7 +189,7 @@ func DefaultScript() Script {
 			Outcome: "Verified",
 		},
 		IntegrationEffort: Episode{
-			Name: "integration-effort-rise", Metric: "journey-ces", Team: "enablement",
+			Name: "integration-effort-rise", Metric: "journey-ces", Team: "integration-engineering",
 			Measure: MeasureCES, Segment: "stage=integration",
 			Start: 5 * Day, Level: 4.6, Theme: "integration docs",
 			Resolutions: []time.Duration{12 * Day, 30 * Day},
