@@ -9,6 +9,10 @@ import (
 // value at risk cover them all.
 const MaxScorecardAccountsListed = 20
 
+// MaxScorecardAccountsEncoded bounds status.encodedAccounts: past it the
+// most valuable accounts are kept (then the lowest scores).
+const MaxScorecardAccountsEncoded = 5000
+
 // ScorecardSpec declares one health score per account: a weighted
 // composite of member Metrics, possibly read from different DataSources
 // (survey warehouse, ticketing, product usage, revenue), joined on a key
@@ -258,6 +262,14 @@ type ScorecardStatus struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	AtRisk []ScorecardAccount `json:"atRisk,omitempty"`
+
+	// encodedAccounts holds every scored account, up to 5,000 (the most
+	// valuable first, then the lowest scores), compactly: "v1:" followed
+	// by the standard, padded base64 of a gzip stream of a JSON array of
+	// accounts sorted by key, each as in atRisk. kubectl cx account reads
+	// it.
+	// +optional
+	EncodedAccounts string `json:"encodedAccounts,omitempty"`
 
 	// members says, per member, how many accounts it had data for.
 	// +kubebuilder:validation:MaxItems=16

@@ -1,7 +1,11 @@
 package metricspec
 
 import (
+	"cmp"
+	"encoding/json"
+	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,6 +78,7 @@ func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []sc
 	if len(st.AtRisk) == 0 {
 		st.AtRisk = nil
 	}
+	st.EncodedAccounts = EncodeScorecardAccounts(res)
 	counts := make([]int32, len(members))
 	for _, a := range res.Accounts {
 		for i, ms := range a.Members {
@@ -89,11 +94,52 @@ func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []sc
 	}
 }
 
+// EncodeScorecardAccounts encodes a scorecard's accounts in the layout of
+// ScorecardStatus.EncodedAccounts; empty without accounts.
+func EncodeScorecardAccounts(res scorecard.Result) string {
+	if len(res.Accounts) == 0 {
+		return ""
+	}
+	kept := slices.Clone(res.Accounts)
+	if len(kept) > cxv1.MaxScorecardAccountsEncoded {
+		slices.SortStableFunc(kept, func(x, y scorecard.Account) int {
+			return cmp.Or(cmp.Compare(y.Value, x.Value), cmp.Compare(x.Score, y.Score))
+		})
+		kept = kept[:cxv1.MaxScorecardAccountsEncoded]
+	}
+	out := make([]cxv1.ScorecardAccount, len(kept))
+	for i, a := range kept {
+		out[i] = scorecardAccount(a)
+	}
+	slices.SortFunc(out, func(x, y cxv1.ScorecardAccount) int { return cmp.Compare(x.Key, y.Key) })
+	body, err := json.Marshal(out)
+	if err != nil { // finite numbers only: scorecardAccount drops the rest
+		return ""
+	}
+	return packBody(body)
+}
+
+// DecodeScorecardAccounts decodes ScorecardStatus.EncodedAccounts.
+func DecodeScorecardAccounts(encoded string) ([]cxv1.ScorecardAccount, error) {
+	if encoded == "" {
+		return nil, nil
+	}
+	body, err := unpackBody(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("scorecard accounts: %w", err)
+	}
+	var out []cxv1.ScorecardAccount
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("scorecard accounts: %w", err)
+	}
+	return out, nil
+}
+
 func scorecardAccount(a scorecard.Account) cxv1.ScorecardAccount {
 	out := cxv1.ScorecardAccount{Key: a.Key, Score: a.Score, Lower: a.Lower, Upper: a.Upper, Coverage: a.Coverage,
 		PulledDownBy: a.PulledDownBy}
 	if a.HasValue {
-		out.Value = ptr(a.Value)
+		out.Value = finite(a.Value)
 	}
 	for _, ms := range a.Members {
 		s := cxv1.ScorecardMemberScore{Name: ms.Name, Missing: ms.Missing}
