@@ -185,6 +185,15 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 		return ctrl.Result{}, err
 	}
 	metricspec.ApplyEvaluation(next, &m.Spec, m.Generation, res, plan.Held)
+	var drivers *driverAnalysis
+	if m.Spec.Drivers == nil {
+		next.Drivers = nil
+	} else if drivers, err = r.analyseDrivers(ctx, m, spec, windowEnd); err != nil {
+		// The outcome's evaluation stands; the last analysis stays.
+		p.event("Warning", "DriversUnavailable", "driver analysis failed: %v", err)
+	} else {
+		next.Drivers = drivers.status
+	}
 	p.announceEpisodes(res)
 	p.announceExclusion(res)
 	// The message names the window of the latest result, as
@@ -201,7 +210,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	if err := p.flush(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.createTasks(ctx, m, spec, plan.Create); err != nil {
+	if err := r.createTasks(ctx, m, spec, plan.Create, drivers); err != nil {
 		p.retrying()
 		return ctrl.Result{}, err
 	}

@@ -50,9 +50,11 @@ func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec e
 // createTasks creates planned tasks under their deterministic names; one
 // that exists already is left as it is, so a crash between detection and
 // creation never duplicates a task.
-func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, planned []engine.NewTask) error {
+func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, planned []engine.NewTask,
+	drivers *driverAnalysis) error {
 	for _, nt := range planned {
 		task := metricspec.TaskObject(spec, nt)
+		task.Spec.Drivers = drivers.taskDrivers(m, nt.Episode.Values)
 		if err := r.Create(ctx, task); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				continue

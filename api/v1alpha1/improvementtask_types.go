@@ -54,6 +54,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.baseline) == has(oldSelf.baseline) && (!has(self.baseline) || self.baseline == oldSelf.baseline)",message="baseline is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".baseline"
 // +kubebuilder:validation:XValidation:rule="self.objective == oldSelf.objective",message="objective is immutable: the operator sets it when the task opens",fieldPath=".objective"
 // +kubebuilder:validation:XValidation:rule="has(self.evidence) == has(oldSelf.evidence) && (!has(self.evidence) || self.evidence == oldSelf.evidence)",message="evidence is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".evidence"
+// +kubebuilder:validation:XValidation:rule="has(self.drivers) == has(oldSelf.drivers) && (!has(self.drivers) || self.drivers == oldSelf.drivers)",message="drivers are immutable: the operator sets them when the task opens, and they cannot be changed, removed or added",fieldPath=".drivers"
 // +kubebuilder:validation:XValidation:rule="self.priority == oldSelf.priority",message="priority is immutable: the operator sets it when the task opens",fieldPath=".priority"
 // +kubebuilder:validation:XValidation:rule="has(self.dueDate) == has(oldSelf.dueDate) && (!has(self.dueDate) || self.dueDate == oldSelf.dueDate)",message="dueDate is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".dueDate"
 // +kubebuilder:validation:XValidation:rule="has(self.playbook) == has(oldSelf.playbook) && (!has(self.playbook) || self.playbook == oldSelf.playbook)",message="playbook is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".playbook"
@@ -98,6 +99,13 @@ type ImprovementTaskSpec struct {
 	// evidence is what the change detector saw when it opened the episode.
 	// +optional
 	Evidence *TaskEvidence `json:"evidence,omitempty"`
+
+	// drivers are the Metric's strongest supported drivers when the task
+	// opened, with their values in the task's segment: a direction for
+	// the owner, from association across segments, not a proven cause.
+	// +kubebuilder:validation:MaxItems=3
+	// +optional
+	Drivers []TaskDriver `json:"drivers,omitempty"`
 
 	// priority from 1 (most urgent) to 4, from the gap and the segment's
 	// weight.

@@ -148,6 +148,10 @@ type MetricStatus struct {
 	// +optional
 	Detector *DetectorStatus `json:"detector,omitempty"`
 
+	// drivers is the latest driver analysis, when spec.drivers is set.
+	// +optional
+	Drivers *DriversStatus `json:"drivers,omitempty"`
+
 	// heldBackTasks lists the tasks that would open but were not created:
 	// dry run, the metric's maxOpenTasks or the team's capacity.
 	// +kubebuilder:validation:MaxItems=20

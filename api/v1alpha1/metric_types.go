@@ -188,6 +188,16 @@ type MetricSpec struct {
 	// +kubebuilder:default={}
 	Improvement *ImprovementPolicy `json:"improvement,omitempty"`
 
+	// drivers names operational Metrics that may move this outcome (on-time
+	// shipment, first-contact resolution, time to first value for an NPS
+	// or a renewal rate): the operator measures each one's association
+	// with the outcome across the keyColumn's segments and over time,
+	// ranks them in status.drivers, and puts the strongest on each task
+	// it opens, with their values in the task's segment. Association is
+	// not causation.
+	// +optional
+	Drivers *DriverAnalysis `json:"drivers,omitempty"`
+
 	// suspend stops evaluation without losing the detector's state.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`

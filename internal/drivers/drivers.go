@@ -115,7 +115,8 @@ func correlation(xs, ys []float64) float64 {
 	return math.Max(-1, math.Min(1, r))
 }
 
-// ranks are the values' ranks, 1 for the smallest, ties given their mean.
+// ranks are the values' ranks, 1 for the smallest, ties given their mean;
+// values equal but for rounding (24 of 30 and 8 of 10) are tied.
 func ranks(xs []float64) []float64 {
 	idx := make([]int, len(xs))
 	for i := range idx {
@@ -125,7 +126,7 @@ func ranks(xs []float64) []float64 {
 	out := make([]float64, len(xs))
 	for i := 0; i < len(idx); {
 		j := i
-		for j+1 < len(idx) && xs[idx[j+1]] == xs[idx[i]] {
+		for j+1 < len(idx) && math.Abs(xs[idx[j+1]]-xs[idx[i]]) <= 1e-9*math.Max(1, math.Abs(xs[idx[i]])) {
 			j++
 		}
 		mean := float64(i+j)/2 + 1
