@@ -100,7 +100,7 @@ func writeDriverWarehouse(t *testing.T, db string) {
 func driverMetric(ns, name, table, value, timeCol string, target float64) *cxv1.Metric {
 	return &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: cxv1.MetricSpec{
 		Owner: cxv1.MetricOwner{Team: "operations"}, Source: &cxv1.LocalObjectReference{Name: "drivers"},
-		Formula: cxv1.FormulaRate,
+		Formula:   cxv1.FormulaRate,
 		Query:     &cxv1.MetricQuery{Table: table, Columns: &cxv1.QueryColumns{Value: value, Time: timeCol}},
 		Objective: cxv1.Objective{Target: &target, MinSamples: 50},
 	}}
@@ -119,7 +119,7 @@ func TestDriversAreRankedAndCarriedByTheTask(t *testing.T) {
 	outcome := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "account-nps", Namespace: ns}, Spec: cxv1.MetricSpec{
 		Owner: cxv1.MetricOwner{Team: "customer-success"}, Source: &cxv1.LocalObjectReference{Name: "drivers"},
 		Formula: cxv1.FormulaNPS,
-		Query: &cxv1.MetricQuery{Table: "answers", Columns: &cxv1.QueryColumns{Value: "score", Time: "responded_at"}},
+		Query:   &cxv1.MetricQuery{Table: "answers", Columns: &cxv1.QueryColumns{Value: "score", Time: "responded_at"}},
 		Objective: cxv1.Objective{Relative: &cxv1.RelativeObjective{BaselineWindow: "720h", MaxChange: 10}, MinShift: &shift,
 			MinSamples: 50},
 		Drivers: &cxv1.DriverAnalysis{KeyColumn: "account", Metrics: []cxv1.DriverMetric{
