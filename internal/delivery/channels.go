@@ -166,6 +166,10 @@ func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 	if t.Spec.Evidence != nil {
 		e.Baseline = t.Spec.Evidence.ObservedValue
 	}
+	for _, d := range t.Spec.Drivers {
+		e.Drivers = append(e.Drivers, notify.Driver{Metric: d.Metric, Spearman: d.Spearman, Segments: d.Segments, Segment: d.Segment,
+			Value: d.Value, Target: d.Target, MissesTarget: d.MissesTarget})
+	}
 	if n := len(t.Status.Measurements); n > 0 {
 		e.Current = t.Status.Measurements[n-1].Value
 	}

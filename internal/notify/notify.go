@@ -75,6 +75,9 @@ type Event struct {
 	Current  *float64 `json:"current,omitempty"`
 	DueDate  string   `json:"dueDate,omitempty"`
 	Playbook string   `json:"playbook,omitempty"`
+	// Drivers are the operational metrics that move with this one across
+	// segments, strongest first: where to look, not a proven cause.
+	Drivers []Driver `json:"drivers,omitempty"`
 	// Improvement is the proven change with its interval, when verified.
 	Improvement *Interval `json:"improvement,omitempty"`
 	// EscalatedTo names the escalation team.
@@ -89,6 +92,22 @@ type Event struct {
 	DismissReason string `json:"dismissReason,omitempty"`
 	// Summary is one human-readable line.
 	Summary string `json:"summary"`
+}
+
+// Driver is one driver of a task's metric, as it stood when the task
+// opened.
+type Driver struct {
+	Metric string `json:"metric"`
+	// Spearman is its rank correlation with the metric over Segments
+	// segments.
+	Spearman float64 `json:"spearman"`
+	Segments int32   `json:"segments"`
+	// Value in the task's segment (Segment, or the whole population when
+	// empty), and Target of the driver's own objective, when known.
+	Segment      string   `json:"segment,omitempty"`
+	Value        *float64 `json:"value,omitempty"`
+	Target       *float64 `json:"target,omitempty"`
+	MissesTarget bool     `json:"missesTarget,omitempty"`
 }
 
 // Interval is a value with its bounds.
@@ -302,6 +321,27 @@ func describe(e Event) string {
 	}
 	if e.EscalatedTo != "" {
 		fmt.Fprintf(&b, "- Escalated to: %s\n", e.EscalatedTo)
+	}
+	if len(e.Drivers) > 0 {
+		fmt.Fprintf(&b, "\nWhere to look: the metrics that move with this one across segments (an association, not a proven cause):\n")
+		for _, d := range e.Drivers {
+			fmt.Fprintf(&b, "- %s (Spearman %.2f over %d segments)", d.Metric, d.Spearman, d.Segments)
+			if d.Value != nil {
+				where := "overall"
+				if d.Segment != "" {
+					where = "for " + d.Segment
+				}
+				fmt.Fprintf(&b, ": %.4g %s", *d.Value, where)
+				if d.Target != nil {
+					verdict := "meets"
+					if d.MissesTarget {
+						verdict = "misses"
+					}
+					fmt.Fprintf(&b, ", %s its target %.4g", verdict, *d.Target)
+				}
+			}
+			fmt.Fprintln(&b)
+		}
 	}
 	if e.Playbook != "" {
 		fmt.Fprintf(&b, "\nPlaybook: %s\n", e.Playbook)
