@@ -194,6 +194,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	} else {
 		next.Drivers = drivers.status
 	}
+	rates := r.responseRates(ctx, m, spec, windowEnd, p)
 	p.announceEpisodes(res)
 	p.announceExclusion(res)
 	// The message names the window of the latest result, as
@@ -210,7 +211,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 	if err := p.flush(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.createTasks(ctx, m, spec, plan.Create, drivers); err != nil {
+	if err := r.createTasks(ctx, m, spec, plan.Create, drivers, rates); err != nil {
 		p.retrying()
 		return ctrl.Result{}, err
 	}

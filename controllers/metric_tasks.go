@@ -12,6 +12,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/response"
 )
 
 // planTasks gathers what the engine needs to plan the Metric's tasks: its
@@ -51,10 +52,11 @@ func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec e
 // that exists already is left as it is, so a crash between detection and
 // creation never duplicates a task.
 func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, planned []engine.NewTask,
-	drivers *driverAnalysis) error {
+	drivers *driverAnalysis, rates *response.Result) error {
 	for _, nt := range planned {
 		task := metricspec.TaskObject(spec, nt)
 		task.Spec.Drivers = drivers.taskDrivers(m, nt.Episode.Values)
+		task.Spec.ResponseRate = metricspec.TaskResponseRate(rates, nt.Episode.Segment)
 		if err := r.Create(ctx, task); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				continue

@@ -54,6 +54,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.baseline) == has(oldSelf.baseline) && (!has(self.baseline) || self.baseline == oldSelf.baseline)",message="baseline is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".baseline"
 // +kubebuilder:validation:XValidation:rule="self.objective == oldSelf.objective",message="objective is immutable: the operator sets it when the task opens",fieldPath=".objective"
 // +kubebuilder:validation:XValidation:rule="has(self.evidence) == has(oldSelf.evidence) && (!has(self.evidence) || self.evidence == oldSelf.evidence)",message="evidence is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".evidence"
+// +kubebuilder:validation:XValidation:rule="has(self.responseRate) == has(oldSelf.responseRate) && (!has(self.responseRate) || self.responseRate == oldSelf.responseRate)",message="responseRate is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".responseRate"
 // +kubebuilder:validation:XValidation:rule="has(self.drivers) == has(oldSelf.drivers) && (!has(self.drivers) || self.drivers == oldSelf.drivers)",message="drivers are immutable: the operator sets them when the task opens, and they cannot be changed, removed or added",fieldPath=".drivers"
 // +kubebuilder:validation:XValidation:rule="self.priority == oldSelf.priority",message="priority is immutable: the operator sets it when the task opens",fieldPath=".priority"
 // +kubebuilder:validation:XValidation:rule="has(self.dueDate) == has(oldSelf.dueDate) && (!has(self.dueDate) || self.dueDate == oldSelf.dueDate)",message="dueDate is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".dueDate"
@@ -99,6 +100,12 @@ type ImprovementTaskSpec struct {
 	// evidence is what the change detector saw when it opened the episode.
 	// +optional
 	Evidence *TaskEvidence `json:"evidence,omitempty"`
+
+	// responseRate is the share of invitations the task's segment
+	// answered when the task opened, when the Metric names its
+	// invitations; low marks a score that may not represent the segment.
+	// +optional
+	ResponseRate *SegmentResponseRate `json:"responseRate,omitempty"`
 
 	// drivers are the Metric's strongest supported drivers when the task
 	// opened, with their values in the task's segment: a direction for

@@ -148,6 +148,11 @@ type MetricStatus struct {
 	// +optional
 	Detector *DetectorStatus `json:"detector,omitempty"`
 
+	// responseRate is the share of spec.invitations answered over the
+	// latest window, when spec.invitations is set.
+	// +optional
+	ResponseRate *ResponseRateStatus `json:"responseRate,omitempty"`
+
 	// drivers is the latest driver analysis, when spec.drivers is set.
 	// +optional
 	Drivers *DriversStatus `json:"drivers,omitempty"`

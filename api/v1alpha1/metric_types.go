@@ -48,6 +48,7 @@ type UnratedPolicy string
 // +kubebuilder:validation:XValidation:rule="!has(self.query) || !has(self.query.promQL) || self.formula == 'value'",message="query.promQL reads a gauge: use formula value (Prometheus evaluates the expression, so write the NPS, rate or ratio in PromQL)"
 // +kubebuilder:validation:XValidation:rule="!has(self.improvement) || !has(self.improvement.verifyWindow) || duration(self.improvement.verifyWindow) >= duration(self.interval)",message="improvement.verifyWindow must be at least one interval"
 // +kubebuilder:validation:XValidation:rule="!has(self.unit) || !(self.formula in ['nps', 'csat', 'ces', 'rate', 'count'])",message="unit applies to mean, percentile, sum, ratio, value and derived: nps and ces are scores, csat and rate percentages and count a number of units",fieldPath=".unit"
+// +kubebuilder:validation:XValidation:rule="!has(self.invitations) || self.formula in ['nps', 'csat', 'ces']",message="invitations apply to the survey formulas nps, csat and ces",fieldPath=".invitations"
 // +kubebuilder:validation:XValidation:rule="!has(self.owner.segments) || self.owner.segments.all(s, has(self.segmentBy) && s.column in self.segmentBy)",message="owner.segments[].column must be one of segmentBy: a segment's owner is found by its values",fieldPath=".owner.segments"
 // +kubebuilder:validation:XValidation:rule="self.formula != 'derived' || !has(self.exclusions)",message="exclusions apply to measured metrics: a derived metric follows its inputs, so exclude the period on them"
 type MetricSpec struct {
@@ -197,6 +198,13 @@ type MetricSpec struct {
 	// not causation.
 	// +optional
 	Drivers *DriverAnalysis `json:"drivers,omitempty"`
+
+	// invitations names the surveys sent, for survey formulas: status then
+	// shows the response rate overall and per segment, and a segment
+	// answering below invitations.minResponseRate is flagged on its tasks
+	// and scorecard rows, since its score may not be its experience.
+	// +optional
+	Invitations *SurveyInvitations `json:"invitations,omitempty"`
 
 	// suspend stops evaluation without losing the detector's state.
 	// +optional
