@@ -91,7 +91,7 @@ func TestResponseRatesAreShownAndFlagged(t *testing.T) {
 	m := &cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: "relationship-nps", Namespace: ns}, Spec: cxv1.MetricSpec{
 		Owner: cxv1.MetricOwner{Team: "customer-success"}, Source: &cxv1.LocalObjectReference{Name: "invitations"},
 		Formula: cxv1.FormulaNPS, SegmentBy: []string{"persona"},
-		Query:   &cxv1.MetricQuery{Table: "answers", Columns: &cxv1.QueryColumns{Value: "score", Time: "responded_at"}},
+		Query: &cxv1.MetricQuery{Table: "answers", Columns: &cxv1.QueryColumns{Value: "score", Time: "responded_at"}},
 		Invitations: &cxv1.SurveyInvitations{Table: "invitations", Time: "sent_on", Count: "invited",
 			Filters: []cxv1.QueryFilter{{Column: "survey", Operator: "Equals", Values: []string{"nps"}}}},
 		Objective: cxv1.Objective{Relative: &cxv1.RelativeObjective{BaselineWindow: "720h", MaxChange: 10}, MinShift: &shift,
