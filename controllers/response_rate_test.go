@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
 // responseRates are the personas' shares of invitations answered.
@@ -82,7 +83,8 @@ func writeInvitations(t *testing.T, db string) (answers, invited map[string]int)
 
 // A survey Metric that names its invitations shows its response rate
 // overall and per persona, flags the persona answering below the
-// threshold, and the task a fall opens carries its segment's rate.
+// threshold, on a scorecard's row too, and the task a fall opens carries
+// its segment's rate.
 func TestResponseRatesAreShownAndFlagged(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
@@ -128,6 +130,35 @@ func TestResponseRatesAreShownAndFlagged(t *testing.T) {
 		}
 	}
 
+	// A scorecard over the personas flags the executives' row.
+	sc := &cxv1.Scorecard{ObjectMeta: metav1.ObjectMeta{Name: "by-persona", Namespace: ns}, Spec: cxv1.ScorecardSpec{
+		Owner: cxv1.ScorecardOwner{Team: "customer-success"}, Key: "persona",
+		Members:   []cxv1.ScorecardMember{{Name: "nps", Metric: m.Name, KeyColumn: "persona", Target: ptrTo(60.0)}},
+		Objective: cxv1.ScorecardObjective{Target: 70}}}
+	if err := k8sClient.Create(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	var scored cxv1.Scorecard
+	eventually(t, 20*time.Second, "scorecard scored", func() (bool, string) {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(sc), &scored); err != nil {
+			return false, err.Error()
+		}
+		return scored.Status.EncodedAccounts != "", fmt.Sprintf("conditions=%v", scored.Status.Conditions)
+	})
+	rows, err := metricspec.DecodeScorecardAccounts(scored.Status.EncodedAccounts)
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	for _, row := range rows {
+		p := row.Key
+		ms := row.Members[0]
+		want := 100 * float64(answers[p]) / float64(invited[p])
+		if ms.ResponseRate == nil || math.Abs(*ms.ResponseRate-want) > 1e-9 || ms.LowResponseRate != (p == "executive") ||
+			row.LowResponseRate != (p == "executive") {
+			t.Errorf("%s: row %+v, member %+v; want a response rate of %.2f, low only for executives", p, row, ms, want)
+		}
+	}
+
 	var task *cxv1.ImprovementTask
 	for day := 1; day < 10 && task == nil; day++ {
 		evaluateAt(t, m, driverT0.Add(time.Duration(day)*24*time.Hour))
@@ -150,3 +181,5 @@ func TestResponseRatesAreShownAndFlagged(t *testing.T) {
 	}
 	t.Logf("the executives' task: %s", fmt.Sprintf("%+v", *task.Spec.ResponseRate))
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -24,7 +24,9 @@ import (
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/response"
 	"github.com/cxloop/cxloop/internal/scorecard"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 // ScorecardReconciler scores each Scorecard's accounts on schedule: it
@@ -68,7 +70,7 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Suspended", "scoring is suspended; the last scores are kept")
 		return requeue, r.patchStatus(ctx, &sc, next)
 	}
-	res, members, err := r.score(ctx, &sc, now)
+	res, members, rates, err := r.score(ctx, &sc, now)
 	var stalled errStalled
 	switch {
 	case errors.As(err, &stalled):
@@ -86,25 +88,28 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	case err != nil:
 		return ctrl.Result{}, err
 	}
-	metricspec.ApplyScorecard(next, res, members, now)
+	metricspec.ApplyScorecard(next, res, members, rates, now)
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 	setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Scored",
 		fmt.Sprintf("%d accounts scored, %d below %.4g", len(res.Accounts), len(res.AtRisk), sc.Spec.Objective.Target))
 	return requeue, r.patchStatus(ctx, &sc, next)
 }
 
-// score reads every member and the accounts' values, and computes.
-func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now time.Time) (scorecard.Result, []scorecard.Member, error) {
+// score reads every member (and its response rates per account, when its
+// Metric names invitations) and the accounts' values, and computes.
+func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now time.Time) (scorecard.Result, []scorecard.Member,
+	[]metricspec.MemberRates, error) {
 	confidence := metricspec.ScorecardConfidence(sc)
 	in := scorecard.Input{Target: sc.Spec.Objective.Target, Confidence: confidence}
+	var rates []metricspec.MemberRates
 	for _, sm := range sc.Spec.Members {
 		m, spec, err := r.memberMetric(ctx, sc.Namespace, sm.Metric, "member "+sm.Name)
 		if err != nil {
-			return scorecard.Result{}, nil, err
+			return scorecard.Result{}, nil, nil, err
 		}
 		scale, err := scorecard.ScaleOf(spec, sm.Floor, sm.Target)
 		if err != nil {
-			return scorecard.Result{}, nil, errStalled{"InvalidMember", fmt.Sprintf("member %s (Metric %s): %v", sm.Name, sm.Metric, err)}
+			return scorecard.Result{}, nil, nil, errStalled{"InvalidMember", fmt.Sprintf("member %s (Metric %s): %v", sm.Name, sm.Metric, err)}
 		}
 		persona := ""
 		if sm.Personas != nil {
@@ -112,19 +117,24 @@ func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now
 		}
 		readings, err := r.read(ctx, m, spec, sm.KeyColumn, persona, metricspec.MemberMinSamples(sm), confidence, now)
 		if err != nil {
-			return scorecard.Result{}, nil, fmt.Errorf("member %s: %w", sm.Name, err)
+			return scorecard.Result{}, nil, nil, fmt.Errorf("member %s: %w", sm.Name, err)
 		}
+		memberRates, err := r.memberRates(ctx, m, spec, sm.KeyColumn, now)
+		if err != nil {
+			return scorecard.Result{}, nil, nil, fmt.Errorf("member %s: %w", sm.Name, err)
+		}
+		rates = append(rates, memberRates)
 		in.Members = append(in.Members, metricspec.ScorecardMember(sm, scale))
 		in.Readings = append(in.Readings, readings)
 	}
 	if v := sc.Spec.Value; v != nil {
 		m, spec, err := r.memberMetric(ctx, sc.Namespace, v.Metric, "value")
 		if err != nil {
-			return scorecard.Result{}, nil, err
+			return scorecard.Result{}, nil, nil, err
 		}
 		readings, err := r.read(ctx, m, spec, v.KeyColumn, "", 1, confidence, now)
 		if err != nil {
-			return scorecard.Result{}, nil, fmt.Errorf("value: %w", err)
+			return scorecard.Result{}, nil, nil, fmt.Errorf("value: %w", err)
 		}
 		in.Values = make(map[string]float64, len(readings))
 		for _, rd := range readings {
@@ -133,9 +143,35 @@ func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now
 	}
 	res, err := scorecard.Compute(in)
 	if err != nil {
-		return scorecard.Result{}, nil, errStalled{"InvalidSpec", err.Error()}
+		return scorecard.Result{}, nil, nil, errStalled{"InvalidSpec", err.Error()}
 	}
-	return res, in.Members, nil
+	return res, in.Members, rates, nil
+}
+
+// memberRates are a member Metric's response rates per account over its
+// latest window; nil when it names no invitations.
+func (r *ScorecardReconciler) memberRates(ctx context.Context, m *cxv1.Metric, spec engine.Metric, keyColumn string,
+	now time.Time) (metricspec.MemberRates, error) {
+	inv := metricspec.InvitationsOf(m)
+	if inv == nil {
+		return nil, nil
+	}
+	src, err := metricSource(ctx, r.Client, r.Sources, m)
+	if err != nil {
+		return nil, err
+	}
+	spec.Query.Segments = []string{keyColumn}
+	res, err := response.Read(ctx, src, spec, *inv, spec.WindowEnd(now))
+	if err != nil {
+		return nil, err
+	}
+	out := make(metricspec.MemberRates, len(res.Segments))
+	for key, rate := range res.Segments {
+		if values, err := source.ParseSegmentKey(key); err == nil && values[keyColumn] != "" {
+			out[values[keyColumn]] = rate
+		}
+	}
+	return out, nil
 }
 
 // memberMetric reads and translates a Metric the scorecard names.

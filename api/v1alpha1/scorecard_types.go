@@ -313,6 +313,11 @@ type ScorecardAccount struct {
 	// account most: where to look first.
 	// +optional
 	PulledDownBy string `json:"pulledDownBy,omitempty"`
+	// lowResponseRate is true when a member's response rate for the
+	// account is below its threshold: the score may not represent the
+	// account's stakeholders.
+	// +optional
+	LowResponseRate bool `json:"lowResponseRate,omitempty"`
 	// members are the account's member scores.
 	// +kubebuilder:validation:MaxItems=16
 	// +optional
@@ -335,6 +340,15 @@ type ScorecardMemberScore struct {
 	// samples behind the value.
 	// +optional
 	Samples int64 `json:"samples,omitempty"`
+	// responseRate is the share of the member's invitations the account
+	// answered, in percent, when the member's Metric names them.
+	// +optional
+	ResponseRate *float64 `json:"responseRate,omitempty"`
+	// lowResponseRate is true when responseRate is below the Metric's
+	// invitations.minResponseRate: the value may not be the account's
+	// experience.
+	// +optional
+	LowResponseRate bool `json:"lowResponseRate,omitempty"`
 }
 
 // ScorecardMemberStatus is how a member was read.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/response"
 	"github.com/cxloop/cxloop/internal/scorecard"
 )
 
@@ -55,8 +56,13 @@ func ScorecardConfidence(sc *cxv1.Scorecard) float64 {
 	return DefaultScorecardConfidence
 }
 
-// ApplyScorecard writes a computed scorecard into its status.
-func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []scorecard.Member, now time.Time) {
+// MemberRates are a member's response rates by account, nil for a member
+// whose Metric names no invitations.
+type MemberRates map[string]response.Rate
+
+// ApplyScorecard writes a computed scorecard into its status; rates holds
+// each member's response rates, in Members' order (or nil).
+func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []scorecard.Member, rates []MemberRates, now time.Time) {
 	st.EvaluatedAt = &metav1.Time{Time: now}
 	st.Index, st.IndexLower, st.IndexUpper = finite(res.Index), finite(res.IndexLower), finite(res.IndexUpper)
 	st.Accounts = int32(len(res.Accounts))
@@ -73,12 +79,12 @@ func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []sc
 	}
 	st.AtRisk = st.AtRisk[:0]
 	for _, a := range res.AtRisk[:min(len(res.AtRisk), cxv1.MaxScorecardAccountsListed)] {
-		st.AtRisk = append(st.AtRisk, scorecardAccount(a))
+		st.AtRisk = append(st.AtRisk, scorecardAccount(a, rates))
 	}
 	if len(st.AtRisk) == 0 {
 		st.AtRisk = nil
 	}
-	st.EncodedAccounts = EncodeScorecardAccounts(res)
+	st.EncodedAccounts = encodeScorecardAccounts(res, rates)
 	counts := make([]int32, len(members))
 	for _, a := range res.Accounts {
 		for i, ms := range a.Members {
@@ -96,7 +102,9 @@ func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []sc
 
 // EncodeScorecardAccounts encodes a scorecard's accounts in the layout of
 // ScorecardStatus.EncodedAccounts; empty without accounts.
-func EncodeScorecardAccounts(res scorecard.Result) string {
+func EncodeScorecardAccounts(res scorecard.Result) string { return encodeScorecardAccounts(res, nil) }
+
+func encodeScorecardAccounts(res scorecard.Result, rates []MemberRates) string {
 	if len(res.Accounts) == 0 {
 		return ""
 	}
@@ -109,7 +117,7 @@ func EncodeScorecardAccounts(res scorecard.Result) string {
 	}
 	out := make([]cxv1.ScorecardAccount, len(kept))
 	for i, a := range kept {
-		out[i] = scorecardAccount(a)
+		out[i] = scorecardAccount(a, rates)
 	}
 	slices.SortFunc(out, func(x, y cxv1.ScorecardAccount) int { return cmp.Compare(x.Key, y.Key) })
 	body, err := json.Marshal(out)
@@ -135,16 +143,22 @@ func DecodeScorecardAccounts(encoded string) ([]cxv1.ScorecardAccount, error) {
 	return out, nil
 }
 
-func scorecardAccount(a scorecard.Account) cxv1.ScorecardAccount {
+func scorecardAccount(a scorecard.Account, rates []MemberRates) cxv1.ScorecardAccount {
 	out := cxv1.ScorecardAccount{Key: a.Key, Score: a.Score, Lower: a.Lower, Upper: a.Upper, Coverage: a.Coverage,
 		PulledDownBy: a.PulledDownBy}
 	if a.HasValue {
 		out.Value = finite(a.Value)
 	}
-	for _, ms := range a.Members {
+	for i, ms := range a.Members {
 		s := cxv1.ScorecardMemberScore{Name: ms.Name, Missing: ms.Missing}
 		if !ms.Missing {
 			s.Value, s.Score, s.Samples = finite(ms.Value), ptr(ms.Score), ms.Samples
+		}
+		if i < len(rates) && rates[i] != nil {
+			if r, ok := rates[i][a.Key]; ok && r.Invitations > 0 {
+				s.ResponseRate, s.LowResponseRate = ptr(r.Rate), r.Low
+				out.LowResponseRate = out.LowResponseRate || r.Low
+			}
 		}
 		out.Members = append(out.Members, s)
 	}
