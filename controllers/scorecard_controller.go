@@ -24,8 +24,6 @@ import (
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
-	"github.com/cxloop/cxloop/internal/response"
-	"github.com/cxloop/cxloop/internal/scorecard"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -70,7 +68,8 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Suspended", "scoring is suspended; the last scores are kept")
 		return requeue, r.patchStatus(ctx, &sc, next)
 	}
-	res, members, rates, err := r.score(ctx, &sc, now)
+	scored, err := r.score(ctx, &sc, now)
+	res := scored.Result
 	var stalled errStalled
 	switch {
 	case errors.As(err, &stalled):
@@ -88,124 +87,38 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	case err != nil:
 		return ctrl.Result{}, err
 	}
-	metricspec.ApplyScorecard(next, res, members, rates, now)
+	metricspec.ApplyScorecard(next, res, scored.Members, scored.Rates, now)
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 	setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Scored",
 		fmt.Sprintf("%d accounts scored, %d below %.4g", len(res.Accounts), len(res.AtRisk), sc.Spec.Objective.Target))
 	return requeue, r.patchStatus(ctx, &sc, next)
 }
 
-// score reads every member (and its response rates per account, when its
-// Metric names invitations) and the accounts' values, and computes.
-func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now time.Time) (scorecard.Result, []scorecard.Member,
-	[]metricspec.MemberRates, error) {
-	confidence := metricspec.ScorecardConfidence(sc)
-	in := scorecard.Input{Target: sc.Spec.Objective.Target, Confidence: confidence}
-	var rates []metricspec.MemberRates
-	for _, sm := range sc.Spec.Members {
-		m, spec, err := r.memberMetric(ctx, sc.Namespace, sm.Metric, "member "+sm.Name)
-		if err != nil {
-			return scorecard.Result{}, nil, nil, err
-		}
-		scale, err := scorecard.ScaleOf(spec, sm.Floor, sm.Target)
-		if err != nil {
-			return scorecard.Result{}, nil, nil, errStalled{"InvalidMember", fmt.Sprintf("member %s (Metric %s): %v", sm.Name, sm.Metric, err)}
-		}
-		persona := ""
-		if sm.Personas != nil {
-			persona = sm.Personas.Column
-		}
-		readings, err := r.read(ctx, m, spec, sm.KeyColumn, persona, metricspec.MemberMinSamples(sm), confidence, now)
-		if err != nil {
-			return scorecard.Result{}, nil, nil, fmt.Errorf("member %s: %w", sm.Name, err)
-		}
-		memberRates, err := r.memberRates(ctx, m, spec, sm.KeyColumn, now)
-		if err != nil {
-			return scorecard.Result{}, nil, nil, fmt.Errorf("member %s: %w", sm.Name, err)
-		}
-		rates = append(rates, memberRates)
-		in.Members = append(in.Members, metricspec.ScorecardMember(sm, scale))
-		in.Readings = append(in.Readings, readings)
+// score scores the Scorecard through the cluster's Metrics and sources.
+func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now time.Time) (metricspec.Scored, error) {
+	rd := metricspec.ScorecardReader{
+		Metric: func(ctx context.Context, name string) (*cxv1.Metric, error) {
+			var m cxv1.Metric
+			err := r.Get(ctx, types.NamespacedName{Namespace: sc.Namespace, Name: name}, &m)
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return &m, err
+		},
+		Source: func(ctx context.Context, m *cxv1.Metric) (source.Source, error) {
+			src, err := metricSource(ctx, r.Client, r.Sources, m)
+			if errors.Is(err, errDataSourceNotFound) {
+				return nil, &metricspec.ScorecardProblem{Reason: "DataSourceNotFound", Message: err.Error()}
+			}
+			return src, err
+		},
 	}
-	if v := sc.Spec.Value; v != nil {
-		m, spec, err := r.memberMetric(ctx, sc.Namespace, v.Metric, "value")
-		if err != nil {
-			return scorecard.Result{}, nil, nil, err
-		}
-		readings, err := r.read(ctx, m, spec, v.KeyColumn, "", 1, confidence, now)
-		if err != nil {
-			return scorecard.Result{}, nil, nil, fmt.Errorf("value: %w", err)
-		}
-		in.Values = make(map[string]float64, len(readings))
-		for _, rd := range readings {
-			in.Values[rd.Key] = rd.Value
-		}
+	scored, err := metricspec.ScoreScorecard(ctx, sc, rd, now)
+	var problem *metricspec.ScorecardProblem
+	if errors.As(err, &problem) {
+		return scored, errStalled{problem.Reason, problem.Message}
 	}
-	res, err := scorecard.Compute(in)
-	if err != nil {
-		return scorecard.Result{}, nil, nil, errStalled{"InvalidSpec", err.Error()}
-	}
-	return res, in.Members, rates, nil
-}
-
-// memberRates are a member Metric's response rates per account over its
-// latest window; nil when it names no invitations.
-func (r *ScorecardReconciler) memberRates(ctx context.Context, m *cxv1.Metric, spec engine.Metric, keyColumn string,
-	now time.Time) (metricspec.MemberRates, error) {
-	inv := metricspec.InvitationsOf(m)
-	if inv == nil {
-		return nil, nil
-	}
-	src, err := metricSource(ctx, r.Client, r.Sources, m)
-	if err != nil {
-		return nil, err
-	}
-	spec.Query.Segments = []string{keyColumn}
-	res, err := response.Read(ctx, src, spec, *inv, spec.WindowEnd(now))
-	if err != nil {
-		return nil, err
-	}
-	out := make(metricspec.MemberRates, len(res.Segments))
-	for key, rate := range res.Segments {
-		if values, err := source.ParseSegmentKey(key); err == nil && values[keyColumn] != "" {
-			out[values[keyColumn]] = rate
-		}
-	}
-	return out, nil
-}
-
-// memberMetric reads and translates a Metric the scorecard names.
-func (r *ScorecardReconciler) memberMetric(ctx context.Context, namespace, name, role string) (*cxv1.Metric, engine.Metric, error) {
-	var m cxv1.Metric
-	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &m)
-	if apierrors.IsNotFound(err) {
-		return nil, engine.Metric{}, errStalled{"MetricNotFound", fmt.Sprintf("%s: Metric %s not found in namespace %s", role, name, namespace)}
-	}
-	if err != nil {
-		return nil, engine.Metric{}, err
-	}
-	spec, err := metricspec.Translate(&m)
-	if err != nil {
-		return nil, engine.Metric{}, errStalled{"InvalidMember", fmt.Sprintf("%s: Metric %s: %v", role, name, err)}
-	}
-	if spec.Derived != nil {
-		return nil, engine.Metric{}, errStalled{"InvalidMember",
-			fmt.Sprintf("%s: Metric %s is derived; a scorecard reads its members' sources per account, so name Metrics measured from a DataSource", role, name)}
-	}
-	return &m, spec, nil
-}
-
-// read measures one Metric per key over its latest window.
-func (r *ScorecardReconciler) read(ctx context.Context, m *cxv1.Metric, spec engine.Metric, keyColumn, personaColumn string,
-	minSamples int64, confidence float64, now time.Time) ([]scorecard.Reading, error) {
-	src, err := metricSource(ctx, r.Client, r.Sources, m)
-	if errors.Is(err, errDataSourceNotFound) {
-		return nil, errStalled{"DataSourceNotFound", err.Error()}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return scorecard.Read(ctx, src, spec, keyColumn, personaColumn, minSamples, confidence, spec.WindowEnd(now))
+	return scored, err
 }
 
 func (r *ScorecardReconciler) patchStatus(ctx context.Context, sc *cxv1.Scorecard, next *cxv1.ScorecardStatus) error {

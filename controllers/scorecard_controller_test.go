@@ -252,7 +252,8 @@ func independentScorecard(t *testing.T, from, to time.Time, target float64) scor
 			valueSum += v.wv / v.w
 			weighted += v.wv / v.w * out.scores[a]
 		}
-		if out.scores[a] < target {
+		// Judged only with half the members' weight (4) covered.
+		if out.scores[a] < target && w/4 >= 0.5 {
 			out.atRisk = append(out.atRisk, a)
 			if v := arr[a]; v != nil {
 				out.valueAtRisk += v.wv / v.w

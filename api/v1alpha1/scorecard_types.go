@@ -187,6 +187,16 @@ type ScorecardObjective struct {
 	// +kubebuilder:validation:Maximum=100
 	Target float64 `json:"target"`
 
+	// minCoverage is the least share of the members' weight an account's
+	// data must cover for the account to be judged against target: an
+	// account scored from one member on a handful of tickets is shown,
+	// but neither at risk nor healthy. Default 0.5.
+	// +kubebuilder:default=0.5
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1
+	// +optional
+	MinCoverage *float64 `json:"minCoverage,omitempty"`
+
 	// confidence of every interval in status. Default 0.95.
 	// +kubebuilder:default=0.95
 	// +kubebuilder:validation:ExclusiveMinimum=true
@@ -247,7 +257,13 @@ type ScorecardStatus struct {
 	// +optional
 	Distribution *ScoreDistribution `json:"distribution,omitempty"`
 
-	// accountsAtRisk is how many accounts score below the objective.
+	// unjudged is how many scored accounts have too little coverage
+	// (objective.minCoverage) to be judged against the target.
+	// +optional
+	Unjudged int32 `json:"unjudged,omitempty"`
+
+	// accountsAtRisk is how many judged accounts score below the
+	// objective.
 	// +optional
 	AccountsAtRisk int32 `json:"accountsAtRisk,omitempty"`
 

@@ -41,7 +41,9 @@ File-based sources read under --data-root.
 -o json prints {"metrics":[{"namespace","name","formula","value","lower",
 "upper","samples","state","target","segments":[{"segment","value","lower",
 "upper","samples","state"}]}],"tasks":[{"metric","segment","episodeStart",
-"reason","freshSamples","timeToVerify"}]}; a value below minSamples is null,
+"reason","freshSamples","timeToVerify"}],"scorecards":[{"namespace","name",
+"index","lower","upper","target","accounts","atRisk":[...],"valueAtRisk",
+"error"}]}; a value below minSamples is null,
 never a number. freshSamples is the fresh volume that verifies a fix which
 restored the target with 80 % probability, timeToVerify the time the
 observed volume takes to bring it.`
@@ -94,8 +96,9 @@ func newPlanCommand(g *Globals) *cobra.Command {
 
 // PlanReport is plan's JSON contract.
 type PlanReport struct {
-	Metrics []PlanMetric `json:"metrics"`
-	Tasks   []PlanTask   `json:"tasks"`
+	Metrics    []PlanMetric    `json:"metrics"`
+	Tasks      []PlanTask      `json:"tasks"`
+	Scorecards []PlanScorecard `json:"scorecards"`
 }
 
 // PlanMetric is one Metric's measurement.
@@ -184,6 +187,7 @@ func runPlan(ctx context.Context, o *planOptions, errOut io.Writer) (*PlanReport
 		report.Metrics = append(report.Metrics, part.metric)
 		report.Tasks = append(report.Tasks, part.tasks...)
 	}
+	report.Scorecards = planScorecards(ctx, set, sources, now)
 	return report, nil
 }
 
@@ -298,6 +302,7 @@ func printPlanTable(g *Globals, r *PlanReport) {
 		}
 		_ = printTable(g.Streams.Out, []string{"METRIC", "SEGMENT", "EPISODE START", "FRESH DATA TO VERIFY", "REASON"}, trows)
 	}
+	printPlanScorecards(g.Streams.Out, r.Scorecards)
 }
 
 func interval(lo, hi *float64) string {

@@ -22,7 +22,9 @@ type manifestSet struct {
 	sources map[string]*cxv1.DataSource
 	teams   map[string]*cxv1.Team
 	metrics []*cxv1.Metric
-	secrets metricspec.SecretReader
+	// scorecards, sorted by namespace and name.
+	scorecards []*cxv1.Scorecard
+	secrets    metricspec.SecretReader
 }
 
 // loadManifests reads, validates and decodes the manifests of -f, with the
@@ -44,6 +46,7 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 	teams := map[string]*cxv1.Team{}
 	secrets := map[string]map[string][]byte{}
 	var metrics []*cxv1.Metric
+	var scorecards []*cxv1.Scorecard
 	for _, p := range paths {
 		if isKustomization(p) {
 			continue
@@ -103,6 +106,12 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 					return nil, err
 				}
 				metrics = append(metrics, &m)
+			case "Scorecard":
+				var sc cxv1.Scorecard
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &sc); err != nil {
+					return nil, err
+				}
+				scorecards = append(scorecards, &sc)
 			}
 		}
 	}
@@ -126,7 +135,10 @@ func loadManifests(ctx context.Context, o *planOptions) (*manifestSet, error) {
 	sort.Slice(metrics, func(i, j int) bool {
 		return metrics[i].Namespace+"/"+metrics[i].Name < metrics[j].Namespace+"/"+metrics[j].Name
 	})
-	return &manifestSet{sources: sources, teams: teams, metrics: metrics, secrets: readSecret}, nil
+	sort.Slice(scorecards, func(i, j int) bool {
+		return scorecards[i].Namespace+"/"+scorecards[i].Name < scorecards[j].Namespace+"/"+scorecards[j].Name
+	})
+	return &manifestSet{sources: sources, teams: teams, metrics: metrics, scorecards: scorecards, secrets: readSecret}, nil
 }
 
 // secretData reads a Secret manifest's data (base64) and stringData.

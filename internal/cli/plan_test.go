@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+
 	"github.com/cxloop/cxloop/internal/demodata"
 )
 
@@ -67,6 +69,26 @@ func TestPlanMatchesAnIndependentComputation(t *testing.T) {
 	}
 	if len(nps.Segments) != 3 {
 		t.Fatalf("account-nps segments: %+v", nps.Segments)
+	}
+
+	// The sample scorecard is scored offline too: every account with
+	// data, those at risk most valuable first, each below the target.
+	if len(report.Scorecards) != 1 {
+		t.Fatalf("scorecards: %+v", report.Scorecards)
+	}
+	health := report.Scorecards[0]
+	if health.Error != "" || health.Index == nil || health.Accounts < 200 || len(health.AtRisk) == 0 {
+		t.Fatalf("account-health: %+v", health)
+	}
+	var atRisk float64
+	for i, a := range health.AtRisk {
+		if a.Score >= health.Target || a.Value == nil || (i > 0 && *a.Value > *health.AtRisk[i-1].Value) || a.PulledDownBy == "" {
+			t.Fatalf("account at risk %d: %+v", i, a)
+		}
+		atRisk += *a.Value
+	}
+	if len(health.AtRisk) < cxv1.MaxScorecardAccountsListed && math.Abs(atRisk-health.ValueAtRisk) > 1e-6*atRisk {
+		t.Errorf("value at risk %v, the accounts listed sum to %v", health.ValueAtRisk, atRisk)
 	}
 
 	// Below minSamples a value is null, never a number.

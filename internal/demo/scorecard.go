@@ -55,3 +55,46 @@ func money(v float64) string {
 	}
 	return fmt.Sprintf("%.0f", v)
 }
+
+// printDrivers prints what moves each Metric that names drivers, and the
+// drivers each of its tasks carries.
+func printDrivers(out io.Writer, metrics []cxv1.Metric, tasks []cxv1.ImprovementTask) {
+	for _, m := range metrics {
+		d := m.Status.Drivers
+		if d == nil {
+			continue
+		}
+		fmt.Fprintf(out, "\n==> what moves %s across accounts (an association, not a proven cause)\n", m.Name)
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "DRIVER\tSPEARMAN [CONFIDENCE INTERVAL]\tPEARSON\tACCOUNTS\tSUPPORTED")
+		for _, a := range d.Associations {
+			rho := "-"
+			if a.Spearman != nil {
+				rho = fmt.Sprintf("%+.2f [%+.2f, %+.2f]", *a.Spearman, deref(a.SpearmanLower), deref(a.SpearmanUpper))
+			}
+			pearson := "-"
+			if a.Pearson != nil {
+				pearson = fmt.Sprintf("%+.2f", *a.Pearson)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%v\n", a.Metric, rho, pearson, a.Segments, a.Supported)
+		}
+		w.Flush()
+		for _, t := range tasks {
+			if t.Spec.Metric != m.Name || len(t.Spec.Drivers) == 0 {
+				continue
+			}
+			fmt.Fprintf(out, "task %s for %s carries:", t.Name, segmentLabel(t.Spec.Segment))
+			for _, td := range t.Spec.Drivers {
+				fmt.Fprintf(out, " %s (Spearman %+.2f", td.Metric, td.Spearman)
+				if td.Value != nil {
+					fmt.Fprintf(out, ", now %.4g", *td.Value)
+					if td.Target != nil {
+						fmt.Fprintf(out, " against %.4g", *td.Target)
+					}
+				}
+				fmt.Fprint(out, ")")
+			}
+			fmt.Fprintln(out)
+		}
+	}
+}

@@ -173,6 +173,7 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 			t.Status.Phase, t.Status.Attempt, esc, imp)
 	}
 	w.Flush()
+	printDrivers(out, metrics.Items, tasks.Items)
 	var scorecards cxv1.ScorecardList
 	if err := s.c.List(ctx, &scorecards, client.InNamespace(Namespace)); err != nil {
 		return nil, err

@@ -76,6 +76,7 @@ const (
 	accountStream uint64 = iota + 1
 	surveyStream
 	ticketStream
+	healthStream
 )
 
 // Generate writes the warehouse for sc to path, replacing any file there.
@@ -100,6 +101,7 @@ func Generate(path string, sc Script) (Summary, error) {
 	responses := generateResponses(rand.New(surveySrc), surveySrc, sc, episodes, picker)
 	ticketSrc := rand.NewPCG(sc.Seed, ticketStream)
 	tickets := generateTickets(rand.New(ticketSrc), ticketSrc, sc, episodes, picker)
+	applyHealth(rand.New(rand.NewPCG(sc.Seed, healthStream)), accounts, responses, tickets)
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {

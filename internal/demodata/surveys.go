@@ -15,6 +15,8 @@ type response struct {
 	theme, comment             string
 	account                    *account
 	weight                     float64
+	// level is the NPS level the answer was drawn at (nps only).
+	level float64
 }
 
 // surveyProfile holds what differs between the four surveys.
@@ -140,7 +142,7 @@ func drawResponse(r *rand.Rand, sc Script, sp surveyProfile, episodes []plantedE
 	case "nps":
 		var l float64
 		l, episode = level(episodes, MeasureNPS, offset, column, sc.Baseline.NPS)
-		resp.score = npsScore(r, l)
+		resp.score, resp.level = npsScore(r, l), l
 	case "csat":
 		var l float64
 		l, episode = level(episodes, MeasureCSAT, offset, column, sc.Baseline.CSAT)

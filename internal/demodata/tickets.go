@@ -16,6 +16,9 @@ type ticket struct {
 	firstResponse, resolution         float64 // seconds
 	reopened, escalated, firstContact bool
 	handoffs                          int
+	// firstContactChance is the chance the ticket was drawn with of being
+	// resolved at first contact, once not escalated.
+	firstContactChance float64
 }
 
 var ticketCategories = newCategorical(
@@ -63,7 +66,8 @@ func generateTickets(r *rand.Rand, src rand.Source, sc Script, episodes []plante
 			}
 			fcr, _ := level(episodes, MeasureFCR, t.createdAt.Sub(sc.T0), column, base.FCR)
 			t.escalated = r.Float64() < base.Escalation/100
-			t.firstContact = !t.escalated && r.Float64() < fcr/100/(1-base.Escalation/100)
+			t.firstContactChance = fcr / 100 / (1 - base.Escalation/100)
+			t.firstContact = !t.escalated && r.Float64() < t.firstContactChance
 			if t.firstContact {
 				t.reopened = r.Float64() < reopenedAfterFirstContact
 			} else {

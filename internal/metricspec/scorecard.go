@@ -19,6 +19,7 @@ import (
 const (
 	DefaultMemberMinSamples    = 5
 	DefaultScorecardConfidence = 0.95
+	DefaultMinCoverage         = 0.5
 )
 
 // ScorecardMember is a member as the scorecard engine scores it, on scale.
@@ -73,6 +74,7 @@ func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []sc
 		st.Distribution = &cxv1.ScoreDistribution{P10: q[0], P25: q[1], Median: q[2], P75: q[3], P90: q[4]}
 	}
 	st.AccountsAtRisk = int32(len(res.AtRisk))
+	st.Unjudged = int32(res.Unjudged)
 	st.ValueAtRisk = nil
 	if len(res.AtRisk) > 0 {
 		st.ValueAtRisk = ptr(res.ValueAtRisk)

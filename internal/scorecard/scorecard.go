@@ -57,6 +57,10 @@ type Input struct {
 	Target float64
 	// Confidence of every interval, such as 0.95.
 	Confidence float64
+	// MinCoverage is the least share of the members' weight an account's
+	// data must cover for it to be judged against the target: one member
+	// from a handful of tickets does not make an account at risk.
+	MinCoverage float64
 }
 
 // MemberScore is one member's part of an account's score.
@@ -90,7 +94,8 @@ type Account struct {
 	// PulledDownBy names the member whose shortfall from 100, weighted,
 	// costs the account most; empty at a perfect score.
 	PulledDownBy string
-	// AtRisk is true when Score is below the target.
+	// AtRisk is true when Score is below the target and the account's
+	// coverage reaches Input.MinCoverage.
 	AtRisk bool
 }
 
@@ -112,6 +117,9 @@ type Result struct {
 	AtRisk []Account
 	// ValueAtRisk sums the values of the accounts at risk.
 	ValueAtRisk float64
+	// Unjudged counts accounts whose coverage is below MinCoverage: scored,
+	// but not judged against the target.
+	Unjudged int
 }
 
 // QuantileLevels are the levels of Result.Quantiles.
@@ -138,7 +146,11 @@ func Compute(in Input) (Result, error) {
 	for _, key := range sortedKeys(keys) {
 		a := account(key, in.Members, perMember, z)
 		a.Value, a.HasValue = in.Values[key]
-		a.AtRisk = a.Score < in.Target
+		if a.Coverage < in.MinCoverage*(1-1e-12) {
+			res.Unjudged++
+		} else {
+			a.AtRisk = a.Score < in.Target
+		}
 		res.Accounts = append(res.Accounts, a)
 	}
 	res.index(in.Values != nil, z)
@@ -147,6 +159,9 @@ func Compute(in Input) (Result, error) {
 }
 
 func (in Input) validate() error {
+	if !(in.MinCoverage >= 0 && in.MinCoverage <= 1) {
+		return fmt.Errorf("%w: minimum coverage %v is not within 0 and 1", ErrInvalid, in.MinCoverage)
+	}
 	if !(in.Confidence > 0 && in.Confidence < 1) {
 		return fmt.Errorf("%w: confidence %v is not strictly between 0 and 1", ErrInvalid, in.Confidence)
 	}

@@ -175,3 +175,30 @@ func TestNoAccountsGiveNoIndex(t *testing.T) {
 		t.Errorf("result = %+v, want no accounts and a NaN index", res)
 	}
 }
+
+// An account whose data covers less than MinCoverage of the members'
+// weight is scored but not judged: it is neither at risk nor healthy.
+func TestThinAccountsAreNotJudged(t *testing.T) {
+	in := Input{
+		Members: []Member{
+			{Name: "nps", Weight: 2, Scale: Scale{Floor: -100, Target: 50}},
+			{Name: "fcr", Weight: 1, Scale: Scale{Floor: 0, Target: 80}},
+		},
+		Readings: [][]Reading{
+			{reading("acme", -40, 3)},
+			{reading("acme", 20, 2), reading("thin", 8, 2)},
+		},
+		Target: 70, Confidence: 0.95, MinCoverage: 0.5,
+	}
+	res, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Accounts) != 2 || res.Unjudged != 1 || len(res.AtRisk) != 1 || res.AtRisk[0].Key != "acme" {
+		t.Fatalf("accounts %+v, at risk %+v, unjudged %d; want acme at risk and thin (a third of the weight) unjudged",
+			res.Accounts, res.AtRisk, res.Unjudged)
+	}
+	if thin := res.Accounts[1]; thin.AtRisk || thin.Score >= 70 {
+		t.Errorf("thin = %+v, want a low score that is not judged", thin)
+	}
+}

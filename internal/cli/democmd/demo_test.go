@@ -76,6 +76,7 @@ func TestDemoTellsTheSameStoryEveryRun(t *testing.T) {
 		}
 		for _, want := range []string{"task opened", "owner: resolved attempt 1", "VERIFIED", "REOPENED",
 			"==> metrics", "==> improvement tasks", "==> scorecard account-health", "accounts below objective", "PULLED DOWN BY",
+			"==> what moves account-nps", "carries: first-contact-resolution",
 			"kubeconfig: " + filepath.Join(state, "kubeconfig")} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("output lacks %q:\n%s", want, out)
