@@ -87,7 +87,7 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	case err != nil:
 		return ctrl.Result{}, err
 	}
-	metricspec.ApplyScorecard(next, res, scored.Members, scored.Rates, now)
+	metricspec.ApplyScorecard(next, scored, now)
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 	setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Scored",
 		fmt.Sprintf("%d accounts scored, %d below %.4g", len(res.Accounts), len(res.AtRisk), sc.Spec.Objective.Target))

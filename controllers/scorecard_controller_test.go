@@ -1,12 +1,9 @@
 package controllers
 
 import (
-	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -54,6 +51,8 @@ func TestScorecardRanksAccountsAtRiskAsComputedFromTheWarehouse(t *testing.T) {
 			Columns: &cxv1.QueryColumns{Value: "first_contact_resolved", Time: "resolved_at"}}),
 		scorecardMetric(ns, "account-arr", cxv1.FormulaMean, 50000, cxv1.MetricQuery{Table: "account_periods",
 			Columns: &cxv1.QueryColumns{Value: "starting_arr", Time: "period_end"}}),
+		scorecardMetric(ns, "churn", cxv1.FormulaRate, 5, cxv1.MetricQuery{Table: "account_periods",
+			Columns: &cxv1.QueryColumns{Value: "churned", Time: "period_end"}}),
 	}
 	for _, m := range metrics {
 		if err := k8sClient.Create(ctx, m); err != nil {
@@ -66,13 +65,14 @@ func TestScorecardRanksAccountsAtRiskAsComputedFromTheWarehouse(t *testing.T) {
 		Spec: cxv1.ScorecardSpec{
 			Owner: cxv1.ScorecardOwner{Team: "customer-success"}, Key: "account",
 			Members: []cxv1.ScorecardMember{
-				{Name: "nps", Metric: "account-nps", KeyColumn: "account", Weight: &two,
+				{Name: "nps", Metric: "account-nps", KeyColumn: "account", Weight: &two, Floor: ptrTo(-30.0),
 					Personas: &cxv1.PersonaWeighting{Column: "persona", OtherWeight: &other,
 						Weights: []cxv1.PersonaWeight{{Persona: "executive", Weight: 3}, {Persona: "admin", Weight: 2}, {Persona: "end-user", Weight: 1}}}},
 				{Name: "csat", Metric: "support-csat", KeyColumn: "account"},
 				{Name: "fcr", Metric: "first-contact-resolution", KeyColumn: "account"},
 			},
 			Value:     &cxv1.ScorecardValue{Metric: "account-arr", KeyColumn: "account"},
+			Outcomes:  []cxv1.ScorecardOutcome{{Name: "churn", Metric: "churn", KeyColumn: "account"}},
 			Objective: cxv1.ScorecardObjective{Target: 70},
 		},
 	}
@@ -113,189 +113,20 @@ func TestScorecardRanksAccountsAtRiskAsComputedFromTheWarehouse(t *testing.T) {
 	if got.Status.Index == nil || math.Abs(*got.Status.Index-want.index) > 1e-6 {
 		t.Errorf("index = %v, want %v", got.Status.Index, want.index)
 	}
+	// Churn beside the scores: the at-risk accounts' mean and the healthy
+	// ones', as the rows give them.
+	if o := got.Status.Outcomes; len(o) != 1 || o[0].Name != "churn" || int(o[0].AtRiskAccounts) != want.atRiskChurned ||
+		int(o[0].HealthyAccounts) != want.healthy || o[0].AtRisk == nil || math.Abs(*o[0].AtRisk-want.churnAtRisk) > 1e-9 ||
+		o[0].Healthy == nil || math.Abs(*o[0].Healthy-want.churnHealthy) > 1e-9 {
+		t.Errorf("outcomes = %+v, want churn %.3f over %d at risk and %.3f over %d healthy", got.Status.Outcomes,
+			want.churnAtRisk, want.atRiskChurned, want.churnHealthy, want.healthy)
+	}
 	first := got.Status.AtRisk[0]
 	if first.PulledDownBy == "" || len(first.Members) != 3 {
 		t.Errorf("the first account at risk = %+v, want its three members and the one pulling it down", first)
 	}
 	if c := condition(got.Status.Conditions, cxv1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("Ready = %+v, want True", c)
-	}
-}
-
-type scorecardWant struct {
-	scores      map[string]float64
-	atRisk      []string
-	valueAtRisk float64
-	index       float64
-}
-
-// independentScorecard scores the demo warehouse's accounts over [from,
-// to) straight from its rows, as the scorecard's spec says in words.
-func independentScorecard(t *testing.T, from, to time.Time, target float64) scorecardWant {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(testDataRoot, "warehouse.db")+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	inWindow := func(at time.Time) bool { return !at.Before(from) && at.Before(to) }
-	normalise := func(v, floor, target float64) float64 {
-		return 100 * math.Min(1, math.Max(0, (v-floor)/(target-floor)))
-	}
-
-	// NPS per account and persona, revenue-weighted, kept at an effective
-	// size of 5; the personas present averaged 3:2:1.
-	type sums struct{ w, w2, promoters, detractors float64 }
-	nps := map[[2]string]*sums{}
-	eachRow(t, db, `SELECT responded_at, account, persona, score, revenue_weight FROM survey_responses WHERE survey = 'nps' AND score IS NOT NULL`,
-		func(at time.Time, vals []any) {
-			if !inWindow(at) {
-				return
-			}
-			k := [2]string{vals[0].(string), vals[1].(string)}
-			s := nps[k]
-			if s == nil {
-				s = &sums{}
-				nps[k] = s
-			}
-			score, w := vals[2].(int64), vals[3].(float64)
-			s.w += w
-			s.w2 += w * w
-			if score >= 9 {
-				s.promoters += w
-			} else if score <= 6 {
-				s.detractors += w
-			}
-		})
-	personaWeight := map[string]float64{"executive": 3, "admin": 2, "end-user": 1}
-	type mean struct{ w, wv float64 }
-	npsByAccount := map[string]*mean{}
-	for k, s := range nps {
-		// Equal weights give a size of 5 up to rounding.
-		if s.w*s.w/s.w2 < 5*(1-1e-9) || personaWeight[k[1]] == 0 {
-			continue
-		}
-		m := npsByAccount[k[0]]
-		if m == nil {
-			m = &mean{}
-			npsByAccount[k[0]] = m
-		}
-		m.w += personaWeight[k[1]]
-		m.wv += personaWeight[k[1]] * 100 * (s.promoters - s.detractors) / s.w
-	}
-	// CSAT (4 or 5 of 5) and first-contact resolution per account, at
-	// least 5 units each.
-	type share struct{ n, yes float64 }
-	csat, fcr := map[string]*share{}, map[string]*share{}
-	count := func(m map[string]*share, account string, yes bool) {
-		s := m[account]
-		if s == nil {
-			s = &share{}
-			m[account] = s
-		}
-		s.n++
-		if yes {
-			s.yes++
-		}
-	}
-	eachRow(t, db, `SELECT responded_at, account, score FROM survey_responses WHERE survey = 'csat' AND score IS NOT NULL`,
-		func(at time.Time, vals []any) {
-			if inWindow(at) {
-				count(csat, vals[0].(string), vals[1].(int64) >= 4)
-			}
-		})
-	eachRow(t, db, `SELECT resolved_at, account, first_contact_resolved FROM tickets`, func(at time.Time, vals []any) {
-		if inWindow(at) {
-			count(fcr, vals[0].(string), vals[1].(int64) == 1)
-		}
-	})
-	arr := map[string]*mean{}
-	eachRow(t, db, `SELECT period_end, account, starting_arr FROM account_periods`, func(at time.Time, vals []any) {
-		if !inWindow(at) {
-			return
-		}
-		m := arr[vals[0].(string)]
-		if m == nil {
-			m = &mean{}
-			arr[vals[0].(string)] = m
-		}
-		m.w++
-		m.wv += vals[1].(float64)
-	})
-
-	out := scorecardWant{scores: map[string]float64{}}
-	accounts := map[string]bool{}
-	for a := range npsByAccount {
-		accounts[a] = true
-	}
-	for _, m := range []map[string]*share{csat, fcr} {
-		for a, s := range m {
-			if s.n >= 5 {
-				accounts[a] = true
-			}
-		}
-	}
-	var valueSum, weighted float64
-	for a := range accounts {
-		var w, ws float64
-		if m := npsByAccount[a]; m != nil {
-			w, ws = 2, 2*normalise(m.wv/m.w, -100, 30)
-		}
-		if s := csat[a]; s != nil && s.n >= 5 {
-			w, ws = w+1, ws+normalise(100*s.yes/s.n, 0, 80)
-		}
-		if s := fcr[a]; s != nil && s.n >= 5 {
-			w, ws = w+1, ws+normalise(100*s.yes/s.n, 0, 70)
-		}
-		out.scores[a] = ws / w
-		if v := arr[a]; v != nil {
-			valueSum += v.wv / v.w
-			weighted += v.wv / v.w * out.scores[a]
-		}
-		// Judged only with half the members' weight (4) covered.
-		if out.scores[a] < target && w/4 >= 0.5 {
-			out.atRisk = append(out.atRisk, a)
-			if v := arr[a]; v != nil {
-				out.valueAtRisk += v.wv / v.w
-			}
-		}
-	}
-	out.index = weighted / valueSum
-	value := func(a string) float64 {
-		if v := arr[a]; v != nil {
-			return v.wv / v.w
-		}
-		return math.Inf(-1)
-	}
-	slices.SortFunc(out.atRisk, func(x, y string) int {
-		return cmp.Or(cmp.Compare(value(y), value(x)), cmp.Compare(out.scores[x], out.scores[y]), cmp.Compare(x, y))
-	})
-	return out
-}
-
-// eachRow calls fn with each row's time (the first column) and the rest.
-func eachRow(t *testing.T, db *sql.DB, query string, fn func(time.Time, []any)) {
-	t.Helper()
-	rows, err := db.Query(query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		var at time.Time
-		vals := make([]any, len(cols)-1)
-		dest := []any{&at}
-		for i := range vals {
-			dest = append(dest, &vals[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			t.Fatal(err)
-		}
-		fn(at, vals)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 }
 

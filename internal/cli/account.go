@@ -192,6 +192,9 @@ func printAccount(w io.Writer, v AccountView) error {
 			fmt.Fprintf(w, "; pulled down most by %s", sc.PulledDownBy)
 		}
 		fmt.Fprintln(w)
+		for _, o := range sc.Outcomes {
+			fmt.Fprintf(w, "%s: %s\n", o.Name, formatNumber(o.Value))
+		}
 		rows := make([][]string, 0, len(sc.Members))
 		for _, m := range sc.Members {
 			if m.Missing {

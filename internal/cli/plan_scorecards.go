@@ -60,7 +60,7 @@ func planScorecards(ctx context.Context, set *manifestSet, sources *metricspec.S
 			continue
 		}
 		var st cxv1.ScorecardStatus
-		metricspec.ApplyScorecard(&st, scored.Result, scored.Members, scored.Rates, now)
+		metricspec.ApplyScorecard(&st, scored, now)
 		ps.Index, ps.Lower, ps.Upper, ps.Accounts = st.Index, st.IndexLower, st.IndexUpper, len(scored.Result.Accounts)
 		if st.AtRisk != nil {
 			ps.AtRisk = st.AtRisk

@@ -26,6 +26,10 @@ func printScorecard(out io.Writer, sc *cxv1.Scorecard) {
 		fmt.Fprintf(out, "account scores: p10 %.1f, quartiles %.1f / %.1f / %.1f, p90 %.1f\n", d.P10, d.P25, d.Median, d.P75, d.P90)
 	}
 	fmt.Fprintf(out, "accounts below objective: %d, %s at risk\n", st.AccountsAtRisk, money(deref(st.ValueAtRisk)))
+	for _, o := range st.Outcomes {
+		fmt.Fprintf(out, "%s: %s over %d accounts at risk, %s over %d healthy ones\n", o.Name, formatPercent(o.AtRisk),
+			o.AtRiskAccounts, formatPercent(o.Healthy), o.HealthyAccounts)
+	}
 	if len(st.AtRisk) == 0 {
 		return
 	}
@@ -97,4 +101,11 @@ func printDrivers(out io.Writer, metrics []cxv1.Metric, tasks []cxv1.Improvement
 			fmt.Fprintln(out)
 		}
 	}
+}
+
+func formatPercent(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", *v)
 }

@@ -61,9 +61,9 @@ func ScorecardConfidence(sc *cxv1.Scorecard) float64 {
 // whose Metric names no invitations.
 type MemberRates map[string]response.Rate
 
-// ApplyScorecard writes a computed scorecard into its status; rates holds
-// each member's response rates, in Members' order (or nil).
-func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []scorecard.Member, rates []MemberRates, now time.Time) {
+// ApplyScorecard writes a scored scorecard into its status.
+func ApplyScorecard(st *cxv1.ScorecardStatus, scored Scored, now time.Time) {
+	res, members := scored.Result, scored.Members
 	st.EvaluatedAt = &metav1.Time{Time: now}
 	st.Index, st.IndexLower, st.IndexUpper = finite(res.Index), finite(res.IndexLower), finite(res.IndexUpper)
 	st.Accounts = int32(len(res.Accounts))
@@ -81,12 +81,17 @@ func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []sc
 	}
 	st.AtRisk = st.AtRisk[:0]
 	for _, a := range res.AtRisk[:min(len(res.AtRisk), cxv1.MaxScorecardAccountsListed)] {
-		st.AtRisk = append(st.AtRisk, scorecardAccount(a, rates))
+		st.AtRisk = append(st.AtRisk, scorecardAccount(a, &scored))
 	}
 	if len(st.AtRisk) == 0 {
 		st.AtRisk = nil
 	}
-	st.EncodedAccounts = encodeScorecardAccounts(res, rates)
+	st.EncodedAccounts = encodeScorecardAccounts(&scored)
+	st.Outcomes = nil
+	for _, l := range scored.Linkage {
+		st.Outcomes = append(st.Outcomes, cxv1.OutcomeLinkage{Name: l.Name, AtRisk: finite(l.AtRisk), Healthy: finite(l.Healthy),
+			AtRiskAccounts: int32(l.AtRiskAccounts), HealthyAccounts: int32(l.HealthyAccounts)})
+	}
 	counts := make([]int32, len(members))
 	for _, a := range res.Accounts {
 		for i, ms := range a.Members {
@@ -104,9 +109,12 @@ func ApplyScorecard(st *cxv1.ScorecardStatus, res scorecard.Result, members []sc
 
 // EncodeScorecardAccounts encodes a scorecard's accounts in the layout of
 // ScorecardStatus.EncodedAccounts; empty without accounts.
-func EncodeScorecardAccounts(res scorecard.Result) string { return encodeScorecardAccounts(res, nil) }
+func EncodeScorecardAccounts(res scorecard.Result) string {
+	return encodeScorecardAccounts(&Scored{Result: res})
+}
 
-func encodeScorecardAccounts(res scorecard.Result, rates []MemberRates) string {
+func encodeScorecardAccounts(scored *Scored) string {
+	res := scored.Result
 	if len(res.Accounts) == 0 {
 		return ""
 	}
@@ -119,7 +127,7 @@ func encodeScorecardAccounts(res scorecard.Result, rates []MemberRates) string {
 	}
 	out := make([]cxv1.ScorecardAccount, len(kept))
 	for i, a := range kept {
-		out[i] = scorecardAccount(a, rates)
+		out[i] = scorecardAccount(a, scored)
 	}
 	slices.SortFunc(out, func(x, y cxv1.ScorecardAccount) int { return cmp.Compare(x.Key, y.Key) })
 	body, err := json.Marshal(out)
@@ -145,11 +153,19 @@ func DecodeScorecardAccounts(encoded string) ([]cxv1.ScorecardAccount, error) {
 	return out, nil
 }
 
-func scorecardAccount(a scorecard.Account, rates []MemberRates) cxv1.ScorecardAccount {
+func scorecardAccount(a scorecard.Account, scored *Scored) cxv1.ScorecardAccount {
+	rates := scored.Rates
 	out := cxv1.ScorecardAccount{Key: a.Key, Score: a.Score, Lower: a.Lower, Upper: a.Upper, Coverage: a.Coverage,
 		PulledDownBy: a.PulledDownBy}
 	if a.HasValue {
 		out.Value = finite(a.Value)
+	}
+	for _, l := range scored.Linkage {
+		ov := cxv1.OutcomeValue{Name: l.Name}
+		if v, ok := scored.Outcomes[l.Name][a.Key]; ok {
+			ov.Value = finite(v)
+		}
+		out.Outcomes = append(out.Outcomes, ov)
 	}
 	for i, ms := range a.Members {
 		s := cxv1.ScorecardMemberScore{Name: ms.Name, Missing: ms.Missing}

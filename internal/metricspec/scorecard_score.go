@@ -34,6 +34,10 @@ type Scored struct {
 	// Rates are each member's response rates by account (nil for a member
 	// without invitations), in Members' order.
 	Rates []MemberRates
+	// Outcomes are spec.outcomes' values by name and account, and
+	// Linkage sets them beside the scores, in spec order.
+	Outcomes map[string]map[string]float64
+	Linkage  []scorecard.Linkage
 }
 
 // ScoreScorecard reads every member per key over its latest window at now
@@ -85,11 +89,30 @@ func ScoreScorecard(ctx context.Context, sc *cxv1.Scorecard, rd ScorecardReader,
 			in.Values[r.Key] = r.Value
 		}
 	}
+	out.Outcomes = map[string]map[string]float64{}
+	var names []string
+	for _, o := range sc.Spec.Outcomes {
+		_, spec, src, err := scorecardMetric(ctx, rd, o.Metric, "outcome "+o.Name)
+		if err != nil {
+			return Scored{}, err
+		}
+		readings, err := scorecard.Read(ctx, src, spec, o.KeyColumn, "", 1, confidence, spec.WindowEnd(now))
+		if err != nil {
+			return Scored{}, fmt.Errorf("outcome %s: %w", o.Name, err)
+		}
+		values := make(map[string]float64, len(readings))
+		for _, r := range readings {
+			values[r.Key] = r.Value
+		}
+		out.Outcomes[o.Name] = values
+		names = append(names, o.Name)
+	}
 	res, err := scorecard.Compute(in)
 	if err != nil {
 		return Scored{}, &ScorecardProblem{"InvalidSpec", err.Error()}
 	}
 	out.Result, out.Members = res, in.Members
+	out.Linkage = scorecard.Link(res, names, out.Outcomes)
 	return out, nil
 }
 

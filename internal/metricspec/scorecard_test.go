@@ -31,7 +31,7 @@ func TestScorecardAccountsRoundTrip(t *testing.T) {
 	if got[0].Key != "acct-00010" || got[len(got)-1].Key != fmt.Sprintf("acct-%05d", cxv1.MaxScorecardAccountsEncoded+9) {
 		t.Fatalf("kept %s .. %s", got[0].Key, got[len(got)-1].Key)
 	}
-	want := scorecardAccount(res.Accounts[10], nil)
+	want := scorecardAccount(res.Accounts[10], &Scored{Result: res})
 	if !reflect.DeepEqual(got[0], want) {
 		t.Errorf("decoded %+v, want %+v", got[0], want)
 	}

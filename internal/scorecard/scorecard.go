@@ -97,6 +97,8 @@ type Account struct {
 	// AtRisk is true when Score is below the target and the account's
 	// coverage reaches Input.MinCoverage.
 	AtRisk bool
+	// unjudged: the coverage is below Input.MinCoverage.
+	unjudged bool
 }
 
 // Result is a scorecard computed.
@@ -148,6 +150,7 @@ func Compute(in Input) (Result, error) {
 		a.Value, a.HasValue = in.Values[key]
 		if a.Coverage < in.MinCoverage*(1-1e-12) {
 			res.Unjudged++
+			a.unjudged = true
 		} else {
 			a.AtRisk = a.Score < in.Target
 		}

@@ -202,3 +202,26 @@ func TestThinAccountsAreNotJudged(t *testing.T) {
 		t.Errorf("thin = %+v, want a low score that is not judged", thin)
 	}
 }
+
+// Outcomes are averaged over the accounts at risk and the judged healthy
+// ones; unjudged accounts and accounts without the outcome count in
+// neither.
+func TestOutcomesSitBesideTheScores(t *testing.T) {
+	in := Input{
+		Members:  []Member{{Name: "csat", Weight: 1, Scale: Scale{Floor: 0, Target: 90}}, {Name: "fcr", Weight: 1, Scale: Scale{Floor: 0, Target: 80}}},
+		Readings: [][]Reading{{reading("a", 45, 1), reading("b", 81, 1), reading("c", 90, 1), reading("d", 20, 1)}, {reading("a", 40, 1), reading("b", 80, 1), reading("c", 80, 1)}},
+		Target:   70, Confidence: 0.95, MinCoverage: 0.75,
+	}
+	res, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewal := map[string]float64{"a": 60, "b": 95, "c": 85, "d": 10}
+	got := Link(res, []string{"renewal", "nrr"}, map[string]map[string]float64{"renewal": renewal})
+	if len(got) != 2 || got[0].AtRiskAccounts != 1 || got[0].AtRisk != 60 || got[0].HealthyAccounts != 2 || got[0].Healthy != 90 {
+		t.Fatalf("linkage = %+v, want renewal 60 for a, 90 for b and c, d unjudged", got)
+	}
+	if got[1].AtRiskAccounts != 0 || !math.IsNaN(got[1].AtRisk) {
+		t.Errorf("an outcome without values = %+v", got[1])
+	}
+}
