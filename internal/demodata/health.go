@@ -17,10 +17,10 @@ import (
 const (
 	// healthNPS is the NPS points one standard deviation of health moves
 	// an account's answers by, before the 0-10 scale bounds it.
-	healthNPS = 18.0
+	healthNPS = 10.0
 	// healthFCR is the first-contact resolution points one standard
 	// deviation of the FCR driver moves an account's tickets by.
-	healthFCR = 9.0
+	healthFCR = 6.0
 	// fcrHealth is the correlation of the FCR driver with health.
 	fcrHealth = 0.8
 )
@@ -51,6 +51,9 @@ func accountHealth(r *rand.Rand, accounts []*account) (health, fcr map[*account]
 // ticket's first contact by the account's FCR driver.
 func applyHealth(r *rand.Rand, accounts []*account, responses []response, tickets []ticket) {
 	health, fcr := accountHealth(r, accounts)
+	// The tickets draw from a stream of their own, so a change to the
+	// answers' planting leaves the tickets' as it was.
+	rt := rand.New(rand.NewPCG(r.Uint64(), r.Uint64()))
 	// A move up is open to detractors and passives, a move down to
 	// promoters and passives: each side's probability is scaled by the
 	// share it acts on at the level the answer was drawn at, so an
@@ -90,13 +93,13 @@ func applyHealth(r *rand.Rand, accounts []*account, responses []response, ticket
 		// Scaled by the share each side acts on at the ticket's own chance.
 		p := healthFCR * fcr[t.account] / 100
 		f := t.firstContactChance
-		if p > 0 && r.Float64() >= p/(1-f) || p < 0 && r.Float64() >= -p/f {
+		if p > 0 && rt.Float64() >= p/(1-f) || p < 0 && rt.Float64() >= -p/f {
 			continue
 		}
 		switch {
 		case p > 0 && !t.firstContact:
 			t.firstContact, t.handoffs = true, 0
-			t.reopened = r.Float64() < reopenedAfterFirstContact
+			t.reopened = rt.Float64() < reopenedAfterFirstContact
 		case p < 0 && t.firstContact:
 			t.firstContact, t.handoffs = false, 1
 		}
