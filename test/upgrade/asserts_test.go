@@ -3,7 +3,9 @@ package upgrade
 import (
 	"context"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -129,5 +131,38 @@ func assertSpecEditValidates(ctx context.Context, t *testing.T, c client.Client)
 	m.Spec.Objective.MinSamples++
 	if err := c.Update(ctx, &m); err != nil {
 		t.Errorf("edit an old Metric's spec: %v", err)
+	}
+}
+
+// assertScorecardScoresOldMetrics creates a Scorecard, a kind the old
+// release did not have, over Metrics it persisted, and waits until the
+// upgraded manager scores the accounts.
+func assertScorecardScoresOldMetrics(ctx context.Context, t *testing.T, c client.Client) {
+	t.Helper()
+	sc := &cxv1.Scorecard{ObjectMeta: metav1.ObjectMeta{Name: "account-health", Namespace: ns}, Spec: cxv1.ScorecardSpec{
+		Owner: cxv1.ScorecardOwner{Team: "customer-success"}, Key: "account",
+		Members: []cxv1.ScorecardMember{
+			{Name: "nps", Metric: "account-nps", KeyColumn: "account"},
+			{Name: "escalations", Metric: "escalation-rate", KeyColumn: "account"},
+		},
+		Value:     &cxv1.ScorecardValue{Metric: "average-revenue-per-account", KeyColumn: "account"},
+		Objective: cxv1.ScorecardObjective{Target: 70},
+	}}
+	if err := c.Create(ctx, sc); err != nil {
+		t.Fatalf("create a Scorecard over the old Metrics: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got cxv1.Scorecard
+		if err := c.Get(ctx, client.ObjectKeyFromObject(sc), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Index != nil && got.Status.Accounts > 100 && len(got.Status.Members) == 2 && got.Status.Members[1].Accounts > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Scorecard over the old Metrics was not scored: %+v", got.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

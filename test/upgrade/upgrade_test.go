@@ -132,6 +132,7 @@ func TestUpgradeCarriesObjectsOn(t *testing.T) {
 	assertLoopsFinished(t, l, oldTasks)
 	assertNoDuplicateTasks(t, l, old)
 	assertSpecEditValidates(ctx, t, c)
+	assertScorecardScoresOldMetrics(ctx, t, c)
 }
 
 // day is midnight of the script's day d.
