@@ -24,6 +24,7 @@ import (
 	"github.com/cxloop/cxloop/internal/clock"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/promexport"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -38,6 +39,8 @@ type ScorecardReconciler struct {
 	Clock  clock.Clock
 	// Sources connects the members' DataSources.
 	Sources SourceGetter
+	// Exporter publishes each Scorecard's gauges; none when nil.
+	Exporter *promexport.Scorecards
 }
 
 // errStalled marks a spec the user has to fix; its message says how.
@@ -53,6 +56,9 @@ func (e errStalled) Error() string { return e.message }
 func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var sc cxv1.Scorecard
 	if err := r.Get(ctx, req.NamespacedName, &sc); err != nil {
+		if apierrors.IsNotFound(err) && r.Exporter != nil {
+			r.Exporter.Forget(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	interval, err := time.ParseDuration(sc.Spec.Interval)
@@ -91,7 +97,13 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 	setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Scored",
 		fmt.Sprintf("%d accounts scored, %d below %.4g", len(res.Accounts), len(res.AtRisk), sc.Spec.Objective.Target))
-	return requeue, r.patchStatus(ctx, &sc, next)
+	if err := r.patchStatus(ctx, &sc, next); err != nil {
+		return ctrl.Result{}, err
+	}
+	if r.Exporter != nil {
+		r.Exporter.Observe(&sc)
+	}
+	return requeue, nil
 }
 
 // score scores the Scorecard through the cluster's Metrics and sources.

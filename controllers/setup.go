@@ -28,6 +28,9 @@ type Options struct {
 	SourceChecker SourceChecker
 	// Exporter publishes results as Prometheus gauges; none when nil.
 	Exporter *promexport.Exporter
+	// ScorecardExporter publishes Scorecards as Prometheus gauges; none
+	// when nil.
+	ScorecardExporter *promexport.Scorecards
 	// SourceQueries counts and times DataSources' round trips; none when
 	// nil.
 	SourceQueries *promexport.SourceQueries
@@ -107,7 +110,8 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"datasource", (&DataSourceReconciler{Client: c, Shard: shard, Scheme: s, Checker: opts.SourceChecker}).SetupWithManager},
 		{"metric", (&MetricReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
 			Exporter: opts.Exporter, Sources: sources, MaxSegments: opts.MaxSegments}).SetupWithManager},
-		{"scorecard", (&ScorecardReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Sources: sources}).SetupWithManager},
+		{"scorecard", (&ScorecardReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Sources: sources,
+			Exporter: opts.ScorecardExporter}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Shard: shard, Scheme: s, Secrets: secrets}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock,
 			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer, APIReader: mgr.GetAPIReader()}).SetupWithManager},

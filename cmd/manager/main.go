@@ -132,7 +132,8 @@ func main() {
 	}
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{Clock: now, DataRoots: dataRoots, EgressNetworks: networks, EgressHosts: egressHosts,
 		MaxSegments: maxSegments, Shard: shardSelector, Exporter: promexport.NewExporter(metrics.Registry),
-		SourceQueries: promexport.NewSourceQueries(metrics.Registry), Deliveries: promexport.NewDeliveries(metrics.Registry)}); err != nil {
+		ScorecardExporter: promexport.NewScorecards(metrics.Registry),
+		SourceQueries:     promexport.NewSourceQueries(metrics.Registry), Deliveries: promexport.NewDeliveries(metrics.Registry)}); err != nil {
 		log.Error(err, "unable to set up controllers")
 		os.Exit(1)
 	}
