@@ -59,8 +59,9 @@ func refusingSink(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	return srv, &calls
 }
 
-// workload creates what the manager works on: a SQLite DataSource and a
-// Metric segmented by persona that it measures, a Prometheus DataSource
+// workload creates what the manager works on: a SQLite DataSource, a
+// Metric segmented by persona that it measures and a Scorecard of it per
+// account, a Prometheus DataSource
 // on a port nothing listens on and a Metric that reads it, and a task of
 // the measured Metric whose team's webhook refuses deliveries.
 func workload(t *testing.T, c client.Client, sinkURL, deadAddress string) *cxv1.ImprovementTask {
@@ -87,6 +88,12 @@ func workload(t *testing.T, c client.Client, sinkURL, deadAddress string) *cxv1.
 				SegmentBy: []string{"persona"},
 				Objective: cxv1.Objective{Target: &target, WarningAt: &warning, MinSamples: 30},
 			}},
+		// Every account short of a perfect CSAT is at risk against 100,
+		// so the at-risk accounts' series exist.
+		&cxv1.Scorecard{ObjectMeta: metav1.ObjectMeta{Name: "account-health", Namespace: workNamespace},
+			Spec: cxv1.ScorecardSpec{Owner: cxv1.ScorecardOwner{Team: deliveringTeam}, Key: "account",
+				Members:   []cxv1.ScorecardMember{{Name: "csat", Metric: goodMetric, KeyColumn: "account"}},
+				Objective: cxv1.ScorecardObjective{Target: 100}}},
 		&cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: brokenMetric, Namespace: workNamespace},
 			Spec: cxv1.MetricSpec{
 				Owner:     cxv1.MetricOwner{Team: deliveringTeam},
@@ -125,6 +132,13 @@ func worked(t *testing.T, c client.Client, mgr *process, task *cxv1.ImprovementT
 		st := m.Status
 		return st.Value != nil && st.Detector != nil && len(st.WorstSegments) > 0,
 			fmt.Sprintf("value %v, detector %v, %d worst segments, conditions %+v", st.Value, st.Detector != nil, len(st.WorstSegments), st.Conditions)
+	})
+	until(t, 20*time.Second, "the scorecard scored", mgr, func() (bool, string) {
+		var sc cxv1.Scorecard
+		if err := c.Get(ctx, client.ObjectKey{Namespace: workNamespace, Name: "account-health"}, &sc); err != nil {
+			return false, err.Error()
+		}
+		return sc.Status.Index != nil && len(sc.Status.AtRisk) > 0, fmt.Sprintf("%+v", sc.Status.Conditions)
 	})
 	until(t, 20*time.Second, "the broken Metric's source unavailable", mgr, func() (bool, string) {
 		var m cxv1.Metric
