@@ -185,15 +185,7 @@ func (r *MetricReconciler) reconcileNormal(ctx context.Context, m *cxv1.Metric, 
 		return ctrl.Result{}, err
 	}
 	metricspec.ApplyEvaluation(next, &m.Spec, m.Generation, res, plan.Held)
-	var drivers *driverAnalysis
-	if m.Spec.Drivers == nil {
-		next.Drivers = nil
-	} else if drivers, err = r.analyseDrivers(ctx, m, spec, windowEnd); err != nil {
-		// The outcome's evaluation stands; the last analysis stays.
-		p.event("Warning", "DriversUnavailable", "driver analysis failed: %v", err)
-	} else {
-		next.Drivers = drivers.status
-	}
+	drivers := r.drivers(ctx, m, spec, windowEnd, p)
 	rates := r.responseRates(ctx, m, spec, windowEnd, p)
 	p.announceEpisodes(res)
 	p.announceExclusion(res)

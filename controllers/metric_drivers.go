@@ -20,6 +20,24 @@ type driverAnalysis struct {
 	metrics map[string]*cxv1.Metric
 }
 
+// drivers analyses the Metric's drivers into its next status; nil without
+// spec.drivers or when the analysis fails (an event says so, the outcome's
+// evaluation stands and the last analysis stays).
+func (r *MetricReconciler) drivers(ctx context.Context, m *cxv1.Metric, spec engine.Metric, windowEnd time.Time,
+	p *statusPatcher) *driverAnalysis {
+	if m.Spec.Drivers == nil {
+		p.next.Drivers = nil
+		return nil
+	}
+	da, err := r.analyseDrivers(ctx, m, spec, windowEnd)
+	if err != nil {
+		p.event("Warning", "DriversUnavailable", "driver analysis failed: %v", err)
+		return nil
+	}
+	p.next.Drivers = da.status
+	return da
+}
+
 // analyseDrivers reads the outcome and each driver per key and over the
 // history, and ranks the drivers.
 func (r *MetricReconciler) analyseDrivers(ctx context.Context, m *cxv1.Metric, spec engine.Metric, windowEnd time.Time) (*driverAnalysis, error) {

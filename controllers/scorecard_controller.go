@@ -43,11 +43,6 @@ type ScorecardReconciler struct {
 	Exporter *promexport.Scorecards
 }
 
-// errStalled marks a spec the user has to fix; its message says how.
-type errStalled struct{ reason, message string }
-
-func (e errStalled) Error() string { return e.message }
-
 // +kubebuilder:rbac:groups=cxloop.dev,resources=scorecards,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=scorecards/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=metrics,verbs=get;list;watch
@@ -76,11 +71,11 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	scored, err := r.score(ctx, &sc, now)
 	res := scored.Result
-	var stalled errStalled
+	var stalled *metricspec.ScorecardProblem
 	switch {
 	case errors.As(err, &stalled):
-		setScorecardCondition(next, sc.Generation, cxv1.ConditionStalled, metav1.ConditionTrue, stalled.reason, stalled.message)
-		setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionFalse, stalled.reason, stalled.message)
+		setScorecardCondition(next, sc.Generation, cxv1.ConditionStalled, metav1.ConditionTrue, stalled.Reason, stalled.Message)
+		setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionFalse, stalled.Reason, stalled.Message)
 		return requeue, r.patchStatus(ctx, &sc, next)
 	case errors.Is(err, engine.ErrSourceUnavailable):
 		// The last scores stay: a source that fails never shows as a score.
@@ -125,12 +120,7 @@ func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now
 			return src, err
 		},
 	}
-	scored, err := metricspec.ScoreScorecard(ctx, sc, rd, now)
-	var problem *metricspec.ScorecardProblem
-	if errors.As(err, &problem) {
-		return scored, errStalled{problem.Reason, problem.Message}
-	}
-	return scored, err
+	return metricspec.ScoreScorecard(ctx, sc, rd, now)
 }
 
 func (r *ScorecardReconciler) patchStatus(ctx context.Context, sc *cxv1.Scorecard, next *cxv1.ScorecardStatus) error {

@@ -12,6 +12,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/source"
 )
 
 func init() { Register(newPlanCommand) }
@@ -244,11 +245,7 @@ func planMetric(ctx context.Context, sources *metricspec.Sources, dataSources ma
 	if m.Spec.Source == nil {
 		return spec, nil, fmt.Errorf("formula %s is computed from other metrics by the operator, not by plan", m.Spec.Formula)
 	}
-	ds, ok := dataSources[m.Namespace+"/"+m.Spec.Source.Name]
-	if !ok {
-		return spec, nil, fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
-	}
-	src, err := sources.Get(ctx, ds)
+	src, err := manifestSource(ctx, sources, dataSources, m)
 	if err != nil {
 		return spec, nil, err
 	}
@@ -310,4 +307,18 @@ func interval(lo, hi *float64) string {
 		return "-"
 	}
 	return "[" + formatNumber(lo) + ", " + formatNumber(hi) + "]"
+}
+
+// manifestSource connects the DataSource, among the manifests', that a
+// Metric names.
+func manifestSource(ctx context.Context, sources *metricspec.Sources, dataSources map[string]*cxv1.DataSource,
+	m *cxv1.Metric) (source.Source, error) {
+	if m.Spec.Source == nil {
+		return nil, fmt.Errorf("Metric %s names no DataSource", m.Name)
+	}
+	ds, ok := dataSources[m.Namespace+"/"+m.Spec.Source.Name]
+	if !ok {
+		return nil, fmt.Errorf("DataSource %s is not in the manifests", m.Spec.Source.Name)
+	}
+	return sources.Get(ctx, ds)
 }

@@ -42,15 +42,7 @@ func planScorecards(ctx context.Context, set *manifestSet, sources *metricspec.S
 				return nil, nil
 			},
 			Source: func(ctx context.Context, m *cxv1.Metric) (source.Source, error) {
-				if m.Spec.Source == nil {
-					return nil, fmt.Errorf("Metric %s names no DataSource", m.Name)
-				}
-				ds, ok := set.sources[m.Namespace+"/"+m.Spec.Source.Name]
-				if !ok {
-					return nil, &metricspec.ScorecardProblem{Reason: "DataSourceNotFound",
-						Message: fmt.Sprintf("DataSource %s is not in the manifests", m.Spec.Source.Name)}
-				}
-				return sources.Get(ctx, ds)
+				return manifestSource(ctx, sources, set.sources, m)
 			},
 		}
 		scored, err := metricspec.ScoreScorecard(ctx, sc, rd, now)
