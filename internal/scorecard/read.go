@@ -73,13 +73,19 @@ func pick(atMost bool, worstHigh, worstLow float64) float64 {
 // units give no reading.
 func Read(ctx context.Context, src source.Source, m engine.Metric, keyColumn, personaColumn string,
 	minSamples int64, confidence float64, windowEnd time.Time) ([]Reading, error) {
+	from := engine.AddWall(windowEnd, -m.Window, m.Location)
+	return ReadBetween(ctx, src, m, keyColumn, personaColumn, minSamples, confidence, from, windowEnd)
+}
+
+// ReadBetween is Read over the units whose time lies in [from, to).
+func ReadBetween(ctx context.Context, src source.Source, m engine.Metric, keyColumn, personaColumn string,
+	minSamples int64, confidence float64, from, to time.Time) ([]Reading, error) {
 	q := m.Query
 	q.Segments = []string{keyColumn}
 	if personaColumn != "" {
 		q.Segments = append(q.Segments, personaColumn)
 	}
-	from := engine.AddWall(windowEnd, -m.Window, m.Location)
-	res, err := src.Query(ctx, m.Definition, q, from, windowEnd)
+	res, err := src.Query(ctx, m.Definition, q, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", engine.ErrSourceUnavailable, err)
 	}

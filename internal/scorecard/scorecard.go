@@ -74,6 +74,9 @@ type MemberScore struct {
 	Value float64
 	// Score is Value normalised to 0–100, with its interval.
 	Score, Lower, Upper float64
+	// StdErr is Score's standard error before the interval is clipped to
+	// 0–100: Value's, scaled by the member's scale.
+	StdErr float64
 	// Samples behind Value, over its personas.
 	Samples int64
 }
@@ -83,6 +86,11 @@ type Account struct {
 	Key string
 	// Score is the weighted mean of the members present, with its interval.
 	Score, Lower, Upper float64
+	// StdErr is Score's standard error by the delta method, before the
+	// interval is clipped to 0–100.
+	StdErr float64
+	// Samples sums the members' samples.
+	Samples int64
 	// Coverage is the share of the members' weight with data, in (0, 1].
 	Coverage float64
 	// Members in Input.Members' order, the missing ones included.
@@ -220,7 +228,8 @@ func memberScores(m Member, readings []Reading, z float64) map[string]MemberScor
 		v := a.wv / a.w
 		se := math.Sqrt(a.wse2) / a.w
 		lo, hi := m.Scale.Interval(v-z*se, v+z*se)
-		out[k] = MemberScore{Name: m.Name, Value: v, Score: m.Scale.Score(v), Lower: lo, Upper: hi, Samples: a.n}
+		out[k] = MemberScore{Name: m.Name, Value: v, Score: m.Scale.Score(v), Lower: lo, Upper: hi,
+			StdErr: se * 100 / math.Abs(m.Scale.Target-m.Scale.Floor), Samples: a.n}
 	}
 	return out
 }
@@ -249,16 +258,16 @@ func account(key string, members []Member, perMember []map[string]MemberScore, z
 		a.Members[i] = ms
 		present += m.Weight
 		ws += m.Weight * ms.Score
-		se := (ms.Upper - ms.Lower) / (2 * z)
-		wse2 += m.Weight * m.Weight * se * se
+		wse2 += m.Weight * m.Weight * ms.StdErr * ms.StdErr
+		a.Samples += ms.Samples
 		if cost := m.Weight * (100 - ms.Score); cost > worst {
 			worst, a.PulledDownBy = cost, m.Name
 		}
 	}
 	a.Coverage = present / total
 	a.Score = ws / present
-	se := math.Sqrt(wse2) / present
-	a.Lower, a.Upper = clamp(a.Score-z*se), clamp(a.Score+z*se)
+	a.StdErr = math.Sqrt(wse2) / present
+	a.Lower, a.Upper = clamp(a.Score-z*a.StdErr), clamp(a.Score+z*a.StdErr)
 	return a
 }
 
@@ -277,10 +286,9 @@ func (res *Result) index(valued bool, z float64) {
 			}
 			aw = a.Value
 		}
-		se := (a.Upper - a.Lower) / (2 * z)
 		w += aw
 		ws += aw * a.Score
-		wse2 += aw * aw * se * se
+		wse2 += aw * aw * a.StdErr * a.StdErr
 	}
 	for i, p := range QuantileLevels {
 		res.Quantiles[i] = quantile(scores, p)
