@@ -64,6 +64,9 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
+	if task.Spec.Scorecard != "" {
+		return r.reconcileScorecardTask(ctx, &task, now)
+	}
 	metric, err := r.metricOf(ctx, &task)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -106,18 +109,46 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 	}
 
+	o := origin{spec: spec, present: metric != nil}
+	if metric != nil && !obs.MetricDeleted {
+		o.plan = func(status *cxv1.ImprovementTaskStatus, attempt int32) {
+			metricspec.ApplyVerificationPlan(status, spec, &task, attempt, metric.Status.Samples, metricspec.DetectorOf(metric.Status.Detector))
+		}
+	}
+	return r.settle(ctx, &task, current, status, obs, o, newlyDisputed)
+}
+
+// origin is what a task's lifecycle needs of the Metric or Scorecard that
+// opened it.
+type origin struct {
+	// spec carries the origin's owner, durations and improvement policy.
+	spec engine.Metric
+	// present: the origin exists, though it may be being deleted.
+	present bool
+	// plan records what verifying the attempt needs; nil records nothing.
+	plan func(status *cxv1.ImprovementTaskStatus, attempt int32)
+}
+
+// settle advances the task's state machine on what was observed and
+// writes what follows from it: the status with its pending deliveries,
+// the events, the team label and the next wake-up.
+func (r *ImprovementTaskReconciler) settle(ctx context.Context, t *cxv1.ImprovementTask, current loop.Status,
+	status *cxv1.ImprovementTaskStatus, obs loop.Observation, o origin, newlyDisputed bool) (ctrl.Result, error) {
+	task := *t
+	now := obs.Now
+	spec := o.spec
 	next, evs := loop.Advance(current, obs)
 	metricspec.ApplyLoopStatus(status, next, task.Generation)
-	if metric != nil && !obs.MetricDeleted {
-		metricspec.ApplyVerificationPlan(status, spec, &task, next.Attempt, metric.Status.Samples, metricspec.DetectorOf(metric.Status.Detector))
+	if o.plan != nil {
+		o.plan(status, next.Attempt)
 	}
 	newlyIgnored := metricspec.RecordIgnoredResolution(status, next, obs.Owner, task.Generation)
 	owner := ""
-	if metric != nil {
+	if o.present {
 		owner = spec.TeamFor(task.Spec.SegmentValues)
 	}
 	from, moved := reassign(status, task.Spec.Team, owner, !next.Phase.Final(), now)
-	if next.Escalated && !current.Escalated && metric != nil {
+	if next.Escalated && !current.Escalated && o.present {
 		status.EscalatedTo = engine.EscalationTeam(spec, r.ownerEscalation(ctx, task.Namespace, status.Team))
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionEscalated, Status: metav1.ConditionTrue,
 			Reason: "MaxAttemptsReached", ObservedGeneration: task.Generation,
@@ -144,7 +175,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	if moved && r.Recorder != nil {
 		r.Recorder.Eventf(&task, nil, "Normal", string(loop.EventReassigned), "Reassign",
-			"moved from team %s to team %s, the owner of metric %s now", from, status.Team, task.Spec.Metric)
+			"moved from team %s to team %s, the owner of %s now", from, status.Team, task.Origin())
 	}
 	for _, ev := range evs {
 		if r.Recorder != nil {
@@ -157,7 +188,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.syncTeamLabel(ctx, &task); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.requeue(ctx, &task, next, spec, metric != nil, now)
+	return r.requeue(ctx, &task, next, spec, o.present, now)
 }
 
 // confirmed re-reads the Metric from the API server when the cached copy
@@ -302,6 +333,7 @@ func (r *ImprovementTaskReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&cxv1.ImprovementTask{}).
 		Watches(&cxv1.Metric{}, handler.EnqueueRequestsFromMapFunc(r.tasksOfMetric)).
+		Watches(&cxv1.Scorecard{}, handler.EnqueueRequestsFromMapFunc(r.tasksOfScorecard)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: taskWorkers}).
 		Named("improvementtask")
 	err := r.Shard.watch(b, &cxv1.ImprovementTaskList{}).Complete(r.Shard.gate(r))

@@ -16,10 +16,11 @@ const (
 	// indexTaskTeam is the team that owns a task now (status.team, or
 	// spec.team before the operator recorded it), so counts and capacity
 	// follow a task that moved with its Metric's owner.
-	indexTaskTeam     = "team"
-	indexTaskMetric   = "spec.metric"
-	indexMetricSource = "spec.source.name"
-	indexMetricTeam   = "spec.owner.team"
+	indexTaskTeam      = "team"
+	indexTaskMetric    = "spec.metric"
+	indexTaskScorecard = "spec.scorecard"
+	indexMetricSource  = "spec.source.name"
+	indexMetricTeam    = "spec.owner.team"
 )
 
 func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
@@ -30,7 +31,18 @@ func registerIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &cxv1.ImprovementTask{}, indexTaskMetric, func(o client.Object) []string {
-		return []string{o.(*cxv1.ImprovementTask).Spec.Metric}
+		if m := o.(*cxv1.ImprovementTask).Spec.Metric; m != "" {
+			return []string{m}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &cxv1.ImprovementTask{}, indexTaskScorecard, func(o client.Object) []string {
+		if sc := o.(*cxv1.ImprovementTask).Spec.Scorecard; sc != "" {
+			return []string{sc}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

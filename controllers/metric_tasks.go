@@ -20,7 +20,7 @@ import (
 // there is nothing to plan, so a Metric naming a Team that does not exist
 // says so before its first episode; the load is returned for the status.
 func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec engine.Metric, res *engine.Evaluation, now time.Time) (engine.TaskPlan, engine.TeamLoad, error) {
-	team, err := r.teamLoad(ctx, m.Namespace, m.Spec.Owner.Team, len(res.Episodes) > 0)
+	team, err := teamLoad(ctx, r.Client, m.Namespace, m.Spec.Owner.Team, len(res.Episodes) > 0)
 	if err != nil || len(res.Episodes) == 0 {
 		return engine.TaskPlan{}, team, err
 	}
@@ -28,7 +28,7 @@ func (r *MetricReconciler) planTasks(ctx context.Context, m *cxv1.Metric, spec e
 		if _, done := team.ByTeam[st.Team]; done || st.Team == spec.Team {
 			continue
 		}
-		load, err := r.teamLoad(ctx, m.Namespace, st.Team, true)
+		load, err := teamLoad(ctx, r.Client, m.Namespace, st.Team, true)
 		if err != nil {
 			return engine.TaskPlan{}, team, err
 		}
@@ -76,7 +76,7 @@ func (r *MetricReconciler) createTasks(ctx context.Context, m *cxv1.Metric, spec
 // opened (the index holds each task's current team, so tasks moved to this
 // team count and tasks moved away do not). A Team that does not exist is
 // Missing, not uncapped: a task for it would reach nobody.
-func (r *MetricReconciler) teamLoad(ctx context.Context, namespace, name string, count bool) (engine.TeamLoad, error) {
+func teamLoad(ctx context.Context, r client.Reader, namespace, name string, count bool) (engine.TeamLoad, error) {
 	var team cxv1.Team
 	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &team)
 	if apierrors.IsNotFound(err) {

@@ -181,5 +181,3 @@ func TestResponseRatesAreShownAndFlagged(t *testing.T) {
 	}
 	t.Logf("the executives' task: %s", fmt.Sprintf("%+v", *task.Spec.ResponseRate))
 }
-
-func ptrTo[T any](v T) *T { return &v }

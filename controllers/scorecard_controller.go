@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +26,7 @@ import (
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
 	"github.com/cxloop/cxloop/internal/promexport"
+	"github.com/cxloop/cxloop/internal/scorecard"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -41,13 +43,17 @@ type ScorecardReconciler struct {
 	Sources SourceGetter
 	// Exporter publishes each Scorecard's gauges; none when nil.
 	Exporter *promexport.Scorecards
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=cxloop.dev,resources=scorecards,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=scorecards/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=cxloop.dev,resources=metrics,verbs=get;list;watch
+// +kubebuilder:rbac:groups=cxloop.dev,resources=improvementtasks,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=cxloop.dev,resources=teams,verbs=get;list;watch
 
-// Reconcile scores one Scorecard.
+// Reconcile scores one Scorecard, judges its latest closed window when it
+// is due, and opens the tasks its accounts' episodes call for.
 func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var sc cxv1.Scorecard
 	if err := r.Get(ctx, req.NamespacedName, &sc); err != nil {
@@ -71,6 +77,10 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	scored, err := r.score(ctx, &sc, now)
 	res := scored.Result
+	var d decision
+	if err == nil {
+		d, err = r.decide(ctx, &sc, next, now)
+	}
 	var stalled *metricspec.ScorecardProblem
 	switch {
 	case errors.As(err, &stalled):
@@ -89,10 +99,17 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	metricspec.ApplyScorecard(next, scored, now)
+	next.HeldBack = heldBackStatus(d.plan.Held)
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 	setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Scored",
 		fmt.Sprintf("%d accounts scored, %d below %.4g", len(res.Accounts), len(res.AtRisk), sc.Spec.Objective.Target))
+	// The episodes are recorded before their tasks are created: a task
+	// always has its episode in status, and a crash in between is repaired
+	// by the next reconcile, which plans the same names.
 	if err := r.patchStatus(ctx, &sc, next); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.createTasks(ctx, &sc, d.tasks, d.det, d.plan.Create); err != nil {
 		return ctrl.Result{}, err
 	}
 	if r.Exporter != nil {
@@ -103,24 +120,56 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 // score scores the Scorecard through the cluster's Metrics and sources.
 func (r *ScorecardReconciler) score(ctx context.Context, sc *cxv1.Scorecard, now time.Time) (metricspec.Scored, error) {
-	rd := metricspec.ScorecardReader{
+	return metricspec.ScoreScorecard(ctx, sc, r.reader(sc), now)
+}
+
+// decision is what a Scorecard's reconcile decided on its tasks.
+type decision struct {
+	tasks metricspec.ScorecardTasks
+	det   scorecard.Detector
+	plan  engine.TaskPlan
+}
+
+// decide translates the Scorecard's objective and policy, judges its
+// latest closed window when due and plans its tasks.
+func (r *ScorecardReconciler) decide(ctx context.Context, sc *cxv1.Scorecard, next *cxv1.ScorecardStatus, now time.Time) (decision, error) {
+	var d decision
+	var err error
+	if d.tasks, err = metricspec.TranslateScorecard(sc); err != nil {
+		return d, &metricspec.ScorecardProblem{Reason: "InvalidSpec", Message: err.Error()}
+	}
+	if d.det, err = r.judge(ctx, sc, d.tasks, next, now); err != nil {
+		return d, err
+	}
+	d.plan, err = r.planTasks(ctx, sc, d.tasks, d.det, now)
+	return d, err
+}
+
+// reader reads the Metrics and sources a Scorecard names from the cluster.
+func (r *ScorecardReconciler) reader(sc *cxv1.Scorecard) metricspec.ScorecardReader {
+	return scorecardReader(r.Client, r.Sources, sc)
+}
+
+// scorecardReader reads the Metrics of a Scorecard's namespace through c
+// and connects their sources.
+func scorecardReader(c client.Client, sources SourceGetter, sc *cxv1.Scorecard) metricspec.ScorecardReader {
+	return metricspec.ScorecardReader{
 		Metric: func(ctx context.Context, name string) (*cxv1.Metric, error) {
 			var m cxv1.Metric
-			err := r.Get(ctx, types.NamespacedName{Namespace: sc.Namespace, Name: name}, &m)
+			err := c.Get(ctx, types.NamespacedName{Namespace: sc.Namespace, Name: name}, &m)
 			if apierrors.IsNotFound(err) {
 				return nil, nil
 			}
 			return &m, err
 		},
 		Source: func(ctx context.Context, m *cxv1.Metric) (source.Source, error) {
-			src, err := metricSource(ctx, r.Client, r.Sources, m)
+			src, err := metricSource(ctx, c, sources, m)
 			if errors.Is(err, errDataSourceNotFound) {
 				return nil, &metricspec.ScorecardProblem{Reason: "DataSourceNotFound", Message: err.Error()}
 			}
 			return src, err
 		},
 	}
-	return metricspec.ScoreScorecard(ctx, sc, rd, now)
 }
 
 func (r *ScorecardReconciler) patchStatus(ctx context.Context, sc *cxv1.Scorecard, next *cxv1.ScorecardStatus) error {

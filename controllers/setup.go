@@ -111,7 +111,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		{"metric", (&MetricReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Recorder: mgr.GetEventRecorder("cxloop-metric"),
 			Exporter: opts.Exporter, Sources: sources, MaxSegments: opts.MaxSegments}).SetupWithManager},
 		{"scorecard", (&ScorecardReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock, Sources: sources,
-			Exporter: opts.ScorecardExporter}).SetupWithManager},
+			Exporter: opts.ScorecardExporter, Recorder: mgr.GetEventRecorder("cxloop-scorecard")}).SetupWithManager},
 		{"team", (&TeamReconciler{Client: c, Shard: shard, Scheme: s, Secrets: secrets}).SetupWithManager},
 		{"improvementtask", (&ImprovementTaskReconciler{Client: c, Shard: shard, Scheme: s, Clock: opts.Clock,
 			Recorder: mgr.GetEventRecorder("cxloop-improvementtask"), Sources: sources, Deliverer: opts.Deliverer, APIReader: mgr.GetAPIReader()}).SetupWithManager},

@@ -45,7 +45,9 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || has(self.resolution)",message="resolution cannot be removed once set: move state to InProgress to withdraw it",fieldPath=".resolution"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.resolution) || !has(self.resolution) || self.resolution.attempt == 1",message="resolution.attempt of a task's first resolution is 1: a task reaches a later attempt only by reopening after a resolution",fieldPath=".resolution"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolution) || !has(self.resolution) || self.resolution.attempt == oldSelf.resolution.attempt || self.resolution.attempt == oldSelf.resolution.attempt + 1",message="resolution.attempt can only stay or move to the next attempt (status.attempt after a reopening); it cannot go back or skip attempts",fieldPath=".resolution"
-// +kubebuilder:validation:XValidation:rule="self.metric == oldSelf.metric",message="metric is immutable: the operator sets it when the task opens",fieldPath=".metric"
+// +kubebuilder:validation:XValidation:rule="has(self.metric) != has(self.scorecard)",message="a task names its origin: exactly one of metric and scorecard"
+// +kubebuilder:validation:XValidation:rule="has(self.metric) == has(oldSelf.metric) && (!has(self.metric) || self.metric == oldSelf.metric)",message="metric is immutable: the operator sets it when the task opens",fieldPath=".metric"
+// +kubebuilder:validation:XValidation:rule="has(self.scorecard) == has(oldSelf.scorecard) && (!has(self.scorecard) || self.scorecard == oldSelf.scorecard)",message="scorecard is immutable: the operator sets it when the task opens",fieldPath=".scorecard"
 // +kubebuilder:validation:XValidation:rule="has(self.segment) == has(oldSelf.segment) && (!has(self.segment) || self.segment == oldSelf.segment)",message="segment is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".segment"
 // +kubebuilder:validation:XValidation:rule="has(self.segmentValues) == has(oldSelf.segmentValues) && (!has(self.segmentValues) || self.segmentValues == oldSelf.segmentValues)",message="segmentValues is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".segmentValues"
 // +kubebuilder:validation:XValidation:rule="self.team == oldSelf.team",message="team is immutable: the operator sets it when the task opens; status.team is the team that owns it now",fieldPath=".team"
@@ -61,10 +63,20 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.playbook) == has(oldSelf.playbook) && (!has(self.playbook) || self.playbook == oldSelf.playbook)",message="playbook is immutable: the operator sets it when the task opens, and it cannot be changed, removed or added",fieldPath=".playbook"
 type ImprovementTaskSpec struct {
 	// metric is the name of the Metric, in this namespace, whose episode
-	// opened the task.
+	// opened the task; absent on a Scorecard's task.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Metric string `json:"metric"`
+	// +optional
+	Metric string `json:"metric,omitempty"`
+
+	// scorecard is the name of the Scorecard, in this namespace, whose
+	// account episode opened the task; absent on a Metric's task. The
+	// segment is then the account (the Scorecard's key and its value),
+	// and verification scores the account's fresh data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Scorecard string `json:"scorecard,omitempty"`
 
 	// segment key of the episode: column=value pairs sorted by column and
 	// joined by commas; empty for the whole population.
@@ -320,6 +332,7 @@ type DeliveryRecord struct {
 // +kubebuilder:resource:shortName=itask;cxtask,categories=cxloop
 // +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.status.team`
 // +kubebuilder:printcolumn:name="Metric",type=string,JSONPath=`.spec.metric`
+// +kubebuilder:printcolumn:name="Scorecard",type=string,JSONPath=`.spec.scorecard`,priority=1
 // +kubebuilder:printcolumn:name="Segment",type=string,JSONPath=`.spec.segment`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Attempt",type=integer,JSONPath=`.status.attempt`
@@ -347,6 +360,15 @@ func (t *ImprovementTask) CurrentTeam() string {
 		return t.Status.Team
 	}
 	return t.Spec.Team
+}
+
+// Origin names what opened the task, for people: "metric NAME" or
+// "scorecard NAME".
+func (t *ImprovementTask) Origin() string {
+	if t.Spec.Scorecard != "" {
+		return "scorecard " + t.Spec.Scorecard
+	}
+	return "metric " + t.Spec.Metric
 }
 
 // +kubebuilder:object:root=true

@@ -257,8 +257,10 @@ type HeldBackTask struct {
 	Segment string `json:"segment"`
 	// episodeStart is when the episode started.
 	EpisodeStart metav1.Time `json:"episodeStart"`
-	// reason is DryRun, MetricCapacity, TeamCapacity or TeamNotFound (the
-	// owning Team does not exist, so nobody would receive the task).
+	// reason is DryRun, MetricCapacity (the Metric's or Scorecard's own
+	// maxOpenTasks), TeamCapacity, TeamNotFound (the owning Team does not
+	// exist, so nobody would receive the task) or, on a Scorecard,
+	// MemberTaskOpen (a member Metric has a task open for the account).
 	Reason string `json:"reason"`
 }
 

@@ -25,6 +25,18 @@ type ScorecardStatus struct {
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
+	// detector is what the scorecard's task decisions carry from window
+	// to window.
+	// +optional
+	Detector *ScorecardDetector `json:"detector,omitempty"`
+
+	// heldBack lists accounts with an open episode but no task, and why
+	// (a member's task open for the account, the capacity, a dry run), at
+	// most 20.
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	HeldBack []HeldBackTask `json:"heldBack,omitempty"`
+
 	// evaluatedAt is when the accounts were last scored.
 	// +optional
 	EvaluatedAt *metav1.Time `json:"evaluatedAt,omitempty"`
@@ -213,4 +225,43 @@ type ScorecardMemberStatus struct {
 	// target is the value the member scored 100 at.
 	// +optional
 	Target *float64 `json:"target,omitempty"`
+}
+
+// MaxScorecardEpisodes bounds the open episodes a Scorecard's status
+// keeps.
+const MaxScorecardEpisodes = 1000
+
+// ScorecardDetector is a scorecard's decision state.
+type ScorecardDetector struct {
+	// fedUntil is the end of the latest window judged.
+	// +optional
+	FedUntil *metav1.Time `json:"fedUntil,omitempty"`
+
+	// episodes are the accounts whose closed windows breach, by account,
+	// at most 1,000.
+	// +kubebuilder:validation:MaxItems=1000
+	// +optional
+	Episodes []ScorecardEpisode `json:"episodes,omitempty"`
+
+	// medians are the median account scores of past closed windows,
+	// oldest first: how far a window's scores move together.
+	// +kubebuilder:validation:MaxItems=12
+	// +optional
+	Medians []float64 `json:"medians,omitempty"`
+}
+
+// ScorecardEpisode is an account whose closed windows breach.
+type ScorecardEpisode struct {
+	// account is the key's value.
+	// +kubebuilder:validation:MaxLength=256
+	Account string `json:"account"`
+	// start is the start of the first breaching window.
+	Start metav1.Time `json:"start"`
+	// score is the latest breaching window's score.
+	Score float64 `json:"score"`
+	// stdErr is the score's standard error, the windows' common spread
+	// included.
+	StdErr float64 `json:"stdErr"`
+	// samples behind the score, over its members.
+	Samples int64 `json:"samples"`
 }

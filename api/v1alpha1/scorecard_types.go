@@ -62,6 +62,14 @@ type ScorecardSpec struct {
 	// is at risk.
 	Objective ScorecardObjective `json:"objective"`
 
+	// improvement is the policy for the tasks this scorecard opens, one per
+	// account whose score stays below the objective: the same fields, and
+	// the same lifecycle, as a Metric's. No task opens for an account
+	// while one of its member Metrics has a task open for that account.
+	// +optional
+	// +kubebuilder:default={}
+	Improvement *ImprovementPolicy `json:"improvement,omitempty"`
+
 	// interval between evaluations, as a Go duration of at least "1m".
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
@@ -223,6 +231,38 @@ type ScorecardObjective struct {
 	// +kubebuilder:validation:Maximum=1
 	// +optional
 	MinCoverage *float64 `json:"minCoverage,omitempty"`
+
+	// minShift is the smallest drop in an account's score, in points,
+	// worth a task: an account's window is a breach when its score lies
+	// below target − minShift/2 beyond its error, and a fix is verified
+	// only when the account's fresh score is shown above that level.
+	// Default 10.
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MinShift float64 `json:"minShift,omitempty"`
+
+	// falseTaskBudget is how many tasks per 100 scorecard-months the
+	// scorecard may open on accounts that sit exactly at the target,
+	// across all its accounts together. Default 1.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	FalseTaskBudget float64 `json:"falseTaskBudget,omitempty"`
+
+	// window is the length of the windows accounts are judged on, such as
+	// "720h": a score has no per-response units, so each window is scored
+	// once when it closes, every member read over that same window, and
+	// windows do not overlap. Default 30 days.
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h')",message="window must be at least 24h, such as 720h"
+	// +optional
+	Window string `json:"window,omitempty"`
 
 	// confidence of every interval in status. Default 0.95.
 	// +kubebuilder:default=0.95

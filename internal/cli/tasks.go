@@ -73,8 +73,10 @@ type TaskRow struct {
 	// Team that owns the task now: the Metric's current owner while the
 	// task is open, which may differ from the team it was opened for.
 	Team string `json:"team"`
-	// Metric whose episode opened the task.
-	Metric string `json:"metric"`
+	// Metric whose episode opened the task; empty for a Scorecard's task.
+	Metric string `json:"metric,omitempty"`
+	// Scorecard whose account opened the task; empty for a Metric's task.
+	Scorecard string `json:"scorecard,omitempty"`
 	// Segment key, empty for the whole population.
 	Segment string `json:"segment"`
 	// Phase in the loop; Open until the operator first writes status.
@@ -176,6 +178,7 @@ func taskRow(t *cxv1.ImprovementTask) TaskRow {
 		Priority:  t.Spec.Priority,
 		Team:      t.CurrentTeam(),
 		Metric:    t.Spec.Metric,
+		Scorecard: t.Spec.Scorecard,
 		Segment:   t.Spec.Segment,
 		Phase:     t.Status.Phase,
 		Attempt:   t.Status.Attempt,
@@ -251,7 +254,11 @@ func taskCells(rows []TaskRow, allNamespaces bool) [][]string {
 			due = r.Due.Format(time.DateOnly)
 		}
 		target := r.Target
-		cells := []string{r.Name, strconv.Itoa(int(r.Priority)), r.Team, r.Metric, segment, string(r.Phase),
+		origin := r.Metric
+		if r.Scorecard != "" {
+			origin = "scorecard/" + r.Scorecard
+		}
+		cells := []string{r.Name, strconv.Itoa(int(r.Priority)), r.Team, origin, segment, string(r.Phase),
 			attempt, formatNumber(r.Baseline), targetCell(r.Direction, &target), formatNumber(r.Current), due}
 		if allNamespaces {
 			cells = append([]string{r.Namespace}, cells...)

@@ -159,7 +159,7 @@ func (c *Channels) checkSlackURL(hook string, ref cxv1.SecretKeyReference) error
 // eventOf renders a task transition for owners' tools.
 func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 	e := notify.Event{Kind: notify.Kind(ev), Namespace: t.Namespace, Task: t.Name, TaskUID: string(t.UID),
-		Metric: t.Spec.Metric, Segment: t.Spec.Segment, Team: t.CurrentTeam(), PreviousTeam: t.Status.PreviousTeam,
+		Metric: t.Spec.Metric, Scorecard: t.Spec.Scorecard, Segment: t.Spec.Segment, Team: t.CurrentTeam(), PreviousTeam: t.Status.PreviousTeam,
 		Phase:   string(t.Status.Phase),
 		Attempt: t.Status.Attempt, Direction: string(t.Spec.Objective.Direction), Target: t.Spec.Objective.Target,
 		Shift: t.Spec.Objective.MinShift, Playbook: t.Spec.Playbook, EscalatedTo: t.Status.EscalatedTo}
@@ -187,10 +187,10 @@ func eventOf(t *cxv1.ImprovementTask, ev loop.Event) notify.Event {
 	case loop.EventDismissed:
 		e.DismissReason = t.Spec.DismissReason
 	}
-	e.Summary = fmt.Sprintf("%s: %s (%s)", ev, t.Status.Message, t.Spec.Metric)
+	e.Summary = fmt.Sprintf("%s: %s (%s)", ev, t.Status.Message, t.Origin())
 	if ev == loop.EventReassigned {
 		e.Summary = fmt.Sprintf("Reassigned: moved from team %s to team %s, the owner of %s now",
-			t.Status.PreviousTeam, t.CurrentTeam(), t.Spec.Metric)
+			t.Status.PreviousTeam, t.CurrentTeam(), t.Origin())
 	}
 	return e
 }

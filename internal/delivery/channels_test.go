@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,8 +42,14 @@ func TestReassignedEventsNameBothTeams(t *testing.T) {
 	if e.Team != "customer-success" || e.PreviousTeam != "support-operations" {
 		t.Fatalf("event team %q, previous %q", e.Team, e.PreviousTeam)
 	}
-	if want := "Reassigned: moved from team support-operations to team customer-success, the owner of account-nps now"; e.Summary != want {
+	if want := "Reassigned: moved from team support-operations to team customer-success, the owner of metric account-nps now"; e.Summary != want {
 		t.Fatalf("summary %q", e.Summary)
+	}
+	card := task.DeepCopy()
+	card.Spec.Metric, card.Spec.Scorecard = "", "account-health"
+	if e := eventOf(card, loop.EventReassigned); e.Scorecard != "account-health" || e.Metric != "" ||
+		!strings.HasSuffix(e.Summary, "the owner of scorecard account-health now") || !strings.Contains(e.Title(), "scorecard account-health") {
+		t.Fatalf("a scorecard's task: %+v, title %q", e, e.Title())
 	}
 	if e := eventOf(task, loop.EventOpened); e.Team != "customer-success" {
 		t.Fatalf("an opened event after the move names team %q", e.Team)

@@ -72,6 +72,11 @@ const (
 	// HoldTeamNotFound: the owning Team does not exist, so nobody would
 	// receive the task; it opens once the Team is created.
 	HoldTeamNotFound HoldReason = "TeamNotFound"
+	// HoldMemberTaskOpen: a Scorecard's account has a task open on one of
+	// its member Metrics; the member's task is the direction to act in,
+	// and the account's own task opens once it closes, if the account
+	// still breaches.
+	HoldMemberTaskOpen HoldReason = "MemberTaskOpen"
 )
 
 // Held is a candidate that was held back, with the reason.

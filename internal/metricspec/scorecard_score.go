@@ -50,29 +50,22 @@ func ScoreScorecard(ctx context.Context, sc *cxv1.Scorecard, rd ScorecardReader,
 		in.MinCoverage = *c
 	}
 	var out Scored
-	for _, sm := range sc.Spec.Members {
-		m, spec, src, err := scorecardMetric(ctx, rd, sm.Metric, "member "+sm.Name)
+	members, metrics, err := ScorecardMemberSources(ctx, sc, rd)
+	if err != nil {
+		return Scored{}, err
+	}
+	for i, ms := range members {
+		readings, err := scorecard.Read(ctx, ms.Source, ms.Metric, ms.KeyColumn, ms.PersonaColumn, ms.MinSamples, confidence,
+			ms.Metric.WindowEnd(now))
 		if err != nil {
-			return Scored{}, err
+			return Scored{}, fmt.Errorf("member %s: %w", ms.Member.Name, err)
 		}
-		scale, err := scorecard.ScaleOf(spec, sm.Floor, sm.Target)
+		rates, err := memberRates(ctx, ms.Source, metrics[i], ms.Metric, ms.KeyColumn, now)
 		if err != nil {
-			return Scored{}, &ScorecardProblem{"InvalidMember", fmt.Sprintf("member %s (Metric %s): %v", sm.Name, sm.Metric, err)}
-		}
-		persona := ""
-		if sm.Personas != nil {
-			persona = sm.Personas.Column
-		}
-		readings, err := scorecard.Read(ctx, src, spec, sm.KeyColumn, persona, MemberMinSamples(sm), confidence, spec.WindowEnd(now))
-		if err != nil {
-			return Scored{}, fmt.Errorf("member %s: %w", sm.Name, err)
-		}
-		rates, err := memberRates(ctx, src, m, spec, sm.KeyColumn, now)
-		if err != nil {
-			return Scored{}, fmt.Errorf("member %s: %w", sm.Name, err)
+			return Scored{}, fmt.Errorf("member %s: %w", ms.Member.Name, err)
 		}
 		out.Rates = append(out.Rates, rates)
-		in.Members = append(in.Members, ScorecardMember(sm, scale))
+		in.Members = append(in.Members, ms.Member)
 		in.Readings = append(in.Readings, readings)
 	}
 	if v := sc.Spec.Value; v != nil {
@@ -114,6 +107,31 @@ func ScoreScorecard(ctx context.Context, sc *cxv1.Scorecard, rd ScorecardReader,
 	out.Result, out.Members = res, in.Members
 	out.Linkage = scorecard.Link(res, names, out.Outcomes)
 	return out, nil
+}
+
+// ScorecardMemberSources reads, translates and connects every member's
+// Metric, with the Metrics read, in spec order.
+func ScorecardMemberSources(ctx context.Context, sc *cxv1.Scorecard, rd ScorecardReader) ([]scorecard.MemberSource, []*cxv1.Metric, error) {
+	var members []scorecard.MemberSource
+	var metrics []*cxv1.Metric
+	for _, sm := range sc.Spec.Members {
+		m, spec, src, err := scorecardMetric(ctx, rd, sm.Metric, "member "+sm.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		scale, err := scorecard.ScaleOf(spec, sm.Floor, sm.Target)
+		if err != nil {
+			return nil, nil, &ScorecardProblem{"InvalidMember", fmt.Sprintf("member %s (Metric %s): %v", sm.Name, sm.Metric, err)}
+		}
+		ms := scorecard.MemberSource{Member: ScorecardMember(sm, scale), Metric: spec, Source: src, KeyColumn: sm.KeyColumn,
+			MinSamples: MemberMinSamples(sm)}
+		if sm.Personas != nil {
+			ms.PersonaColumn = sm.Personas.Column
+		}
+		members = append(members, ms)
+		metrics = append(metrics, m)
+	}
+	return members, metrics, nil
 }
 
 // scorecardMetric reads, translates and connects a Metric a Scorecard

@@ -59,7 +59,10 @@ type Event struct {
 	Namespace string `json:"namespace"`
 	Task      string `json:"task"`
 	TaskUID   string `json:"taskUID"`
-	Metric    string `json:"metric"`
+	// Metric names the Metric that opened the task; Scorecard instead
+	// names the Scorecard whose account did.
+	Metric    string `json:"metric,omitempty"`
+	Scorecard string `json:"scorecard,omitempty"`
 	Segment   string `json:"segment"`
 	Team      string `json:"team"`
 	// PreviousTeam is the team a reassigned task moved away from.
@@ -136,7 +139,15 @@ func (e Event) Title() string {
 	if seg == "" {
 		seg = "all customers"
 	}
-	return fmt.Sprintf("[cxloop] %s dropped for %s", e.Metric, seg)
+	return fmt.Sprintf("[cxloop] %s dropped for %s", e.origin(), seg)
+}
+
+// origin is the Metric's name, or the Scorecard's with its kind.
+func (e Event) origin() string {
+	if e.Scorecard != "" {
+		return "scorecard " + e.Scorecard
+	}
+	return e.Metric
 }
 
 // Outcome is the result of one delivery attempt.
@@ -295,7 +306,11 @@ func eventMarker(e Event) string {
 func describe(e Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", e.Summary)
-	fmt.Fprintf(&b, "- Metric: %s (segment %q), owned by %s\n", e.Metric, e.Segment, e.Team)
+	if e.Scorecard != "" {
+		fmt.Fprintf(&b, "- Scorecard: %s (account %q), owned by %s\n", e.Scorecard, e.Segment, e.Team)
+	} else {
+		fmt.Fprintf(&b, "- Metric: %s (segment %q), owned by %s\n", e.Metric, e.Segment, e.Team)
+	}
 	if e.Kind == Reassigned {
 		from := e.PreviousTeam
 		if from == "" {

@@ -21,6 +21,8 @@ type Look struct {
 	// Span is how long the fresh data runs, and Planned how long it will
 	// run at the verify window's end.
 	Span, Planned time.Duration
+	// MinSamples is the fewest fresh samples that may decide anything.
+	MinSamples int64
 }
 
 // Verify judges whether an account's drop is gone on its fresh scores
@@ -36,7 +38,7 @@ type Look struct {
 func (p Policy) Verify(ep Episode, fresh Result, spread float64, l Look) detect.Verification {
 	in := detect.VerifyInput{Direction: detect.AtLeast, Null: math.Max(p.Target-p.Shift/2, ep.Score),
 		Baseline: ep.Score, BaselineSE: ep.StdErr, Level: detect.AttemptLevel(detect.DefaultLevel, l.Attempt),
-		Hybrid: l.Deadline, Final: l.Deadline && l.Final}
+		Hybrid: l.Deadline, Final: l.Deadline && l.Final, MinSamples: float64(l.MinSamples)}
 	if !l.Deadline {
 		in.Level = detect.DefaultLevel
 	}

@@ -329,7 +329,7 @@ func verifyAttempts(ctx context.Context, c ScorecardCase, members []scorecard.Me
 			}
 			final := !to.Before(deadline)
 			v := p.Verify(ep, fresh, spread, scorecard.Look{Attempt: attempt, Deadline: true, Final: final,
-				Span: to.Sub(resolved), Planned: verifyWindow})
+				Span: to.Sub(resolved), Planned: verifyWindow, MinSamples: 30})
 			if v.Verdict == detect.Proven {
 				return true, nil
 			}
