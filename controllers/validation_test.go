@@ -171,6 +171,12 @@ func TestTaskOwnerEditsAreChecked(t *testing.T) {
 			it.Spec.Resolution = &cxv1.Resolution{Note: "new macro", Attempt: 1}
 		}, ""},
 		{"metric is immutable", func(it *cxv1.ImprovementTask) { it.Spec.Metric = "other" }, "metric is immutable"},
+		// A Metric's task cannot be turned into a Scorecard's, which would
+		// verify it on another account's data.
+		{"origin cannot move to a scorecard", func(it *cxv1.ImprovementTask) {
+			it.Spec.Metric, it.Spec.Scorecard = "", "account-health"
+		}, "metric is immutable"},
+		{"scorecard cannot be added", func(it *cxv1.ImprovementTask) { it.Spec.Scorecard = "account-health" }, "exactly one of metric and scorecard"},
 		{"team is immutable", func(it *cxv1.ImprovementTask) { it.Spec.Team = "other" }, "team is immutable"},
 		{"segment is immutable", func(it *cxv1.ImprovementTask) { it.Spec.Segment = "persona=executive" }, "segment is immutable"},
 		{"objective is immutable", func(it *cxv1.ImprovementTask) { it.Spec.Objective.Target = 10 }, "objective is immutable"},
