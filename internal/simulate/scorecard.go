@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/cxloop/cxloop/internal/detect"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/measure"
 	"github.com/cxloop/cxloop/internal/scorecard"
@@ -116,55 +115,16 @@ func (w *scorecardWorld) sources(seed uint64, from int, by float64, restore int)
 	}
 }
 
-// scorecardEvent is an episode the scorecard opened.
-type scorecardEvent struct {
-	Account string
-	// At is when the window that opened it closed.
-	At, Start time.Time
-	Episode   scorecard.Episode
-}
-
-// judge runs the scorecard's decisions over the simulated days as the
-// Scorecard reconciler does: each closed window judged once, the first
-// after calibrating on the windows before it; it returns every episode
-// opened and the detector after each window, by the window's end.
-func judge(ctx context.Context, c ScorecardCase, members []scorecard.MemberSource, days int) ([]scorecardEvent, map[time.Time]scorecard.Detector, error) {
-	p := c.Policy()
+// replay runs the scorecard's decisions over the simulated days through
+// the operator's code path (scorecard.Policy.Replay: each closed window
+// judged once at the first daily scoring after it closes, the first after
+// calibrating on the windows before it), owners resolving resolveAfter
+// after a task opens when it is positive, on a 30-day verify window, two
+// attempts and 30 fresh samples: the Scorecard CRD's defaults.
+func replay(c ScorecardCase, members []scorecard.MemberSource, days int, resolveAfter time.Duration) ([]scorecard.ReplayEvent, error) {
 	in := scorecard.Input{Target: scorecardTarget, Confidence: 0.95, MinCoverage: 0.5}
-	var det scorecard.Detector
-	var events []scorecardEvent
-	seen := map[time.Time]scorecard.Detector{}
-	calibrated := false
-	for d := 30; d <= days; d++ {
-		now := Start.Add(time.Duration(d) * day)
-		from, to := p.Closed(now)
-		if !det.Due(to) || from.Before(Start) {
-			continue
-		}
-		if !calibrated {
-			medians, err := p.Calibrate(ctx, members, in, from)
-			if err != nil {
-				return nil, nil, err
-			}
-			det.Medians, calibrated = medians, true
-		}
-		res, err := scorecard.ScoreBetween(ctx, members, in, from, to)
-		if err != nil {
-			return nil, nil, err
-		}
-		next, err := p.Judge(det, res, from, to)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, e := range next.Episodes {
-			if old, ok := det.Episode(e.Account); !ok || !old.Start.Equal(e.Start) {
-				events = append(events, scorecardEvent{Account: e.Account, At: to, Start: e.Start, Episode: e})
-			}
-		}
-		det = next
-		seen[to] = det
-	}
-	return events, seen, nil
+	return c.Policy().Replay(context.Background(), members, in, Start.Add(30*day), Start.Add(time.Duration(days)*day),
+		scorecard.ReplayOptions{Interval: day, ResolveAfter: resolveAfter, VerifyWindow: 30 * day, MaxAttempts: 2, MinFreshSamples: 30})
 }
 
 // ScorecardResult is one scorecard case's measurement.
@@ -247,20 +207,20 @@ func (o Options) scorecardSeed(c ScorecardCase, kind string, i int) uint64 {
 	return o.seed(Case{Name: c.Name}, kind, 0, i)
 }
 
-// scorecardFalseTasks counts the episodes opened after the calibration
-// on one stable history.
+// scorecardFalseTasks counts the tasks opened after the calibration on
+// one stable history.
 func scorecardFalseTasks(c ScorecardCase, o Options, shard int) (int, error) {
 	days := o.Calibration + 30*o.ShardMonths
 	seed := o.scorecardSeed(c, "stable", shard)
 	w := newScorecardWorld(c, seed, days)
-	events, _, err := judge(context.Background(), c, w.sources(seed, 0, 0, 0), days)
+	events, err := replay(c, w.sources(seed, 0, 0, 0), days, 0)
 	if err != nil {
 		return 0, err
 	}
 	after := Start.Add(time.Duration(o.Calibration) * day)
 	n := 0
 	for _, e := range events {
-		if !e.At.Before(after) {
+		if e.Event == scorecard.EventTaskOpened && !e.At.Before(after) {
 			n++
 		}
 	}
@@ -268,77 +228,48 @@ func scorecardFalseTasks(c ScorecardCase, o Options, shard int) (int, error) {
 }
 
 // scorecardDropTrial drops the first account by 2δ after the calibration
-// and a random 0 to 60 days; once its task opens the owner resolves after
-// o.ResolveAfter, and the resolution is verified on the fresh data over a
-// 30-day verify window, up to two attempts, as the task reconciler does:
-// once with the drop persisting (the fix did nothing) and once with the
-// level restored from the first resolution.
+// and a random 0 to 60 days. A task for it opened within 90 days is a
+// detection; its owner resolves o.ResolveAfter after it opens, and the
+// resolution is verified on the fresh data, up to two attempts: once with
+// the drop persisting (the fix did nothing) and once with the level
+// restored from the first resolution.
 func scorecardDropTrial(c ScorecardCase, o Options, i int) (detected, nothing, restored bool, err error) {
 	seed := o.scorecardSeed(c, "drop", i)
 	r := rand.New(rand.NewPCG(seed, 7))
 	dropDay := o.Calibration + r.IntN(61)
-	days := dropDay + 90 + 2*(int(o.ResolveAfter/day)+30)
+	days := dropDay + 90 + 2*(int(o.ResolveAfter/day)+31)
 	w := newScorecardWorld(c, seed, days)
-	ctx := context.Background()
 	const by = 2 * scorecardShift
-	events, dets, err := judge(ctx, c, w.sources(seed, dropDay, by, 0), dropDay+90)
+	events, err := replay(c, w.sources(seed, dropDay, by, 0), days, o.ResolveAfter)
 	if err != nil {
 		return false, false, false, err
 	}
 	account := segmentValue(0)
 	dropAt := Start.Add(time.Duration(dropDay) * day)
-	var ev *scorecardEvent
-	for k := range events {
-		if events[k].Account == account && !events[k].At.Before(dropAt) {
-			ev = &events[k]
+	var opened *scorecard.ReplayEvent
+	for k, e := range events {
+		if e.Account == account && e.Event == scorecard.EventTaskOpened && !e.At.Before(dropAt) {
+			opened = &events[k]
 			break
 		}
 	}
-	if ev == nil {
+	if opened == nil || opened.At.After(dropAt.Add(90*day)) {
 		return false, false, false, nil
 	}
-	spread := dets[ev.At].Spread(scorecardShift)
-	resolved := ev.At.Add(o.ResolveAfter)
-	nothing, err = verifyAttempts(ctx, c, w.sources(seed, dropDay, by, 0), ev.Episode, spread, resolved, o.ResolveAfter)
+	restore := int(opened.At.Add(o.ResolveAfter).Sub(Start) / day)
+	fixed, err := replay(c, w.sources(seed, dropDay, by, restore), days, o.ResolveAfter)
 	if err != nil {
 		return true, false, false, err
 	}
-	restore := int(resolved.Sub(Start) / day)
-	restored, err = verifyAttempts(ctx, c, w.sources(seed, dropDay, by, restore), ev.Episode, spread, resolved, o.ResolveAfter)
-	return true, nothing, restored, err
+	return true, verified(events, *opened), verified(fixed, *opened), nil
 }
 
-// verifyAttempts looks at the account's fresh data every day of each
-// attempt's verify window, from its resolution; a reopened task is
-// resolved again resolveAfter later, up to two attempts. It reports
-// whether an attempt was verified.
-func verifyAttempts(ctx context.Context, c ScorecardCase, members []scorecard.MemberSource, ep scorecard.Episode, spread float64,
-	resolved time.Time, resolveAfter time.Duration) (bool, error) {
-	p := c.Policy()
-	in := scorecard.Input{Target: scorecardTarget, Confidence: 0.95, MinCoverage: 0.5}
-	const verifyWindow = 30 * day
-	for attempt := int32(1); attempt <= 2; attempt++ {
-		deadline := resolved.Add(verifyWindow)
-		now := resolved
-		for {
-			now = now.Add(day)
-			to := engine.Align(now, day, time.UTC)
-			fresh, err := scorecard.ScoreBetween(ctx, members, in, resolved, to)
-			if err != nil {
-				return false, err
-			}
-			final := !to.Before(deadline)
-			v := p.Verify(ep, fresh, spread, scorecard.Look{Attempt: attempt, Deadline: true, Final: final,
-				Span: to.Sub(resolved), Planned: verifyWindow, MinSamples: 30})
-			if v.Verdict == detect.Proven {
-				return true, nil
-			}
-			if v.Verdict == detect.Persists || v.Verdict == detect.NotProven || final {
-				break
-			}
+// verified reports whether the task opened by the event was verified.
+func verified(events []scorecard.ReplayEvent, opened scorecard.ReplayEvent) bool {
+	for _, e := range events {
+		if e.Account == opened.Account && e.EpisodeStart.Equal(opened.EpisodeStart) && e.Event == scorecard.EventVerified {
+			return true
 		}
-		// Reopened: the owner resolves again.
-		resolved = now.Add(resolveAfter)
 	}
-	return false, nil
+	return false
 }
