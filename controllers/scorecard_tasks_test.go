@@ -2,9 +2,7 @@ package controllers
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,13 +14,7 @@ import (
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/metricspec"
-)
-
-// healthAccounts answer a relationship survey and open tickets every
-// day, healthPerDay of each per account.
-const (
-	healthAccounts = 20
-	healthPerDay   = 40
+	"github.com/cxloop/cxloop/internal/testutil"
 )
 
 // healthStart is the first day of the account data: a boundary of the
@@ -31,61 +23,10 @@ var healthStart = engine.Align(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 72*t
 
 func healthDay(d int) time.Time { return healthStart.Add(time.Duration(d) * 24 * time.Hour) }
 
-func healthAccount(a int) string { return fmt.Sprintf("acct-%02d", a) }
-
-// writeHealth creates the SQLite file db under testDataRoot: for every
-// account and day, survey answers and tickets drawn at the score that
-// score(account, day) gives the account (70 is healthy, the objective is
-// 60): an NPS of −100 + 1.3·score with a fifth passives, and a
-// first-contact resolution of 0.8·score %, from a fixed seed.
+// writeHealth creates the account-health warehouse db under testDataRoot
+// (testutil.WriteHealth): 70 is a healthy score, the objective is 60.
 func writeHealth(t *testing.T, db string, days int, score func(account, day int) float64) {
-	t.Helper()
-	conn, err := sql.Open("sqlite", "file:"+filepath.Join(testDataRoot, db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, ddl := range []string{`CREATE TABLE responses (responded_at TIMESTAMP, account TEXT, score INTEGER)`,
-		`CREATE TABLE tickets (resolved_at TIMESTAMP, account TEXT, first_contact INTEGER)`} {
-		if _, err := conn.Exec(ddl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tx, err := conn.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(11, uint64(len(db))))
-	for d := 0; d < days; d++ {
-		at := healthDay(d).Add(12 * time.Hour).Format("2006-01-02 15:04:05")
-		for a := 0; a < healthAccounts; a++ {
-			s := score(a, d)
-			nps := -100 + 1.3*s
-			prom := (0.8 + nps/100) / 2
-			for range healthPerDay {
-				answer := 8
-				switch u := rng.Float64(); {
-				case u < prom:
-					answer = 10
-				case u < 0.8:
-					answer = 3
-				}
-				fcr := 0
-				if rng.Float64() < 0.8*s/100 {
-					fcr = 1
-				}
-				if _, err := tx.Exec(`INSERT INTO responses VALUES (?, ?, ?)`, at, healthAccount(a), answer); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := tx.Exec(`INSERT INTO tickets VALUES (?, ?, ?)`, at, healthAccount(a), fcr); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteHealth(t, filepath.Join(testDataRoot, db), healthStart, days, score)
 }
 
 // healthScorecard creates, over db, the DataSource, the owning Team, the

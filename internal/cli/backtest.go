@@ -12,6 +12,7 @@ import (
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/scorecard"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -190,7 +191,42 @@ func runBacktest(ctx context.Context, set *manifestSet, o *backtestOptions, from
 		}
 		report.Events = append(report.Events, events[i]...)
 	}
+	for _, sc := range set.scorecards {
+		evs, err := backtestScorecard(ctx, set, sc, sources, o, from, to)
+		if err != nil {
+			if report.Errors == nil {
+				report.Errors = map[string]string{}
+			}
+			report.Errors["scorecard/"+sc.Name] = err.Error()
+		}
+		report.Events = append(report.Events, evs...)
+	}
 	return report
+}
+
+// backtestScorecard replays a Scorecard's decisions on its accounts
+// (scorecard.Policy.Replay); its events name it as "scorecard/NAME" and
+// each account as its segment.
+func backtestScorecard(ctx context.Context, set *manifestSet, sc *cxv1.Scorecard, sources *metricspec.Sources, o *backtestOptions,
+	from, to time.Time) ([]engine.ReplayEvent, error) {
+	t, err := metricspec.TranslateScorecard(sc)
+	if err != nil {
+		return nil, err
+	}
+	members, _, err := metricspec.ScorecardMemberSources(ctx, sc, set.scorecardReader(sc, sources))
+	if err != nil {
+		return nil, err
+	}
+	p := t.Metric.Policy
+	evs, err := t.Policy.Replay(ctx, members, t.Input, from, to, scorecard.ReplayOptions{Interval: t.Metric.Interval,
+		ResolveAfter: o.resolveAfter, VerifyWindow: t.Metric.VerifyWindow, MaxAttempts: p.MaxAttempts, MinFreshSamples: p.MinFreshSamples})
+	out := make([]engine.ReplayEvent, 0, len(evs))
+	for _, e := range evs {
+		key, _ := metricspec.AccountSegment(sc, e.Account)
+		out = append(out, engine.ReplayEvent{Metric: "scorecard/" + sc.Name, Segment: key, Event: e.Event, At: e.At,
+			EpisodeStart: e.EpisodeStart, Value: e.Score, Attempt: e.Attempt})
+	}
+	return out, err
 }
 
 // backtestMetric replays one Metric of the manifests through the engine

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cxloop/cxloop/internal/demodata"
+	"github.com/cxloop/cxloop/internal/testutil"
 )
 
 // On a warehouse with a planted CSAT drop at T0+5d, backtest reports one
@@ -270,5 +271,101 @@ func TestBacktestAppliesTheSchemaDefaults(t *testing.T) {
 	}
 	if opened != 1 {
 		t.Fatalf("%d tasks of the whole population opened, want 1: %+v", opened, report.Events)
+	}
+}
+
+// healthManifests are an account-health Scorecard over the warehouse
+// health.db (testutil.WriteHealth) with its DataSource and two Metrics,
+// judged on 72h windows.
+const healthManifests = `apiVersion: cxloop.dev/v1alpha1
+kind: DataSource
+metadata: {name: accounts}
+spec: {type: sqlite, sqlite: {path: health.db}}
+---
+apiVersion: cxloop.dev/v1alpha1
+kind: Metric
+metadata: {name: account-nps}
+spec:
+  owner: {team: customer-success}
+  source: {name: accounts}
+  formula: nps
+  window: 72h
+  query: {table: responses, columns: {value: score, time: responded_at}}
+  objective: {target: 30, minSamples: 30}
+---
+apiVersion: cxloop.dev/v1alpha1
+kind: Metric
+metadata: {name: first-contact-resolution}
+spec:
+  owner: {team: customer-success}
+  source: {name: accounts}
+  formula: rate
+  window: 72h
+  query: {table: tickets, columns: {value: first_contact, time: resolved_at}}
+  objective: {target: 80, minSamples: 30}
+---
+apiVersion: cxloop.dev/v1alpha1
+kind: Scorecard
+metadata: {name: account-health}
+spec:
+  owner: {team: customer-success}
+  key: account
+  members:
+    - {name: nps, metric: account-nps, keyColumn: account}
+    - {name: fcr, metric: first-contact-resolution, keyColumn: account}
+  objective: {target: 60, window: 72h}
+  improvement: {verifyWindow: 240h}
+`
+
+// One account of twenty falls from a healthy 70 to 15 on day 9 and stays
+// there: backtest replays the Scorecard's windows and reports one task,
+// for that account, when the window [9, 12) closes; with owners resolving
+// a day after each opening the fix, which changed nothing, is never
+// verified.
+func TestBacktestReplaysAScorecardsAccounts(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Truncate(72 * time.Hour)
+	day := func(d int) time.Time { return start.Add(time.Duration(d) * 24 * time.Hour) }
+	testutil.WriteHealth(t, filepath.Join(dir, "health.db"), start, 40, func(a, d int) float64 {
+		if a == 1 && d >= 9 {
+			return 15
+		}
+		return 70
+	})
+	manifests := filepath.Join(dir, "health.yaml")
+	if err := os.WriteFile(manifests, []byte(healthManifests), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "backtest", "-f", manifests, "--data-root", dir, "--from", day(3).Format(time.RFC3339),
+		"--to", day(40).Format(time.RFC3339), "--resolve-after", "24h", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("backtest exited %d: %s", code, errOut)
+	}
+	var report BacktestReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(report.Errors) > 0 {
+		t.Fatalf("errors: %v", report.Errors)
+	}
+	var opened, resolved int
+	for _, e := range report.Events {
+		if e.Metric != "scorecard/account-health" {
+			continue
+		}
+		switch e.Event {
+		case "TaskOpened":
+			opened++
+			if e.Segment != "account=acct-01" || !e.EpisodeStart.Equal(day(9)) || e.At.Before(day(12)) {
+				t.Errorf("task opened %+v, want acct-01's for the window from %s", e, day(9))
+			}
+		case "Resolved":
+			resolved++
+		case "Verified":
+			t.Errorf("a fix that changed nothing was verified: %+v", e)
+		}
+	}
+	if opened != 1 || resolved < 1 {
+		t.Fatalf("%d tasks opened and %d resolutions, want one task resolved: %+v", opened, resolved, report.Events)
 	}
 }

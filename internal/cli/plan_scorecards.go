@@ -8,6 +8,7 @@ import (
 
 	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
 	"github.com/cxloop/cxloop/internal/metricspec"
+	"github.com/cxloop/cxloop/internal/scorecard"
 	"github.com/cxloop/cxloop/internal/source"
 )
 
@@ -23,7 +24,19 @@ type PlanScorecard struct {
 	// AtRisk are the accounts below the target, most valuable first.
 	AtRisk      []cxv1.ScorecardAccount `json:"atRisk"`
 	ValueAtRisk float64                 `json:"valueAtRisk"`
-	Error       string                  `json:"error,omitempty"`
+	// WouldOpen are the accounts whose latest closed window breaches, as
+	// the operator would judge it from scratch (calibrated on the windows
+	// before it): each would get a task unless a member's task is open
+	// for it or a cap holds it back.
+	WouldOpen []PlanScorecardTask `json:"wouldOpen"`
+	Error     string              `json:"error,omitempty"`
+}
+
+// PlanScorecardTask is an account a Scorecard would open a task for.
+type PlanScorecardTask struct {
+	Account      string    `json:"account"`
+	Score        float64   `json:"score"`
+	EpisodeStart time.Time `json:"episodeStart"`
 }
 
 // planScorecards scores the manifests' Scorecards at now through their
@@ -32,19 +45,7 @@ func planScorecards(ctx context.Context, set *manifestSet, sources *metricspec.S
 	out := []PlanScorecard{}
 	for _, sc := range set.scorecards {
 		ps := PlanScorecard{Namespace: sc.Namespace, Name: sc.Name, Target: sc.Spec.Objective.Target, AtRisk: []cxv1.ScorecardAccount{}}
-		rd := metricspec.ScorecardReader{
-			Metric: func(_ context.Context, name string) (*cxv1.Metric, error) {
-				for _, m := range set.metrics {
-					if m.Namespace == sc.Namespace && m.Name == name {
-						return m, nil
-					}
-				}
-				return nil, nil
-			},
-			Source: func(ctx context.Context, m *cxv1.Metric) (source.Source, error) {
-				return manifestSource(ctx, sources, set.sources, m)
-			},
-		}
+		rd := set.scorecardReader(sc, sources)
 		scored, err := metricspec.ScoreScorecard(ctx, sc, rd, now)
 		if err != nil {
 			ps.Error = err.Error()
@@ -58,9 +59,60 @@ func planScorecards(ctx context.Context, set *manifestSet, sources *metricspec.S
 			ps.AtRisk = st.AtRisk
 		}
 		ps.ValueAtRisk = scored.Result.ValueAtRisk
+		if ps.WouldOpen, err = wouldOpen(ctx, sc, rd, now); err != nil {
+			ps.Error = err.Error()
+		}
 		out = append(out, ps)
 	}
 	return out
+}
+
+// scorecardReader reads a Scorecard's Metrics from the manifests and
+// connects their DataSources.
+func (set *manifestSet) scorecardReader(sc *cxv1.Scorecard, sources *metricspec.Sources) metricspec.ScorecardReader {
+	return metricspec.ScorecardReader{
+		Metric: func(_ context.Context, name string) (*cxv1.Metric, error) {
+			for _, m := range set.metrics {
+				if m.Namespace == sc.Namespace && m.Name == name {
+					return m, nil
+				}
+			}
+			return nil, nil
+		},
+		Source: func(ctx context.Context, m *cxv1.Metric) (source.Source, error) {
+			return manifestSource(ctx, sources, set.sources, m)
+		},
+	}
+}
+
+// wouldOpen judges the Scorecard's latest closed window at now from
+// scratch, as the operator's first decision does.
+func wouldOpen(ctx context.Context, sc *cxv1.Scorecard, rd metricspec.ScorecardReader, now time.Time) ([]PlanScorecardTask, error) {
+	t, err := metricspec.TranslateScorecard(sc)
+	if err != nil {
+		return nil, err
+	}
+	members, _, err := metricspec.ScorecardMemberSources(ctx, sc, rd)
+	if err != nil {
+		return nil, err
+	}
+	from, to := t.Policy.Closed(now)
+	var det scorecard.Detector
+	if det.Medians, err = t.Policy.Calibrate(ctx, members, t.Input, from); err != nil {
+		return nil, err
+	}
+	res, err := scorecard.ScoreBetween(ctx, members, t.Input, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if det, err = t.Policy.Judge(det, res, from, to); err != nil {
+		return nil, err
+	}
+	out := []PlanScorecardTask{}
+	for _, e := range det.Episodes {
+		out = append(out, PlanScorecardTask{Account: e.Account, Score: e.Score, EpisodeStart: e.Start})
+	}
+	return out, nil
 }
 
 func printPlanScorecards(w io.Writer, scorecards []PlanScorecard) {
@@ -77,6 +129,13 @@ func printPlanScorecards(w io.Writer, scorecards []PlanScorecard) {
 		}
 		if len(rows) > 0 {
 			_ = printTable(w, []string{"ACCOUNT", "VALUE", "SCORE", "INTERVAL", "PULLED DOWN BY"}, rows)
+		}
+		if len(sc.WouldOpen) > 0 {
+			fmt.Fprintf(w, "Would open %d tasks: the latest closed window breaches for", len(sc.WouldOpen))
+			for _, t := range sc.WouldOpen {
+				fmt.Fprintf(w, " %s (%.3g)", t.Account, t.Score)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 }

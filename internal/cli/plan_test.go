@@ -90,6 +90,16 @@ func TestPlanMatchesAnIndependentComputation(t *testing.T) {
 	if len(health.AtRisk) < cxv1.MaxScorecardAccountsListed && math.Abs(atRisk-health.ValueAtRisk) > 1e-6*atRisk {
 		t.Errorf("value at risk %v, the accounts listed sum to %v", health.ValueAtRisk, atRisk)
 	}
+	// A task would open only for an account whose latest closed window
+	// lies beyond the detector's reference, target − minShift/2.
+	if health.WouldOpen == nil {
+		t.Fatal("account-health: no list of the tasks it would open")
+	}
+	for _, w := range health.WouldOpen {
+		if w.Score >= health.Target-5 || w.EpisodeStart.IsZero() {
+			t.Errorf("would open a task for %+v, which is not below %v", w, health.Target-5)
+		}
+	}
 
 	// Below minSamples a value is null, never a number.
 	for _, m := range report.Metrics {
