@@ -26,6 +26,14 @@ func printScorecard(out io.Writer, sc *cxv1.Scorecard) {
 		fmt.Fprintf(out, "account scores: p10 %.1f, quartiles %.1f / %.1f / %.1f, p90 %.1f\n", d.P10, d.P25, d.Median, d.P75, d.P90)
 	}
 	fmt.Fprintf(out, "accounts below objective: %d, %s at risk\n", st.AccountsAtRisk, money(deref(st.ValueAtRisk)))
+	if d := st.Detector; d != nil && d.FedUntil != nil {
+		fmt.Fprintf(out, "task decisions on %s windows, the latest judged to %s: %d accounts below %.4g beyond their error",
+			sc.Spec.Objective.Window, d.FedUntil.UTC().Format("Jan 02"), len(d.Episodes), sc.Spec.Objective.Target-sc.Spec.Objective.MinShift/2)
+		if n := len(st.HeldBack); n > 0 {
+			fmt.Fprintf(out, ", %d held back (%s first)", n, st.HeldBack[0].Reason)
+		}
+		fmt.Fprintln(out)
+	}
 	for _, o := range st.Outcomes {
 		fmt.Fprintf(out, "%s: %s over %d accounts at risk, %s over %d healthy ones\n", o.Name, formatPercent(o.AtRisk),
 			o.AtRiskAccounts, formatPercent(o.Healthy), o.HealthyAccounts)

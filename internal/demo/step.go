@@ -153,8 +153,8 @@ func busy() bool {
 func byStory(tasks []cxv1.ImprovementTask) {
 	sort.Slice(tasks, func(i, j int) bool {
 		a, b := &tasks[i], &tasks[j]
-		if a.Spec.Metric != b.Spec.Metric {
-			return a.Spec.Metric < b.Spec.Metric
+		if oa, ob := originLabel(a), originLabel(b); oa != ob {
+			return oa < ob
 		}
 		if a.Spec.Segment != b.Spec.Segment {
 			return a.Spec.Segment < b.Spec.Segment

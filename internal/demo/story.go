@@ -45,7 +45,7 @@ func (s *story) step(ctx context.Context, now time.Time) error {
 		}
 		if phase != "" && s.seen[t.Name] != phase {
 			s.seen[t.Name] = phase
-			s.say("%s  %-26s %-22s %-28s %s", day, t.Spec.Metric, segmentLabel(t.Spec.Segment), t.CurrentTeam(), describe(t))
+			s.say("%s  %-26s %-22s %-28s %s", day, originLabel(t), segmentLabel(t.Spec.Segment), t.CurrentTeam(), describe(t))
 		}
 		if err := s.resolveIfDue(ctx, t, now); err != nil {
 			return err
@@ -106,7 +106,7 @@ func (s *story) resolveIfDue(ctx context.Context, t *cxv1.ImprovementTask, now t
 		return fmt.Errorf("resolve %s: %w", t.Name, err)
 	}
 	s.resolved[t.Name] = attempt
-	s.say("%s  %-26s %-22s %-28s owner: resolved attempt %d (%q)", now.Format("Jan 02"), t.Spec.Metric,
+	s.say("%s  %-26s %-22s %-28s owner: resolved attempt %d (%q)", now.Format("Jan 02"), originLabel(t),
 		segmentLabel(t.Spec.Segment), t.CurrentTeam(), attempt, t.Spec.Resolution.Note)
 	return nil
 }
@@ -169,7 +169,7 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 		if esc == "" {
 			esc = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Name, t.Spec.Metric, segmentLabel(t.Spec.Segment), t.CurrentTeam(),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Name, originLabel(&t), segmentLabel(t.Spec.Segment), t.CurrentTeam(),
 			t.Status.Phase, t.Status.Attempt, esc, imp)
 	}
 	w.Flush()
@@ -182,4 +182,13 @@ func (s *story) summary(ctx context.Context, out io.Writer) (*Result, error) {
 		printScorecard(out, &sc)
 	}
 	return &Result{Metrics: metrics.Items, Tasks: tasks.Items, Scorecards: scorecards.Items}, nil
+}
+
+// originLabel names what opened a task: its Metric, or its Scorecard as
+// scorecard/NAME.
+func originLabel(t *cxv1.ImprovementTask) string {
+	if t.Spec.Scorecard != "" {
+		return "scorecard/" + t.Spec.Scorecard
+	}
+	return t.Spec.Metric
 }
