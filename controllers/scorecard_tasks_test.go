@@ -32,7 +32,8 @@ func writeHealth(t *testing.T, db string, days int, score func(account, day int)
 // healthScorecard creates, over db, the DataSource, the owning Team, the
 // two member Metrics (suspended: only the scorecard decides here) and the
 // account-health Scorecard: NPS from −100 to 30 and first-contact
-// resolution from 0 to 80 %, objective 60 on 72h windows.
+// resolution from 0 to 80 %, objective 60 on 72h windows, with on-time
+// shipment as a driver.
 func healthScorecard(t *testing.T, ns, db string) *cxv1.Scorecard {
 	t.Helper()
 	npsTarget, fcrTarget := 30.0, 80.0
@@ -46,6 +47,7 @@ func healthScorecard(t *testing.T, ns, db string) *cxv1.Scorecard {
 		Owner: cxv1.ScorecardOwner{Team: "customer-success"}, Key: "account",
 		Members: []cxv1.ScorecardMember{{Name: "nps", Metric: "account-nps", KeyColumn: "account"},
 			{Name: "fcr", Metric: "first-contact-resolution", KeyColumn: "account"}},
+		Drivers:     []cxv1.DriverMetric{{Metric: "on-time-shipment", KeyColumn: "account"}},
 		Objective:   cxv1.ScorecardObjective{Target: 60, Window: "72h"},
 		Interval:    "24h",
 		Improvement: &cxv1.ImprovementPolicy{VerifyWindow: "240h", MinFreshSamples: 30}}}
@@ -57,6 +59,8 @@ func healthScorecard(t *testing.T, ns, db string) *cxv1.Scorecard {
 			Columns: &cxv1.QueryColumns{Value: "score", Time: "responded_at"}}),
 		member("first-contact-resolution", cxv1.FormulaRate, fcrTarget, cxv1.MetricQuery{Table: "tickets",
 			Columns: &cxv1.QueryColumns{Value: "first_contact", Time: "resolved_at"}}),
+		member("on-time-shipment", cxv1.FormulaRate, 70, cxv1.MetricQuery{Table: "deliveries",
+			Columns: &cxv1.QueryColumns{Value: "on_time", Time: "shipped_at"}}),
 	}
 	for _, o := range objects {
 		if err := k8sClient.Create(context.Background(), o); err != nil {
@@ -114,9 +118,11 @@ func untilScorecardTaskCloses(t *testing.T, sc *cxv1.Scorecard, task *cxv1.Impro
 	return nil, 0
 }
 
-// Two accounts fall from a healthy 70 to 15 on day 9; the window [9, 12)
-// closes on day 12. acct-01 gets a task naming the Scorecard as its origin,
-// for the Scorecard's team, with the window's score as its evidence.
+// Healthy accounts score 62 to 81; two fall to 15 on day 9, and the
+// window [9, 12) closes on day 12. acct-01 gets a task naming the
+// Scorecard as its origin, for the Scorecard's team, with the window's
+// score as its evidence and on-time shipment, the driver planted in the
+// data, with acct-01's own value beside its target.
 // acct-02 has a task open on its NPS member already, so the Scorecard
 // holds its own back (MemberTaskOpen): the member's owner acts first.
 // The owner of acct-01's task resolves it on day 12 and the account is
@@ -128,7 +134,7 @@ func TestScorecardOpensATaskForAnAccountAndVerifiesTheFix(t *testing.T) {
 		if (a == 1 && d >= 9 && d < 12) || (a == 2 && d >= 9) {
 			return 15
 		}
-		return 70
+		return float64(62 + a)
 	})
 	sc := healthScorecard(t, ns, "health-fixed.db")
 	testClock.Set(healthDay(3))
@@ -170,6 +176,13 @@ func TestScorecardOpensATaskForAnAccountAndVerifiesTheFix(t *testing.T) {
 	}
 	if h := got.Status.HeldBack; len(h) != 1 || h[0].Segment != "account=acct-02" || h[0].Reason != string(loop.HoldMemberTaskOpen) {
 		t.Fatalf("held back %+v, want acct-02 for its member's open task", h)
+	}
+	if ds := task.Spec.Drivers; len(ds) != 1 || ds[0].Metric != "on-time-shipment" || ds[0].Segment != "account=acct-01" ||
+		ds[0].Value == nil || *ds[0].Value > 55 || !ds[0].MissesTarget || ds[0].Spearman <= 0 {
+		t.Fatalf("task drivers %+v, want on-time shipment at acct-01's own low value", ds)
+	}
+	if d := got.Status.Drivers; d == nil || len(d.Associations) != 1 || !d.Associations[0].Supported || d.Associations[0].Segments != 20 {
+		t.Fatalf("scorecard drivers %+v, want on-time shipment supported across the 20 accounts", d)
 	}
 	resolveTask(t, task, "executive sponsor call and a support plan")
 	done, day := untilScorecardTaskCloses(t, sc, task, 13, 22)

@@ -25,6 +25,11 @@ type ScorecardStatus struct {
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
+	// drivers are spec.drivers' associations with the accounts' scores,
+	// strongest first.
+	// +optional
+	Drivers *DriversStatus `json:"drivers,omitempty"`
+
 	// detector is what the scorecard's task decisions carry from window
 	// to window.
 	// +optional

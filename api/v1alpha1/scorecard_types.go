@@ -62,6 +62,19 @@ type ScorecardSpec struct {
 	// is at risk.
 	Objective ScorecardObjective `json:"objective"`
 
+	// drivers are operational Metrics that may move the accounts' scores
+	// (on-time shipment, time to first value, reopen rate), each with its
+	// own column for the key: every scoring measures each one's
+	// association with the scores across accounts, and the Scorecard's
+	// tasks carry the strongest, with their values for the task's account.
+	// Association is not causation: status says how many accounts stand
+	// behind each estimate.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=metric
+	// +optional
+	Drivers []DriverMetric `json:"drivers,omitempty"`
+
 	// improvement is the policy for the tasks this scorecard opens, one per
 	// account whose score stays below the objective: the same fields, and
 	// the same lifecycle, as a Metric's. No task opens for an account

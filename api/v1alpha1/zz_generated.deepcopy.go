@@ -1776,6 +1776,11 @@ func (in *ScorecardSpec) DeepCopyInto(out *ScorecardSpec) {
 		copy(*out, *in)
 	}
 	in.Objective.DeepCopyInto(&out.Objective)
+	if in.Drivers != nil {
+		in, out := &in.Drivers, &out.Drivers
+		*out = make([]DriverMetric, len(*in))
+		copy(*out, *in)
+	}
 	if in.Improvement != nil {
 		in, out := &in.Improvement, &out.Improvement
 		*out = new(ImprovementPolicy)
@@ -1802,6 +1807,11 @@ func (in *ScorecardStatus) DeepCopyInto(out *ScorecardStatus) {
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
+	}
+	if in.Drivers != nil {
+		in, out := &in.Drivers, &out.Drivers
+		*out = new(DriversStatus)
+		(*in).DeepCopyInto(*out)
 	}
 	if in.Detector != nil {
 		in, out := &in.Detector, &out.Detector

@@ -21,12 +21,14 @@ const (
 func HealthAccount(a int) string { return fmt.Sprintf("acct-%02d", a) }
 
 // WriteHealth creates the SQLite file path: tables responses(responded_at,
-// account, score) and tickets(resolved_at, account, first_contact) with,
+// account, score), tickets(resolved_at, account, first_contact) and
+// deliveries(shipped_at, account, on_time) with,
 // for every account and day from start, answers and tickets drawn at the
 // score score(account, day) gives the account on a scorecard of NPS from
 // −100 to 30 and first-contact resolution from 0 to 80 %: an NPS of
 // −100 + 1.3·score with a fifth passives, and a first-contact resolution
-// of 0.8·score %, from a fixed seed.
+// of 0.8·score %, from a fixed seed; deliveries arrive on time score %
+// of the time, a driver of the score planted in the data.
 func WriteHealth(t testing.TB, path string, start time.Time, days int, score func(account, day int) float64) {
 	t.Helper()
 	conn, err := sql.Open("sqlite", "file:"+path)
@@ -35,7 +37,8 @@ func WriteHealth(t testing.TB, path string, start time.Time, days int, score fun
 	}
 	defer conn.Close()
 	for _, ddl := range []string{`CREATE TABLE responses (responded_at TIMESTAMP, account TEXT, score INTEGER)`,
-		`CREATE TABLE tickets (resolved_at TIMESTAMP, account TEXT, first_contact INTEGER)`} {
+		`CREATE TABLE tickets (resolved_at TIMESTAMP, account TEXT, first_contact INTEGER)`,
+		`CREATE TABLE deliveries (shipped_at TIMESTAMP, account TEXT, on_time INTEGER)`} {
 		if _, err := conn.Exec(ddl); err != nil {
 			t.Fatal(err)
 		}
@@ -66,6 +69,13 @@ func WriteHealth(t testing.TB, path string, start time.Time, days int, score fun
 					t.Fatal(err)
 				}
 				if _, err := tx.Exec(`INSERT INTO tickets VALUES (?, ?, ?)`, at, HealthAccount(a), fcr); err != nil {
+					t.Fatal(err)
+				}
+				onTime := 0
+				if rng.Float64() < s/100 {
+					onTime = 1
+				}
+				if _, err := tx.Exec(`INSERT INTO deliveries VALUES (?, ?, ?)`, at, HealthAccount(a), onTime); err != nil {
 					t.Fatal(err)
 				}
 			}

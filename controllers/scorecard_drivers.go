@@ -1,0 +1,66 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	cxv1 "github.com/cxloop/cxloop/api/v1alpha1"
+	"github.com/cxloop/cxloop/internal/drivers"
+	"github.com/cxloop/cxloop/internal/metricspec"
+)
+
+// scorecardDrivers is a Scorecard's drivers measured in this scoring.
+type scorecardDrivers struct {
+	status  *cxv1.DriversStatus
+	perKey  map[string]map[string]float64
+	metrics map[string]*cxv1.Metric
+}
+
+// analyseDrivers measures each of spec.drivers per account over its
+// latest window and its association with the accounts' scores; nil
+// without drivers. The scores have no history of their own here, so no
+// lagged correlation is measured.
+func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Scorecard, scored metricspec.Scored,
+	now time.Time) (*scorecardDrivers, error) {
+	if len(sc.Spec.Drivers) == 0 {
+		return nil, nil
+	}
+	confidence := metricspec.ScorecardConfidence(sc)
+	outcome := drivers.Reading{PerKey: map[string]float64{}}
+	for _, a := range scored.Result.Accounts {
+		outcome.PerKey[a.Key] = a.Score
+	}
+	rd := r.reader(sc)
+	out := &scorecardDrivers{perKey: map[string]map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
+	readings := map[string]drivers.Reading{}
+	for _, dm := range sc.Spec.Drivers {
+		m, err := rd.Metric(ctx, dm.Metric)
+		if err != nil || m == nil {
+			return nil, fmt.Errorf("driver %s: Metric not found (%v)", dm.Metric, err)
+		}
+		spec, err := metricspec.Translate(m)
+		if err != nil || spec.Derived != nil {
+			return nil, fmt.Errorf("driver %s: name a Metric measured from a DataSource (%v)", dm.Metric, err)
+		}
+		src, err := rd.Source(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("driver %s: %w", dm.Metric, err)
+		}
+		reading, err := drivers.Read(ctx, drivers.Side{Name: dm.Metric, Metric: spec, Source: src, KeyColumn: dm.KeyColumn}, now, nil, confidence)
+		if err != nil {
+			return nil, err
+		}
+		readings[dm.Metric], out.perKey[dm.Metric], out.metrics[dm.Metric] = reading, reading.PerKey, m
+	}
+	out.status = metricspec.DriversStatusOf(drivers.Analyse(outcome, readings, 0, confidence), now)
+	return out, nil
+}
+
+// taskDrivers are the drivers a task for the account carries.
+func (d *scorecardDrivers) taskDrivers(sc *cxv1.Scorecard, account string) []cxv1.TaskDriver {
+	if d == nil {
+		return nil
+	}
+	return metricspec.TaskDrivers(d.status, map[string]string{sc.Spec.Key: account}, sc.Spec.Key, d.perKey, d.metrics)
+}
