@@ -38,16 +38,19 @@ func printScorecard(out io.Writer, sc *cxv1.Scorecard) {
 		fmt.Fprintf(out, "%s: %s over %d accounts at risk, %s over %d healthy ones\n", o.Name, formatPercent(o.AtRisk),
 			o.AtRiskAccounts, formatPercent(o.Healthy), o.HealthyAccounts)
 	}
-	if len(st.AtRisk) == 0 {
-		return
+	if len(st.AtRisk) > 0 {
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ACCOUNT\tVALUE\tSCORE [CONFIDENCE INTERVAL]\tCOVERAGE\tPULLED DOWN BY")
+		for _, a := range st.AtRisk[:min(len(st.AtRisk), accountsShown)] {
+			fmt.Fprintf(w, "%s\t%s\t%.1f [%.1f, %.1f]\t%.0f%%\t%s\n", a.Key, money(deref(a.Value)), a.Score, a.Lower, a.Upper,
+				100*a.Coverage, a.PulledDownBy)
+		}
+		w.Flush()
 	}
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ACCOUNT\tVALUE\tSCORE [CONFIDENCE INTERVAL]\tCOVERAGE\tPULLED DOWN BY")
-	for _, a := range st.AtRisk[:min(len(st.AtRisk), accountsShown)] {
-		fmt.Fprintf(w, "%s\t%s\t%.1f [%.1f, %.1f]\t%.0f%%\t%s\n", a.Key, money(deref(a.Value)), a.Score, a.Lower, a.Upper,
-			100*a.Coverage, a.PulledDownBy)
+	if st.Drivers != nil && len(st.Drivers.Associations) > 0 {
+		fmt.Fprintf(out, "what moves the account scores (an association, not a proven cause):\n")
+		printAssociations(out, st.Drivers)
 	}
-	w.Flush()
 }
 
 func deref(v *float64) float64 {
@@ -77,20 +80,7 @@ func printDrivers(out io.Writer, metrics []cxv1.Metric, tasks []cxv1.Improvement
 			continue
 		}
 		fmt.Fprintf(out, "\n==> what moves %s across accounts (an association, not a proven cause)\n", m.Name)
-		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "DRIVER\tSPEARMAN [CONFIDENCE INTERVAL]\tPEARSON\tACCOUNTS\tSUPPORTED")
-		for _, a := range d.Associations {
-			rho := "-"
-			if a.Spearman != nil {
-				rho = fmt.Sprintf("%+.2f [%+.2f, %+.2f]", *a.Spearman, deref(a.SpearmanLower), deref(a.SpearmanUpper))
-			}
-			pearson := "-"
-			if a.Pearson != nil {
-				pearson = fmt.Sprintf("%+.2f", *a.Pearson)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%v\n", a.Metric, rho, pearson, a.Segments, a.Supported)
-		}
-		w.Flush()
+		printAssociations(out, d)
 		for _, t := range tasks {
 			if t.Spec.Metric != m.Name || len(t.Spec.Drivers) == 0 {
 				continue
@@ -109,6 +99,24 @@ func printDrivers(out io.Writer, metrics []cxv1.Metric, tasks []cxv1.Improvement
 			fmt.Fprintln(out)
 		}
 	}
+}
+
+// printAssociations prints ranked driver associations as a table.
+func printAssociations(out io.Writer, d *cxv1.DriversStatus) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "DRIVER\tSPEARMAN [CONFIDENCE INTERVAL]\tPEARSON\tACCOUNTS\tSUPPORTED")
+	for _, a := range d.Associations {
+		rho := "-"
+		if a.Spearman != nil {
+			rho = fmt.Sprintf("%+.2f [%+.2f, %+.2f]", *a.Spearman, deref(a.SpearmanLower), deref(a.SpearmanUpper))
+		}
+		pearson := "-"
+		if a.Pearson != nil {
+			pearson = fmt.Sprintf("%+.2f", *a.Pearson)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%v\n", a.Metric, rho, pearson, a.Segments, a.Supported)
+	}
+	w.Flush()
 }
 
 func formatPercent(v *float64) string {
