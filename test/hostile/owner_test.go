@@ -36,7 +36,9 @@ func TestOwnerEditsOfTaskFactsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct{ name, body, want string }{
-		{"metric-to-null", `{"spec":{"metric":null}}`, "spec.metric: Required value"},
+		{"metric-to-null", `{"spec":{"metric":null}}`, "spec.metric: Invalid value: metric is immutable"},
+		{"metric-swapped-for-a-scorecard", `{"spec":{"metric":null,"scorecard":"account-health"}}`, "spec.metric: Invalid value: metric is immutable"},
+		{"scorecard-added", `{"spec":{"scorecard":"account-health"}}`, "exactly one of metric and scorecard"},
 		{"metric-changed", `{"spec":{"metric":"other"}}`, "metric is immutable"},
 		{"segment-to-null", `{"spec":{"segment":null,"segmentValues":null}}`, "segment"},
 		{"segment-changed", `{"spec":{"segment":"persona=executive"}}`, "segment is immutable"},
