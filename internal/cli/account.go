@@ -221,7 +221,7 @@ func printAccount(w io.Writer, v AccountView) error {
 		if i := t.Improvement; i != nil {
 			imp = fmt.Sprintf("%+.3g [%+.3g, %+.3g]", i.Improvement, i.Lower, i.Upper)
 		}
-		rows = append(rows, []string{t.Opened.Format(time.DateOnly), t.Metric, metricspec.SegmentLabel(t.Segment), t.Team, string(t.Phase),
+		rows = append(rows, []string{t.Opened.Format(time.DateOnly), t.origin(), metricspec.SegmentLabel(t.Segment), t.Team, string(t.Phase),
 			closed, imp, t.Name})
 	}
 	return printTable(w, []string{"OPENED", "METRIC", "SEGMENT", "TEAM", "PHASE", "CLOSED", "VERIFIED IMPROVEMENT", "TASK"}, rows)

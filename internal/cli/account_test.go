@@ -14,8 +14,9 @@ import (
 	"github.com/cxloop/cxloop/internal/scorecard"
 )
 
-// accountTask creates a task for a segment, closed with a verified
-// improvement when verified is set.
+// accountTask creates a task for a segment of a Metric (or of a
+// Scorecard, named scorecard/NAME), closed with a verified improvement
+// when verified is set.
 func accountTask(t *testing.T, ns, name, metric string, values map[string]string, opened int, verified *cxv1.Verification) {
 	t.Helper()
 	ctx := context.Background()
@@ -30,6 +31,9 @@ func accountTask(t *testing.T, ns, name, metric string, values map[string]string
 			EpisodeStart: metav1.NewTime(*day(opened)), DefinitionHash: "abc123",
 			Objective: cxv1.TaskObjective{Direction: cxv1.AtLeast, Target: 30, MinShift: 5}, Priority: 2,
 		},
+	}
+	if name, ok := strings.CutPrefix(metric, "scorecard/"); ok {
+		task.Spec.Metric, task.Spec.Scorecard = "", name
 	}
 	if verified != nil {
 		task.Spec.State = cxv1.TaskResolved
@@ -84,6 +88,7 @@ func TestAccountShowsItsScorecardAndTimeline(t *testing.T) {
 	accountTask(t, ns, "fcr-acme", "first-contact-resolution", map[string]string{"customer_id": "Acme Corp"}, 9, nil)
 	accountTask(t, ns, "nps-globex", "account-nps", map[string]string{"account": "Globex"}, 3, nil)
 	accountTask(t, ns, "stage-named-acme", "journey-ces", map[string]string{"stage": "Acme Corp"}, 4, nil)
+	accountTask(t, ns, "health-acme", "scorecard/account-health", map[string]string{"account": "Acme Corp"}, 12, nil)
 
 	code, out, errOut := runCLI(t, "--kubeconfig", testKubeconfig, "-n", ns, "account", "Acme Corp", "-o", "json")
 	if code != ExitOK {
@@ -101,8 +106,11 @@ func TestAccountShowsItsScorecardAndTimeline(t *testing.T) {
 	for _, tk := range view.Timeline {
 		names = append(names, tk.Name)
 	}
-	if strings.Join(names, " ") != "nps-exec fcr-acme" {
-		t.Fatalf("timeline = %v, want nps-exec then fcr-acme", names)
+	if strings.Join(names, " ") != "nps-exec fcr-acme health-acme" {
+		t.Fatalf("timeline = %v, want nps-exec, fcr-acme, then the scorecard's health-acme", names)
+	}
+	if last := view.Timeline[2]; last.Scorecard != "account-health" || last.Metric != "" {
+		t.Errorf("the scorecard's task = %+v", last)
 	}
 	if imp := view.Timeline[0].Improvement; imp == nil || imp.Improvement != 14.5 || view.Timeline[0].Closed == nil {
 		t.Errorf("the verified task = %+v", view.Timeline[0])
@@ -110,7 +118,7 @@ func TestAccountShowsItsScorecardAndTimeline(t *testing.T) {
 
 	code, out, _ = runCLI(t, "--kubeconfig", testKubeconfig, "-n", ns, "account", "Acme Corp")
 	for _, want := range []string{"Scorecard account-health: Acme Corp scores 55.0 [40.0, 70.0] against 70, AT RISK",
-		"pulled down most by nps", "MEMBER", "fcr", "+14.5 [+3.2, +25.8]", "first-contact-resolution"} {
+		"pulled down most by nps", "MEMBER", "fcr", "+14.5 [+3.2, +25.8]", "first-contact-resolution", "scorecard/account-health"} {
 		if code != ExitOK || !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

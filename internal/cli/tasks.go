@@ -170,6 +170,15 @@ func runTasks(cmd *cobra.Command, g *Globals, o *tasksOptions) error {
 	return printTable(g.Streams.Out, taskHeader(o.allNamespaces), taskCells(rows, o.allNamespaces))
 }
 
+// origin names what opened the task: its Metric, or its Scorecard as
+// scorecard/NAME.
+func (r TaskRow) origin() string {
+	if r.Scorecard != "" {
+		return "scorecard/" + r.Scorecard
+	}
+	return r.Metric
+}
+
 // taskRow extracts the inbox row of a task.
 func taskRow(t *cxv1.ImprovementTask) TaskRow {
 	r := TaskRow{
@@ -254,11 +263,7 @@ func taskCells(rows []TaskRow, allNamespaces bool) [][]string {
 			due = r.Due.Format(time.DateOnly)
 		}
 		target := r.Target
-		origin := r.Metric
-		if r.Scorecard != "" {
-			origin = "scorecard/" + r.Scorecard
-		}
-		cells := []string{r.Name, strconv.Itoa(int(r.Priority)), r.Team, origin, segment, string(r.Phase),
+		cells := []string{r.Name, strconv.Itoa(int(r.Priority)), r.Team, r.origin(), segment, string(r.Phase),
 			attempt, formatNumber(r.Baseline), targetCell(r.Direction, &target), formatNumber(r.Current), due}
 		if allNamespaces {
 			cells = append([]string{r.Namespace}, cells...)
