@@ -31,7 +31,7 @@ var schema = []string{
 		account TEXT NOT NULL REFERENCES accounts(account),
 		segment TEXT NOT NULL,
 		persona TEXT NOT NULL,             -- executive | admin | end-user
-		stage TEXT NOT NULL,               -- contract | kickoff | integration | data-import | training | go-live | support
+		stage TEXT NOT NULL,               -- onboarding | integration | training | support
 		theme TEXT,                        -- open-text theme; the feature for psat
 		comment TEXT,
 		revenue_weight REAL NOT NULL       -- annual revenue / the account's answers to the survey that month

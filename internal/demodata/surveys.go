@@ -29,9 +29,7 @@ type surveyProfile struct {
 }
 
 var personaLabels = []string{"executive", "admin", "end-user"}
-// stageLabels are the six onboarding stages, in journey order, and the
-// support stage of customers already live.
-var stageLabels = []string{"contract", "kickoff", "integration", "data-import", "training", "go-live", "support"}
+var stageLabels = []string{"onboarding", "integration", "training", "support"}
 
 var surveyProfiles = []surveyProfile{
 	{
@@ -39,26 +37,26 @@ var surveyProfiles = []surveyProfile{
 		// included.
 		name: "nps", measure: MeasureNPS, volume: func(v Volumes) float64 { return v.NPS },
 		personas: newCategorical(personaLabels, []float64{30, 30, 40}),
-		stages:   newCategorical(stageLabels, []float64{7, 8, 20, 5, 6, 4, 50}),
+		stages:   newCategorical(stageLabels, []float64{15, 20, 15, 50}),
 	},
 	{
 		// CSAT is asked after a support interaction.
 		name: "csat", measure: MeasureCSAT, volume: func(v Volumes) float64 { return v.CSAT },
 		personas: newCategorical(personaLabels, []float64{5, 45, 50}),
-		stages:   newCategorical(stageLabels, []float64{0, 0, 0, 0, 0, 0, 1}),
+		stages:   newCategorical(stageLabels, []float64{0, 0, 0, 1}),
 	},
 	{
 		// CES is asked at the end of each journey stage.
 		name: "ces", measure: MeasureCES, volume: func(v Volumes) float64 { return v.CES },
 		personas: newCategorical(personaLabels, []float64{5, 50, 45}),
-		stages:   newCategorical(stageLabels, []float64{12, 13, 25, 7, 8, 5, 30}),
+		stages:   newCategorical(stageLabels, []float64{25, 25, 20, 30}),
 	},
 	{
 		// PSAT is asked inside the product about one feature; its theme is
 		// the feature, not the answer's sentiment.
 		name: "psat", measure: "", volume: func(v Volumes) float64 { return v.PSAT },
 		personas: newCategorical(personaLabels, []float64{10, 30, 60}),
-		stages:   newCategorical(stageLabels, []float64{10, 10, 30, 7, 8, 5, 30}),
+		stages:   newCategorical(stageLabels, []float64{20, 30, 20, 30}),
 	},
 }
 
