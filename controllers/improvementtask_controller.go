@@ -213,23 +213,32 @@ func (r *ImprovementTaskReconciler) confirmed(ctx context.Context, task *cxv1.Im
 	return &fresh
 }
 
-// metricOf reads the task's Metric; nil when it is gone. A Metric missing
-// from the cache may be one created a moment ago, and a task is cancelled
-// for a Metric that is gone: only the API server may say so.
+// metricOf reads the task's Metric; nil when it is gone.
 func (r *ImprovementTaskReconciler) metricOf(ctx context.Context, task *cxv1.ImprovementTask) (*cxv1.Metric, error) {
 	var m cxv1.Metric
-	key := types.NamespacedName{Namespace: task.Namespace, Name: task.Spec.Metric}
-	err := r.Get(ctx, key, &m)
+	if found, err := r.readOrigin(ctx, task, task.Spec.Metric, &m); !found {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// readOrigin reads the Metric or Scorecard named name in the task's
+// namespace into obj; found is false when it is gone. One missing from
+// the cache may be one created a moment ago, and a task is cancelled for
+// an origin that is gone: only the API server may say so.
+func (r *ImprovementTaskReconciler) readOrigin(ctx context.Context, task *cxv1.ImprovementTask, name string, obj client.Object) (bool, error) {
+	key := types.NamespacedName{Namespace: task.Namespace, Name: name}
+	err := r.Get(ctx, key, obj)
 	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		err = r.APIReader.Get(ctx, key, &m)
+		err = r.APIReader.Get(ctx, key, obj)
 	}
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil, nil
+		return false, nil
 	case err != nil:
-		return nil, fmt.Errorf("read metric %s: %w", task.Spec.Metric, err)
+		return false, fmt.Errorf("read %s of task %s: %w", task.Origin(), task.Name, err)
 	}
-	return &m, nil
+	return true, nil
 }
 
 // look runs the engine's verification for the task's phase: on data newer
@@ -344,8 +353,13 @@ func (r *ImprovementTaskReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *ImprovementTaskReconciler) tasksOfMetric(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.tasksOf(ctx, o, indexTaskMetric)
+}
+
+// tasksOf lists the tasks whose index field names the object.
+func (r *ImprovementTaskReconciler) tasksOf(ctx context.Context, o client.Object, field string) []reconcile.Request {
 	var tasks cxv1.ImprovementTaskList
-	if err := r.List(ctx, &tasks, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexTaskMetric: o.GetName()}); err != nil {
+	if err := r.List(ctx, &tasks, client.InNamespace(o.GetNamespace()), client.MatchingFields{field: o.GetName()}); err != nil {
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(tasks.Items))

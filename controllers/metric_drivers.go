@@ -13,7 +13,8 @@ import (
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
-// driverAnalysis is a Metric's drivers measured in this evaluation.
+// driverAnalysis is a Metric's or a Scorecard's drivers measured in this
+// evaluation.
 type driverAnalysis struct {
 	status  *cxv1.DriversStatus
 	perKey  map[string]map[string]float64

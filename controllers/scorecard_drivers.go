@@ -10,19 +10,12 @@ import (
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
-// scorecardDrivers is a Scorecard's drivers measured in this scoring.
-type scorecardDrivers struct {
-	status  *cxv1.DriversStatus
-	perKey  map[string]map[string]float64
-	metrics map[string]*cxv1.Metric
-}
-
 // analyseDrivers measures each of spec.drivers per account over its
 // latest window and its association with the accounts' scores; nil
 // without drivers. The scores have no history of their own here, so no
 // lagged correlation is measured.
 func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Scorecard, scored metricspec.Scored,
-	now time.Time) (*scorecardDrivers, error) {
+	now time.Time) (*driverAnalysis, error) {
 	if len(sc.Spec.Drivers) == 0 {
 		return nil, nil
 	}
@@ -32,7 +25,7 @@ func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Score
 		outcome.PerKey[a.Key] = a.Score
 	}
 	rd := r.reader(sc)
-	out := &scorecardDrivers{perKey: map[string]map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
+	out := &driverAnalysis{perKey: map[string]map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
 	readings := map[string]drivers.Reading{}
 	for _, dm := range sc.Spec.Drivers {
 		m, err := rd.Metric(ctx, dm.Metric)
@@ -57,8 +50,9 @@ func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Score
 	return out, nil
 }
 
-// taskDrivers are the drivers a task for the account carries.
-func (d *scorecardDrivers) taskDrivers(sc *cxv1.Scorecard, account string) []cxv1.TaskDriver {
+// accountDrivers are the drivers a Scorecard's task for the account
+// carries.
+func (d *driverAnalysis) accountDrivers(sc *cxv1.Scorecard, account string) []cxv1.TaskDriver {
 	if d == nil {
 		return nil
 	}

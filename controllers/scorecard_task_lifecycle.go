@@ -6,7 +6,6 @@ import (
 	"math"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -77,20 +76,11 @@ func (r *ImprovementTaskReconciler) reconcileScorecardTask(ctx context.Context, 
 	return r.settle(ctx, task, current, status, obs, o, false)
 }
 
-// scorecardOf reads the task's Scorecard; nil when it is gone, which only
-// the API server may say.
+// scorecardOf reads the task's Scorecard; nil when it is gone.
 func (r *ImprovementTaskReconciler) scorecardOf(ctx context.Context, task *cxv1.ImprovementTask) (*cxv1.Scorecard, error) {
 	var sc cxv1.Scorecard
-	key := types.NamespacedName{Namespace: task.Namespace, Name: task.Spec.Scorecard}
-	err := r.Get(ctx, key, &sc)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		err = r.APIReader.Get(ctx, key, &sc)
-	}
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("read scorecard %s: %w", task.Spec.Scorecard, err)
+	if found, err := r.readOrigin(ctx, task, task.Spec.Scorecard, &sc); !found {
+		return nil, err
 	}
 	return &sc, nil
 }
@@ -176,13 +166,5 @@ func ptrTo[T any](v T) *T { return &v }
 // tasksOfScorecard lists a Scorecard's tasks, so its change (deletion,
 // a new definition, a decision that ends an episode) re-examines them.
 func (r *ImprovementTaskReconciler) tasksOfScorecard(ctx context.Context, o client.Object) []reconcile.Request {
-	var tasks cxv1.ImprovementTaskList
-	if err := r.List(ctx, &tasks, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexTaskScorecard: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(tasks.Items))
-	for _, t := range tasks.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: t.Namespace, Name: t.Name}})
-	}
-	return reqs
+	return r.tasksOf(ctx, o, indexTaskScorecard)
 }

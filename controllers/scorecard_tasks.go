@@ -124,13 +124,13 @@ func heldBackStatus(held []loop.Held) []cxv1.HeldBackTask {
 // status write that recorded the episode and the creation never
 // duplicates a task.
 func (r *ScorecardReconciler) createTasks(ctx context.Context, sc *cxv1.Scorecard, t metricspec.ScorecardTasks,
-	det scorecard.Detector, planned []engine.NewTask, drv *scorecardDrivers) error {
+	det scorecard.Detector, planned []engine.NewTask, drv *driverAnalysis) error {
 	var errs []error
 	for _, nt := range planned {
 		account := nt.Episode.Values[sc.Spec.Key]
 		ep, _ := det.Episode(account)
 		task := metricspec.ScorecardTaskObject(t, nt, ep, det.FedUntil)
-		task.Spec.Drivers = drv.taskDrivers(sc, account)
+		task.Spec.Drivers = drv.accountDrivers(sc, account)
 		if err := r.Create(ctx, task); err != nil {
 			if !apierrors.IsAlreadyExists(err) {
 				errs = append(errs, fmt.Errorf("create task %s: %w", task.Name, err))

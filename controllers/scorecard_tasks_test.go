@@ -106,16 +106,7 @@ func scorecardTasks(t *testing.T, sc *cxv1.Scorecard) []cxv1.ImprovementTask {
 // returns the task once it leaves Verifying.
 func untilScorecardTaskCloses(t *testing.T, sc *cxv1.Scorecard, task *cxv1.ImprovementTask, first, last int) (*cxv1.ImprovementTask, int) {
 	t.Helper()
-	for day := first; day <= last; day++ {
-		scoreAt(t, sc, healthDay(day))
-		time.Sleep(300 * time.Millisecond)
-		if cur := taskNow(t, task); cur.Status.Phase != cxv1.PhaseVerifying {
-			return cur, day
-		}
-	}
-	cur := taskNow(t, task)
-	t.Fatalf("by day %d the task is still %s (%s)", last, cur.Status.Phase, cur.Status.Message)
-	return nil, 0
+	return untilClosedBy(t, func(day int) { scoreAt(t, sc, healthDay(day)) }, task, first, last, cxv1.PhaseVerifying)
 }
 
 // Healthy accounts score 62 to 81; two fall to 15 on day 9, and the

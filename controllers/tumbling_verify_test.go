@@ -148,8 +148,15 @@ func taskNow(t *testing.T, task *cxv1.ImprovementTask) *cxv1.ImprovementTask {
 // task once it leaves the phases in waiting; any other phase fails.
 func untilClosed(t *testing.T, m *cxv1.Metric, task *cxv1.ImprovementTask, first, last int, waiting ...cxv1.TaskPhase) (*cxv1.ImprovementTask, int) {
 	t.Helper()
+	return untilClosedBy(t, func(day int) { evaluateAt(t, m, revenueDay(day)) }, task, first, last, waiting...)
+}
+
+// untilClosedBy runs step for each day from first to last and returns
+// the task once it leaves the phases in waiting.
+func untilClosedBy(t *testing.T, step func(day int), task *cxv1.ImprovementTask, first, last int, waiting ...cxv1.TaskPhase) (*cxv1.ImprovementTask, int) {
+	t.Helper()
 	for day := first; day <= last; day++ {
-		evaluateAt(t, m, revenueDay(day))
+		step(day)
 		time.Sleep(300 * time.Millisecond)
 		cur := taskNow(t, task)
 		still := false

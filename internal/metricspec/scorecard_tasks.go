@@ -47,26 +47,18 @@ func TranslateScorecard(sc *cxv1.Scorecard) (ScorecardTasks, error) {
 	m := engine.Metric{Namespace: sc.Namespace, Name: sc.Name, UID: string(sc.UID), Team: s.Owner.Team, Hash: ScorecardHash(sc),
 		Location: time.UTC}
 	d := &m.Durations
-	for _, f := range []struct {
-		field, text string
-		into        *time.Duration
-	}{
+	if err := parseDurations([]durationField{
 		{"spec.objective.window", o.Window, &d.Window},
 		{"spec.interval", s.Interval, &d.Interval},
 		{"spec.improvement.verifyWindow", imp.VerifyWindow, &d.VerifyWindow},
 		{"spec.improvement.dueAfter", imp.DueAfter, &d.DueAfter},
 		{"spec.improvement.retention", imp.Retention, &d.Retention},
-	} {
-		if f.text == "" {
-			return ScorecardTasks{}, fmt.Errorf("%s: %w", f.field, errNotDefaulted)
-		}
-		v, err := time.ParseDuration(f.text)
-		if err != nil || v <= 0 {
-			return ScorecardTasks{}, fmt.Errorf("%s: %q is not a positive duration", f.field, f.text)
-		}
-		*f.into = v
+	}); err != nil {
+		return ScorecardTasks{}, err
 	}
 	switch {
+	case d.Window <= 0 || d.Interval <= 0 || d.VerifyWindow <= 0:
+		return ScorecardTasks{}, fmt.Errorf("spec.objective.window, spec.interval and spec.improvement.verifyWindow must be positive")
 	case !(o.MinShift > 0):
 		return ScorecardTasks{}, fmt.Errorf("spec.objective.minShift: %w", errNotDefaulted)
 	case !(o.FalseTaskBudget > 0):

@@ -41,10 +41,7 @@ func Translate(m *cxv1.Metric) (engine.Metric, error) {
 		baseline = s.Objective.Relative.BaselineWindow
 	}
 	d := &out.Durations
-	for _, f := range []struct {
-		field, text string
-		into        *time.Duration
-	}{
+	if err := parseDurations([]durationField{
 		{"spec.window", s.Window, &d.Window},
 		{"spec.interval", s.Interval, &d.Interval},
 		{"spec.settleDelay", s.SettleDelay, &d.SettleDelay},
@@ -52,15 +49,8 @@ func Translate(m *cxv1.Metric) (engine.Metric, error) {
 		{"spec.improvement.dueAfter", imp.DueAfter, &d.DueAfter},
 		{"spec.improvement.retention", imp.Retention, &d.Retention},
 		{"spec.objective.relative.baselineWindow", baseline, &d.BaselineWindow},
-	} {
-		if f.text == "" {
-			return out, fmt.Errorf("%s: %w", f.field, errNotDefaulted)
-		}
-		v, err := time.ParseDuration(f.text)
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", f.field, err)
-		}
-		*f.into = v
+	}); err != nil {
+		return out, err
 	}
 	if d.Interval <= 0 {
 		return out, fmt.Errorf("spec.interval: must be positive, got %s", d.Interval)
@@ -105,6 +95,28 @@ func Translate(m *cxv1.Metric) (engine.Metric, error) {
 			Recurrence: engine.Recurrence(e.Recurrence), Reason: e.Reason})
 	}
 	return out, nil
+}
+
+// durationField is a spec field holding a Go duration.
+type durationField struct {
+	field, text string
+	into        *time.Duration
+}
+
+// parseDurations parses each field into its duration; an empty one is a
+// schema default that was not applied.
+func parseDurations(fields []durationField) error {
+	for _, f := range fields {
+		if f.text == "" {
+			return fmt.Errorf("%s: %w", f.field, errNotDefaulted)
+		}
+		v, err := time.ParseDuration(f.text)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.field, err)
+		}
+		*f.into = v
+	}
+	return nil
 }
 
 // locations caches time zones by name: loading one reads the zone database
