@@ -97,16 +97,7 @@ func (r *ImprovementTaskReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	if metric != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !obs.FactsDisputed && !current.Phase.Final() && current.Phase != "" {
 		measurement, err := r.look(ctx, metric, spec, &task, current, status, &obs, now)
-		if err != nil {
-			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionDataUnavailable, Status: metav1.ConditionTrue,
-				Reason: "FreshDataUnreadable", ObservedGeneration: task.Generation,
-				Message: redact.Cut(fmt.Sprintf("%v; the task waits: nothing verifies, reopens or closes on missing data", err), 1024)})
-		} else {
-			meta.RemoveStatusCondition(&status.Conditions, cxv1.ConditionDataUnavailable)
-		}
-		if measurement != nil {
-			status.Measurements = metricspec.RecordMeasurement(status.Measurements, *measurement)
-		}
+		recordLook(status, measurement, err, task.Generation)
 	}
 
 	o := origin{spec: spec, present: metric != nil}
@@ -189,6 +180,21 @@ func (r *ImprovementTaskReconciler) settle(ctx context.Context, t *cxv1.Improvem
 		return ctrl.Result{}, err
 	}
 	return r.requeue(ctx, &task, next, spec, o.present, now)
+}
+
+// recordLook records a look at a task's fresh data: the measurement, or
+// the DataUnavailable condition while the data cannot be read.
+func recordLook(status *cxv1.ImprovementTaskStatus, measurement *cxv1.TaskMeasurement, err error, generation int64) {
+	if err != nil {
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionDataUnavailable, Status: metav1.ConditionTrue,
+			Reason: "FreshDataUnreadable", ObservedGeneration: generation,
+			Message: redact.Cut(fmt.Sprintf("%v; the task waits: nothing verifies, reopens or closes on missing data", err), 1024)})
+	} else {
+		meta.RemoveStatusCondition(&status.Conditions, cxv1.ConditionDataUnavailable)
+	}
+	if measurement != nil {
+		status.Measurements = metricspec.RecordMeasurement(status.Measurements, *measurement)
+	}
 }
 
 // confirmed re-reads the Metric from the API server when the cached copy

@@ -6,7 +6,6 @@ import (
 	"math"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,7 +17,6 @@ import (
 	"github.com/cxloop/cxloop/internal/engine"
 	"github.com/cxloop/cxloop/internal/loop"
 	"github.com/cxloop/cxloop/internal/metricspec"
-	"github.com/cxloop/cxloop/internal/redact"
 	"github.com/cxloop/cxloop/internal/scorecard"
 )
 
@@ -51,16 +49,7 @@ func (r *ImprovementTaskReconciler) reconcileScorecardTask(ctx context.Context, 
 	}
 	if sc != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !current.Phase.Final() && current.Phase != "" {
 		measurement, err := r.lookAtAccount(ctx, sc, t, task, current, status, &obs, now)
-		if err != nil {
-			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: cxv1.ConditionDataUnavailable, Status: metav1.ConditionTrue,
-				Reason: "FreshDataUnreadable", ObservedGeneration: task.Generation,
-				Message: redact.Cut(fmt.Sprintf("%v; the task waits: nothing verifies, reopens or closes on missing data", err), 1024)})
-		} else {
-			meta.RemoveStatusCondition(&status.Conditions, cxv1.ConditionDataUnavailable)
-		}
-		if measurement != nil {
-			status.Measurements = metricspec.RecordMeasurement(status.Measurements, *measurement)
-		}
+		recordLook(status, measurement, err, task.Generation)
 	}
 	o := origin{spec: t.Metric, present: sc != nil}
 	if sc != nil && !obs.MetricDeleted {
