@@ -16,8 +16,11 @@ import (
 // driverAnalysis is a Metric's or a Scorecard's drivers measured in this
 // evaluation.
 type driverAnalysis struct {
-	status  *cxv1.DriversStatus
+	status *cxv1.DriversStatus
+	// perKey and overall are each driver's values per key and over its
+	// population, in the window the analysis read.
 	perKey  map[string]map[string]float64
+	overall map[string]float64
 	metrics map[string]*cxv1.Metric
 }
 
@@ -53,7 +56,7 @@ func (r *MetricReconciler) analyseDrivers(ctx context.Context, m *cxv1.Metric, s
 	if err != nil {
 		return nil, err
 	}
-	da := &driverAnalysis{perKey: map[string]map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
+	da := &driverAnalysis{perKey: map[string]map[string]float64{}, overall: map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
 	readings := map[string]drivers.Reading{}
 	for _, dm := range d.Metrics {
 		var dmetric cxv1.Metric
@@ -77,6 +80,9 @@ func (r *MetricReconciler) analyseDrivers(ctx context.Context, m *cxv1.Metric, s
 		}
 		readings[dm.Metric] = reading
 		da.perKey[dm.Metric] = reading.PerKey
+		if reading.Overall != nil {
+			da.overall[dm.Metric] = *reading.Overall
+		}
 		da.metrics[dm.Metric] = &dmetric
 	}
 	da.status = metricspec.DriversStatusOf(drivers.Analyse(outcome, readings, metricspec.DriverMaxLag(d), confidence), windowEnd)
@@ -88,5 +94,5 @@ func (da *driverAnalysis) taskDrivers(m *cxv1.Metric, values map[string]string) 
 	if da == nil || m.Spec.Drivers == nil {
 		return nil
 	}
-	return metricspec.TaskDrivers(da.status, values, m.Spec.Drivers.KeyColumn, da.perKey, da.metrics)
+	return metricspec.TaskDrivers(da.status, values, m.Spec.Drivers.KeyColumn, da.perKey, da.overall, da.metrics)
 }

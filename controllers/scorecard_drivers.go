@@ -25,7 +25,7 @@ func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Score
 		outcome.PerKey[a.Key] = a.Score
 	}
 	rd := r.reader(sc)
-	out := &driverAnalysis{perKey: map[string]map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
+	out := &driverAnalysis{perKey: map[string]map[string]float64{}, overall: map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
 	readings := map[string]drivers.Reading{}
 	for _, dm := range sc.Spec.Drivers {
 		m, err := rd.Metric(ctx, dm.Metric)
@@ -56,5 +56,5 @@ func (d *driverAnalysis) accountDrivers(sc *cxv1.Scorecard, account string) []cx
 	if d == nil {
 		return nil
 	}
-	return metricspec.TaskDrivers(d.status, map[string]string{sc.Spec.Key: account}, sc.Spec.Key, d.perKey, d.metrics)
+	return metricspec.TaskDrivers(d.status, map[string]string{sc.Spec.Key: account}, sc.Spec.Key, d.perKey, d.overall, d.metrics)
 }

@@ -28,22 +28,26 @@ type Side struct {
 // Reading is one side measured: per key over its latest window, and per
 // interval of the outcome over the history (NaN where insufficient).
 type Reading struct {
-	PerKey  map[string]float64
+	PerKey map[string]float64
+	// Overall is the whole population's value over the same window, nil
+	// with too few units.
+	Overall *float64
 	History []float64
 }
 
 // minKeySamples is the fewest units a key needs to count.
 const minKeySamples = 5
 
-// Read measures a side per key over its latest window ending at
-// windowEnd, and its population per interval of grid (the outcome's
+// Read measures a side per key (and over its whole population) over its
+// latest window ending at windowEnd, and its population per interval of
+// grid (the outcome's
 // HistoryIntervals intervals before windowEnd).
 func Read(ctx context.Context, s Side, windowEnd time.Time, grid []time.Time, confidence float64) (Reading, error) {
-	readings, err := scorecard.Read(ctx, s.Source, s.Metric, s.KeyColumn, "", minKeySamples, confidence, s.Metric.WindowEnd(windowEnd))
+	readings, overall, err := scorecard.ReadWithOverall(ctx, s.Source, s.Metric, s.KeyColumn, minKeySamples, confidence, s.Metric.WindowEnd(windowEnd))
 	if err != nil {
 		return Reading{}, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	out := Reading{PerKey: make(map[string]float64, len(readings))}
+	out := Reading{PerKey: make(map[string]float64, len(readings)), Overall: overall}
 	for _, r := range readings {
 		out.PerKey[r.Key] = r.Value
 	}

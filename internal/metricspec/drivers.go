@@ -40,10 +40,11 @@ func DriversStatusOf(as []drivers.Association, windowEnd time.Time) *cxv1.Driver
 
 // TaskDrivers are the drivers a task of segment values carries: the
 // strongest supported associations, each with its value for the task's
-// key when the segment names one (keyColumn), else the driver's latest
-// population value, judged against the driver's own objective.
+// key when the segment names one (keyColumn), else the driver's
+// population value over the window the analysis read (overall), judged
+// against the driver's own objective.
 func TaskDrivers(st *cxv1.DriversStatus, values map[string]string, keyColumn string, perKey map[string]map[string]float64,
-	driverMetrics map[string]*cxv1.Metric) []cxv1.TaskDriver {
+	overall map[string]float64, driverMetrics map[string]*cxv1.Metric) []cxv1.TaskDriver {
 	if st == nil {
 		return nil
 	}
@@ -67,9 +68,10 @@ func TaskDrivers(st *cxv1.DriversStatus, values map[string]string, keyColumn str
 			if v, ok := perKey[a.Metric][key]; ok {
 				td.Value = &v
 			}
-		case dm != nil && dm.Status.Value != nil:
-			v := *dm.Status.Value
-			td.Value = &v
+		default:
+			if v, ok := overall[a.Metric]; ok {
+				td.Value = &v
+			}
 		}
 		if td.Value != nil && td.Target != nil {
 			if td.Direction == cxv1.AtMost {

@@ -80,6 +80,29 @@ func Read(ctx context.Context, src source.Source, m engine.Metric, keyColumn, pe
 // ReadBetween is Read over the units whose time lies in [from, to).
 func ReadBetween(ctx context.Context, src source.Source, m engine.Metric, keyColumn, personaColumn string,
 	minSamples int64, confidence float64, from, to time.Time) ([]Reading, error) {
+	out, _, err := readBetween(ctx, src, m, keyColumn, personaColumn, minSamples, confidence, from, to)
+	return out, err
+}
+
+// ReadWithOverall is Read by keyColumn alone, with the whole
+// population's value over the same window, read by the same query: nil
+// when too few units.
+func ReadWithOverall(ctx context.Context, src source.Source, m engine.Metric, keyColumn string,
+	minSamples int64, confidence float64, windowEnd time.Time) ([]Reading, *float64, error) {
+	from := engine.AddWall(windowEnd, -m.Window, m.Location)
+	out, res, err := readBetween(ctx, src, m, keyColumn, "", minSamples, confidence, from, windowEnd)
+	if err != nil || res.Overall == nil {
+		return out, nil, err
+	}
+	e, err := measure.Compute(m.Definition, res.Overall, confidence, minSamples)
+	if err != nil || !e.Sufficient || math.IsNaN(e.Value) {
+		return out, nil, nil
+	}
+	return out, &e.Value, nil
+}
+
+func readBetween(ctx context.Context, src source.Source, m engine.Metric, keyColumn, personaColumn string,
+	minSamples int64, confidence float64, from, to time.Time) ([]Reading, *source.Result, error) {
 	q := m.Query
 	q.Segments = []string{keyColumn}
 	if personaColumn != "" {
@@ -87,7 +110,7 @@ func ReadBetween(ctx context.Context, src source.Source, m engine.Metric, keyCol
 	}
 	res, err := src.Query(ctx, m.Definition, q, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", engine.ErrSourceUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: %v", engine.ErrSourceUnavailable, err)
 	}
 	out := make([]Reading, 0, len(res.Segments))
 	for _, seg := range res.Segments {
@@ -97,7 +120,7 @@ func ReadBetween(ctx context.Context, src source.Source, m engine.Metric, keyCol
 		}
 		e, err := measure.Compute(m.Definition, seg.Stats, confidence, minSamples)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s=%s: %v", engine.ErrSourceUnavailable, keyColumn, key, err)
+			return nil, nil, fmt.Errorf("%w: %s=%s: %v", engine.ErrSourceUnavailable, keyColumn, key, err)
 		}
 		if !e.Sufficient {
 			continue
@@ -105,5 +128,5 @@ func ReadBetween(ctx context.Context, src source.Source, m engine.Metric, keyCol
 		out = append(out, Reading{Key: key, Persona: seg.Values[personaColumn], Value: e.Value, Lower: e.Lower, Upper: e.Upper,
 			Samples: int64(math.Round(e.NEff))})
 	}
-	return out, nil
+	return out, res, nil
 }
