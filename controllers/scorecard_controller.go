@@ -100,18 +100,7 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	metricspec.ApplyScorecard(next, scored, now)
 	next.HeldBack = heldBackStatus(d.plan.Held)
-	// A driver analysis that fails leaves the last one and says why; the
-	// scores stand.
-	drv, derr := r.analyseDrivers(ctx, &sc, scored, now)
-	switch {
-	case derr != nil && r.Recorder != nil:
-		r.Recorder.Eventf(&sc, nil, "Warning", "DriversUnavailable", "Score", "driver analysis failed: %v", derr)
-	case derr == nil:
-		next.Drivers = nil
-		if drv != nil {
-			next.Drivers = drv.status
-		}
-	}
+	drv := r.drivers(ctx, &sc, next, scored, now)
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 	setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Scored",
 		fmt.Sprintf("%d accounts scored, %d below %.4g", len(res.Accounts), len(res.AtRisk), sc.Spec.Objective.Target))

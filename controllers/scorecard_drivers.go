@@ -10,6 +10,25 @@ import (
 	"github.com/cxloop/cxloop/internal/metricspec"
 )
 
+// drivers analyses the Scorecard's drivers into its next status; nil
+// without spec.drivers or when the analysis fails, which leaves the last
+// analysis and says why in an event: the scores stand.
+func (r *ScorecardReconciler) drivers(ctx context.Context, sc *cxv1.Scorecard, next *cxv1.ScorecardStatus, scored metricspec.Scored,
+	now time.Time) *driverAnalysis {
+	drv, err := r.analyseDrivers(ctx, sc, scored, now)
+	if err != nil {
+		if r.Recorder != nil {
+			r.Recorder.Eventf(sc, nil, "Warning", "DriversUnavailable", "Score", "driver analysis failed: %v", err)
+		}
+		return nil
+	}
+	next.Drivers = nil
+	if drv != nil {
+		next.Drivers = drv.status
+	}
+	return drv
+}
+
 // analyseDrivers measures each of spec.drivers per account over its
 // latest window and its association with the accounts' scores; nil
 // without drivers. The scores have no history of their own here, so no
