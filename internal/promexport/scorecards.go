@@ -16,12 +16,12 @@ import (
 const MaxScorecardAccountSeries = 10
 
 // Scorecards publishes each Scorecard's latest scoring as gauges: its
-// index, accounts and value at risk, and the score and value of its most
-// valuable accounts at risk (at most MaxScorecardAccountSeries), so the
-// series stay bounded.
+// index, accounts and value at risk, and the score, value and outcomes
+// (renewal, churn) of its most valuable accounts at risk (at most
+// MaxScorecardAccountSeries), so the series stay bounded.
 type Scorecards struct {
-	index, accounts, atRisk, valueAtRisk *prometheus.Desc
-	accountScore, accountValue           *prometheus.Desc
+	index, accounts, atRisk, valueAtRisk       *prometheus.Desc
+	accountScore, accountValue, accountOutcome *prometheus.Desc
 
 	mu         sync.RWMutex
 	scorecards map[string][]series // by namespace/name
@@ -40,7 +40,9 @@ func NewScorecards(reg prometheus.Registerer) *Scorecards {
 		valueAtRisk:  g("value_at_risk", "Sum of the values (such as annual revenue) of a Scorecard's accounts at risk."),
 		accountScore: g("account_score", "Score, 0-100, of one of a Scorecard's most valuable accounts at risk.", "account"),
 		accountValue: g("account_value", "Value of one of a Scorecard's most valuable accounts at risk.", "account"),
-		scorecards:   map[string][]series{},
+		accountOutcome: g("account_outcome", "An outcome beside the scores (such as renewal rate) of one of a Scorecard's most valuable accounts at risk.",
+			"account", "outcome"),
+		scorecards: map[string][]series{},
 	}
 	reg.MustRegister(s)
 	return s
@@ -80,6 +82,11 @@ func (s *Scorecards) Observe(sc *cxv1.Scorecard) {
 		if a.Value != nil {
 			add(s.accountValue, pairs, *a.Value)
 		}
+		for _, o := range a.Outcomes {
+			if o.Value != nil {
+				add(s.accountOutcome, withLabel(pairs, labelPair("outcome", metricspec.MetricsLabelValue(o.Name))), *o.Value)
+			}
+		}
 	}
 	s.mu.Lock()
 	s.scorecards[sc.Namespace+"/"+sc.Name] = out
@@ -95,7 +102,7 @@ func (s *Scorecards) Forget(namespace, name string) {
 
 // Describe implements prometheus.Collector.
 func (s *Scorecards) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{s.index, s.accounts, s.atRisk, s.valueAtRisk, s.accountScore, s.accountValue} {
+	for _, d := range []*prometheus.Desc{s.index, s.accounts, s.atRisk, s.valueAtRisk, s.accountScore, s.accountValue, s.accountOutcome} {
 		ch <- d
 	}
 }

@@ -24,7 +24,9 @@ func TestScorecardSeriesAreBounded(t *testing.T) {
 		Status: cxv1.ScorecardStatus{Index: &index, Accounts: 300, AccountsAtRisk: 20, ValueAtRisk: &value}}
 	for i := range 20 {
 		v := float64(1000 - i)
-		sc.Status.AtRisk = append(sc.Status.AtRisk, cxv1.ScorecardAccount{Key: fmt.Sprintf("acct-%02d", i), Score: 50, Value: &v})
+		renewal := 90.0
+		sc.Status.AtRisk = append(sc.Status.AtRisk, cxv1.ScorecardAccount{Key: fmt.Sprintf("acct-%02d", i), Score: 50, Value: &v,
+			Outcomes: []cxv1.OutcomeValue{{Name: "renewal", Value: &renewal}, {Name: "churn"}}})
 	}
 	s.Observe(sc)
 	if n := testutil.CollectAndCount(s, "cxloop_scorecard_account_score"); n != MaxScorecardAccountSeries {
@@ -43,6 +45,10 @@ cxloop_scorecard_value_at_risk{namespace="cx",scorecard="health",team="success"}
 	}
 	if n := testutil.CollectAndCount(s, "cxloop_scorecard_account_value"); n != MaxScorecardAccountSeries {
 		t.Errorf("%d account value series, want %d", n, MaxScorecardAccountSeries)
+	}
+	// Measured outcomes only: renewal, not the churn without a value.
+	if n := testutil.CollectAndCount(s, "cxloop_scorecard_account_outcome"); n != MaxScorecardAccountSeries {
+		t.Errorf("%d account outcome series, want %d", n, MaxScorecardAccountSeries)
 	}
 	s.Forget("cx", "health")
 	if n := testutil.CollectAndCount(s); n != 0 {

@@ -181,7 +181,8 @@ func TestDashboardQueriesExportedSeries(t *testing.T) {
 	}
 	exported := []string{"cxloop_metric_value", "cxloop_metric_lower", "cxloop_metric_upper", "cxloop_metric_samples",
 		"cxloop_metric_window_state", "cxloop_metric_detector_statistic", "cxloop_metric_last_evaluation_timestamp_seconds",
-		"cxloop_segment_value", "cxloop_segment_samples", "cxloop_scorecard_index", "cxloop_scorecard_account_score"}
+		"cxloop_segment_value", "cxloop_segment_samples", "cxloop_scorecard_index", "cxloop_scorecard_account_score",
+		"cxloop_scorecard_account_outcome"}
 	if len(dash.Panels) < 5 {
 		t.Fatalf("dashboard has %d panels", len(dash.Panels))
 	}

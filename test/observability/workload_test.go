@@ -93,6 +93,7 @@ func workload(t *testing.T, c client.Client, sinkURL, deadAddress string) *cxv1.
 		&cxv1.Scorecard{ObjectMeta: metav1.ObjectMeta{Name: "account-health", Namespace: workNamespace},
 			Spec: cxv1.ScorecardSpec{Owner: cxv1.ScorecardOwner{Team: deliveringTeam}, Key: "account",
 				Members:   []cxv1.ScorecardMember{{Name: "csat", Metric: goodMetric, KeyColumn: "account"}},
+				Outcomes:  []cxv1.ScorecardOutcome{{Name: "csat", Metric: goodMetric, KeyColumn: "account"}},
 				Objective: cxv1.ScorecardObjective{Target: 100}}},
 		&cxv1.Metric{ObjectMeta: metav1.ObjectMeta{Name: brokenMetric, Namespace: workNamespace},
 			Spec: cxv1.MetricSpec{
