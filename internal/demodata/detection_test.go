@@ -36,6 +36,8 @@ func detectorCases(sc Script) []detectorCase {
 			WHERE survey = 'nps' AND score IS NOT NULL ORDER BY responded_at, id`, 30, 5, 3},
 		{sc.IntegrationFCR, `SELECT 'category=' || category, resolved_at, 100.0 * first_contact_resolved
 			FROM tickets ORDER BY resolved_at, id`, 70, 5, 5},
+		{sc.DataImportEffort, `SELECT 'stage=' || stage, answered_at, score FROM onboarding_responses
+			ORDER BY answered_at, id`, math.NaN(), 0.3, 6},
 	}
 }
 

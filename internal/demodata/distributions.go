@@ -156,7 +156,7 @@ func levelRange(m Measure) (lo, hi float64) {
 	switch m {
 	case MeasureNPS:
 		return -60, 60
-	case MeasureCES:
+	case MeasureCES, MeasureOnboarding:
 		return effortMeans[0], effortMeans[len(effortMeans)-1]
 	default:
 		return 0, 100

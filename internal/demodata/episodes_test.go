@@ -70,7 +70,7 @@ func baselineOf(l Levels, m Measure) float64 {
 		return l.NPS
 	case MeasureCSAT:
 		return l.CSAT
-	case MeasureCES:
+	case MeasureCES, MeasureOnboarding:
 		return l.CES
 	default:
 		return l.FCR

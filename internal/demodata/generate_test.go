@@ -29,10 +29,11 @@ func TestWarehouseOpensReadOnly(t *testing.T) {
 func TestSummaryMatchesTheRows(t *testing.T) {
 	db := openReadOnly(t, shared.Path)
 	for table, want := range map[string]int{
-		"accounts":         shared.Accounts,
-		"survey_responses": shared.SurveyResponses,
-		"tickets":          shared.Tickets,
-		"account_periods":  shared.AccountPeriods,
+		"accounts":             shared.Accounts,
+		"survey_responses":     shared.SurveyResponses,
+		"tickets":              shared.Tickets,
+		"account_periods":      shared.AccountPeriods,
+		"onboarding_responses": shared.OnboardingResponses,
 	} {
 		if got := int(scalar(t, db, `SELECT COUNT(*) FROM `+table)); got != want || got == 0 {
 			t.Errorf("%s has %d rows, summary says %d", table, got, want)
@@ -46,7 +47,7 @@ func TestSummaryMatchesTheRows(t *testing.T) {
 	if first < julian(shared.Start) || last >= julian(shared.End) {
 		t.Errorf("rows span julian days %.3f..%.3f, outside the summary's [%s, %s)", first, last, shared.Start, shared.End)
 	}
-	if len(shared.Episodes) != 4 || !shared.Episodes[0].Start.Equal(sharedScript.At(sharedScript.SupportCSAT.Start)) {
+	if len(shared.Episodes) != len(sharedScript.Episodes()) || !shared.Episodes[0].Start.Equal(sharedScript.At(sharedScript.SupportCSAT.Start)) {
 		t.Errorf("summary episodes %+v do not follow the script", shared.Episodes)
 	}
 }

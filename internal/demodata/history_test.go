@@ -26,6 +26,8 @@ func measureQuery(m Measure, pairs []segmentPair, complement bool) (string, []an
 	case MeasureFCR:
 		q = `SELECT 100.0 * AVG(first_contact_resolved) FROM tickets
 			WHERE created_at >= ? AND created_at < ?`
+	case MeasureOnboarding:
+		q = `SELECT AVG(score) FROM onboarding_responses WHERE answered_at >= ? AND answered_at < ?`
 	}
 	var conds []string
 	var args []any
@@ -73,6 +75,7 @@ func TestStableHistoryIsAtTarget(t *testing.T) {
 		{"PSAT", scalar(t, db, `SELECT 100.0 * AVG(score >= 4) FROM survey_responses
 			WHERE survey = 'psat' AND interaction_at < ?`, FormatTime(to)), base.PSAT, 2},
 		{"CES", measureBetween(t, db, MeasureCES, nil, false, from, to), base.CES, 0.05},
+		{"onboarding effort", measureBetween(t, db, MeasureOnboarding, nil, false, from, to), base.CES, 0.05},
 		{"FCR", measureBetween(t, db, MeasureFCR, nil, false, from, to), base.FCR, 2},
 		{"reopen rate", scalar(t, db, `SELECT 100.0 * AVG(reopened) FROM tickets WHERE created_at < ?`,
 			FormatTime(to)), base.Reopen, 1},

@@ -62,6 +62,13 @@ var schema = []string{
 		churned INTEGER NOT NULL,          -- 0 | 1
 		PRIMARY KEY (account, period_start)
 	)`,
+	`CREATE TABLE onboarding_responses (
+		id INTEGER PRIMARY KEY,
+		answered_at TIMESTAMP NOT NULL,
+		account TEXT NOT NULL REFERENCES accounts (name),
+		stage TEXT NOT NULL,               -- contract | kickoff | integration | data-import | training | go-live
+		score INTEGER NOT NULL             -- 1..7, higher is easier
+	)`,
 }
 
 // indexes serve the time-window scans every Metric makes, alone or after
@@ -74,5 +81,6 @@ var indexes = []string{
 	`CREATE INDEX tickets_created_at ON tickets (created_at)`,
 	`CREATE INDEX tickets_resolved_at ON tickets (resolved_at)`,
 	`CREATE INDEX account_periods_period_end ON account_periods (period_end)`,
+	`CREATE INDEX onboarding_responses_answered_at ON onboarding_responses (answered_at)`,
 	`CREATE INDEX account_periods_period_start ON account_periods (period_start)`,
 }

@@ -27,6 +27,9 @@ const (
 	// MeasureFCR moves the first-contact resolution of tickets (level in
 	// percent).
 	MeasureFCR Measure = "fcr"
+	// MeasureOnboarding moves the mean effort answered at the end of an
+	// onboarding stage, on the CES survey's 1-7 scale.
+	MeasureOnboarding Measure = "onboarding"
 )
 
 // Episode is one planted change of customer experience and the owner's
@@ -83,6 +86,9 @@ type Volumes struct {
 	PSAT float64 `json:"psat"`
 	// Tickets is support tickets opened per day.
 	Tickets float64 `json:"tickets"`
+	// Onboarding is effort answers per day at the end of the six
+	// onboarding stages, alike across them.
+	Onboarding float64 `json:"onboarding"`
 }
 
 // Levels are the in-control values of the stable history, chosen at or
@@ -143,6 +149,10 @@ type Script struct {
 	// IntegrationFCR: first-contact resolution of integration tickets
 	// drops; fixed at the resolution, so the task is Verified.
 	IntegrationFCR Episode `json:"integrationFCR"`
+	// DataImportEffort: onboarding customers struggle at the data-import
+	// stage; the data-migration team's fix brings the effort back, so the
+	// task is Verified.
+	DataImportEffort Episode `json:"dataImportEffort"`
 }
 
 // DefaultT0 is the default demo start, a Monday at midnight UTC. A fixed
@@ -173,7 +183,7 @@ func DefaultScript() Script {
 		Future:   60 * Day,
 		Scale:    1,
 		Accounts: 300,
-		Volumes:  Volumes{NPS: 400, CSAT: 160, CES: 240, PSAT: 100, Tickets: 400},
+		Volumes:  Volumes{NPS: 400, CSAT: 160, CES: 240, PSAT: 100, Tickets: 400, Onboarding: 240},
 		Baseline: Levels{
 			NPS: 30, CSAT: 85, CES: 5.5, PSAT: 82,
 			FCR: 72, Reopen: 8, Escalation: 12,
@@ -209,12 +219,19 @@ func DefaultScript() Script {
 			Resolutions: []time.Duration{14 * Day}, Restore: 14 * Day,
 			Outcome: "Verified",
 		},
+		DataImportEffort: Episode{
+			Name: "data-import-effort-rise", Metric: "onboarding-ces", Team: "data-migration",
+			Measure: MeasureOnboarding, Segment: "stage=data-import",
+			Start: 7 * Day, Level: 4.4,
+			Resolutions: []time.Duration{15 * Day}, Restore: 15 * Day,
+			Outcome: "Verified",
+		},
 	}
 }
 
 // Episodes returns the script's episodes in a fixed order.
 func (s Script) Episodes() []Episode {
-	return []Episode{s.SupportCSAT, s.IntegrationEffort, s.ExecutiveNPS, s.IntegrationFCR}
+	return []Episode{s.SupportCSAT, s.IntegrationEffort, s.ExecutiveNPS, s.IntegrationFCR, s.DataImportEffort}
 }
 
 // Start is the first instant of data.
@@ -267,6 +284,8 @@ var segmentColumns = map[Measure][]string{
 	MeasureCSAT: {"account", "persona", "segment", "stage"},
 	MeasureCES:  {"account", "persona", "segment", "stage"},
 	MeasureFCR:  {"account", "category", "segment"},
+	// Onboarding answers carry their account and stage only.
+	MeasureOnboarding: {"account", "stage"},
 }
 
 type segmentPair struct{ column, value string }

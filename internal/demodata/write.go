@@ -8,10 +8,11 @@ import (
 
 // warehouse holds the generated rows on their way into SQLite.
 type warehouse struct {
-	accounts  []*account
-	responses []response
-	tickets   []ticket
-	periods   int // account periods written
+	accounts   []*account
+	responses  []response
+	tickets    []ticket
+	onboarding []onboardingAnswer
+	periods    int // account periods written
 }
 
 // write creates the file's tables and fills them in one transaction with
@@ -41,7 +42,7 @@ func (w *warehouse) write(ctx context.Context, path string) error {
 		}
 	}
 	for _, fill := range []func(context.Context, *sql.Tx) error{
-		w.insertAccounts, w.insertPeriods, w.insertResponses, w.insertTickets,
+		w.insertAccounts, w.insertPeriods, w.insertResponses, w.insertTickets, w.insertOnboarding,
 	} {
 		if err := fill(ctx, tx); err != nil {
 			return err
