@@ -43,8 +43,8 @@ func (r *ImprovementTaskReconciler) reconcileScorecardTask(ctx context.Context, 
 	if sc != nil && !current.Phase.Final() {
 		sc = r.confirmedScorecard(ctx, task, sc)
 		if status.EpisodeEndedAt == nil && scorecardEpisodeEnded(sc, task) {
-			t := metav1.NewTime(now)
-			status.EpisodeEndedAt = &t
+			ended := metav1.NewTime(now)
+			status.EpisodeEndedAt = &ended
 		}
 	}
 	if sc != nil && !obs.MetricDeleted && !obs.DefinitionChanged && !current.Phase.Final() && current.Phase != "" {
