@@ -100,7 +100,7 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	metricspec.ApplyScorecard(next, scored, now)
 	next.HeldBack = heldBackStatus(d.plan.Held)
-	drv := r.drivers(ctx, &sc, next, scored, now)
+	drv := r.drivers(ctx, &sc, next, scored, d, now)
 	meta.RemoveStatusCondition(&next.Conditions, cxv1.ConditionStalled)
 	setScorecardCondition(next, sc.Generation, cxv1.ConditionReady, metav1.ConditionTrue, "Scored",
 		fmt.Sprintf("%d accounts scored, %d below %.4g", len(res.Accounts), len(res.AtRisk), sc.Spec.Objective.Target))

@@ -14,8 +14,8 @@ import (
 // without spec.drivers or when the analysis fails, which leaves the last
 // analysis and says why in an event: the scores stand.
 func (r *ScorecardReconciler) drivers(ctx context.Context, sc *cxv1.Scorecard, next *cxv1.ScorecardStatus, scored metricspec.Scored,
-	now time.Time) *driverAnalysis {
-	drv, err := r.analyseDrivers(ctx, sc, scored, now)
+	d decision, now time.Time) *driverAnalysis {
+	drv, err := r.analyseDrivers(ctx, sc, scored, d, now)
 	if err != nil {
 		if r.Recorder != nil {
 			r.Recorder.Eventf(sc, nil, "Warning", "DriversUnavailable", "Score", "driver analysis failed: %v", err)
@@ -30,10 +30,12 @@ func (r *ScorecardReconciler) drivers(ctx context.Context, sc *cxv1.Scorecard, n
 }
 
 // analyseDrivers measures each of spec.drivers per account over its
-// latest window and its association with the accounts' scores; nil
-// without drivers. The scores have no history of their own here, so no
-// lagged correlation is measured.
-func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Scorecard, scored metricspec.Scored,
+// latest window and its association with the accounts' scores, and over
+// time: the driver's population value per judged window against the
+// windows' median account score, lagged by up to maxLag windows, once
+// enough consecutive windows are known (drivers.MinSegments); nil without
+// drivers.
+func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Scorecard, scored metricspec.Scored, d decision,
 	now time.Time) (*driverAnalysis, error) {
 	if len(sc.Spec.Drivers) == 0 {
 		return nil, nil
@@ -42,6 +44,12 @@ func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Score
 	outcome := drivers.Reading{PerKey: map[string]float64{}}
 	for _, a := range scored.Result.Accounts {
 		outcome.PerKey[a.Key] = a.Score
+	}
+	var grid []time.Time
+	maxLag := 0
+	if n := len(d.det.Medians); n >= drivers.MinSegments && !d.det.FedUntil.IsZero() {
+		grid, outcome.History = d.tasks.Policy.MedianWindows(d.det), d.det.Medians
+		maxLag = min(metricspec.DefaultDriverMaxLag, n-drivers.MinSegments)
 	}
 	rd := r.reader(sc)
 	out := &driverAnalysis{perKey: map[string]map[string]float64{}, overall: map[string]float64{}, metrics: map[string]*cxv1.Metric{}}
@@ -59,13 +67,13 @@ func (r *ScorecardReconciler) analyseDrivers(ctx context.Context, sc *cxv1.Score
 		if err != nil {
 			return nil, fmt.Errorf("driver %s: %w", dm.Metric, err)
 		}
-		reading, err := drivers.Read(ctx, drivers.Side{Name: dm.Metric, Metric: spec, Source: src, KeyColumn: dm.KeyColumn}, now, nil, confidence)
+		reading, err := drivers.Read(ctx, drivers.Side{Name: dm.Metric, Metric: spec, Source: src, KeyColumn: dm.KeyColumn}, now, grid, confidence)
 		if err != nil {
 			return nil, err
 		}
 		readings[dm.Metric], out.perKey[dm.Metric], out.metrics[dm.Metric] = reading, reading.PerKey, m
 	}
-	out.status = metricspec.DriversStatusOf(drivers.Analyse(outcome, readings, 0, confidence), now)
+	out.status = metricspec.DriversStatusOf(drivers.Analyse(outcome, readings, maxLag, confidence), now)
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -214,4 +215,42 @@ func TestScorecardTaskFixThatChangesNothingIsReopened(t *testing.T) {
 	if done.Status.Phase != cxv1.PhaseReopened || done.Status.Attempt != 2 {
 		t.Fatalf("day %d: task %s attempt %d (%s), want Reopened for attempt 2", day, done.Status.Phase, done.Status.Attempt, done.Status.Message)
 	}
+}
+
+// Over time as across accounts: every account's score swings with the
+// season (±15 points over 36 days) and on-time shipment with it. At the
+// first scoring the Scorecard calibrates on the twelve windows before, and
+// the driver's association is measured over those windows too, by their
+// median account score: a lagged correlation over at least ten windows,
+// beside the Spearman across accounts.
+func TestScorecardDriversAreMeasuredOverItsWindows(t *testing.T) {
+	ns := newNamespace(t)
+	writeHealth(t, "health-seasons.db", 42, func(a, d int) float64 {
+		return float64(55+a) + 15*math.Sin(2*math.Pi*float64(d)/36)
+	})
+	sc := healthScorecard(t, ns, "health-seasons.db")
+	testClock.Set(healthDay(39))
+	if err := k8sClient.Create(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
+	got := scoreAt(t, sc, healthDay(39))
+	if det := got.Status.Detector; det == nil || len(det.Medians) < 10 {
+		t.Fatalf("detector %+v, want at least ten windows' medians", got.Status.Detector)
+	}
+	d := got.Status.Drivers
+	if d == nil || len(d.Associations) != 1 {
+		t.Fatalf("drivers %+v", d)
+	}
+	a := d.Associations[0]
+	if a.LagIntervals < 10 || a.LagCorrelation == nil || *a.LagCorrelation < 0.5 || a.Lag != 0 || !a.Supported {
+		t.Fatalf("on-time shipment: lag %d over %d windows, correlation %v, supported %v; want a strong correlation at lag 0 over at least ten windows",
+			a.Lag, a.LagIntervals, deref(a.LagCorrelation), a.Supported)
+	}
+}
+
+func deref(v *float64) float64 {
+	if v == nil {
+		return math.NaN()
+	}
+	return *v
 }

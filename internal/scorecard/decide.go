@@ -146,18 +146,33 @@ func (p Policy) Judge(det Detector, res Result, from, to time.Time) (Detector, e
 	return next, nil
 }
 
-// appendMedian keeps the window's median account score, when it has
-// accounts, among the last MaxMedians.
+// appendMedian keeps the window's median account score among the last
+// MaxMedians. A window without accounts breaks the series and starts it
+// afresh, so the medians are always those of consecutive windows ending
+// at the latest judged: a driver's history lines up with them window by
+// window (MedianWindows).
 func appendMedian(medians []float64, res Result) []float64 {
-	out := slices.Clone(medians)
 	if len(res.Accounts) == 0 || math.IsNaN(res.Quantiles[2]) {
-		return out
+		return nil
 	}
+	out := slices.Clone(medians)
 	out = append(out, engine.Round(res.Quantiles[2]))
 	if n := len(out); n > MaxMedians {
 		out = out[n-MaxMedians:]
 	}
 	return out
+}
+
+// MedianWindows are the bounds of the windows d.Medians were taken on,
+// oldest first: one more bound than medians, the last d.FedUntil.
+func (p Policy) MedianWindows(d Detector) []time.Time {
+	bounds := make([]time.Time, len(d.Medians)+1)
+	t := d.FedUntil
+	for i := len(d.Medians); i >= 0; i-- {
+		bounds[i] = t
+		t = engine.AddWall(t, -p.Window, p.Location)
+	}
+	return bounds
 }
 
 // Calibrate reads the medians of up to MaxMedians closed windows before

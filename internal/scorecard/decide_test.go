@@ -119,3 +119,22 @@ func TestVerifyAnAccount(t *testing.T) {
 		t.Fatalf("no fresh data early: %s", v.Verdict)
 	}
 }
+
+// The medians are those of consecutive windows ending at the latest
+// judged: a window without accounts starts the series afresh, and
+// MedianWindows bounds each median's window.
+func TestMediansAreOfConsecutiveWindows(t *testing.T) {
+	det := Detector{Medians: []float64{60, 61}}
+	det, _ = policy.Judge(det, scored(1, map[string]float64{"a": 62}), t0, t0.Add(30*day))
+	if len(det.Medians) != 3 {
+		t.Fatalf("medians %v", det.Medians)
+	}
+	bounds := policy.MedianWindows(det)
+	if len(bounds) != 4 || !bounds[3].Equal(t0.Add(30*day)) || !bounds[0].Equal(t0.Add(-60*day)) {
+		t.Fatalf("bounds %v for medians %v fed until %s", bounds, det.Medians, det.FedUntil)
+	}
+	det, _ = policy.Judge(det, Result{}, t0.Add(30*day), t0.Add(60*day))
+	if len(det.Medians) != 0 {
+		t.Fatalf("a window without accounts kept medians %v", det.Medians)
+	}
+}
