@@ -79,7 +79,7 @@ func (r *ScorecardReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	res := scored.Result
 	var d decision
 	if err == nil {
-		d, err = r.decide(ctx, &sc, next, now)
+		d, err = r.decide(ctx, &sc, scored, next, now)
 	}
 	var stalled *metricspec.ScorecardProblem
 	switch {
@@ -133,13 +133,14 @@ type decision struct {
 
 // decide translates the Scorecard's objective and policy, judges its
 // latest closed window when due and plans its tasks.
-func (r *ScorecardReconciler) decide(ctx context.Context, sc *cxv1.Scorecard, next *cxv1.ScorecardStatus, now time.Time) (decision, error) {
+func (r *ScorecardReconciler) decide(ctx context.Context, sc *cxv1.Scorecard, scored metricspec.Scored, next *cxv1.ScorecardStatus,
+	now time.Time) (decision, error) {
 	var d decision
 	var err error
 	if d.tasks, err = metricspec.TranslateScorecard(sc); err != nil {
 		return d, &metricspec.ScorecardProblem{Reason: "InvalidSpec", Message: err.Error()}
 	}
-	if d.det, err = r.judge(ctx, sc, d.tasks, next, now); err != nil {
+	if d.det, err = judge(ctx, sc, d.tasks, scored, next, now); err != nil {
 		return d, err
 	}
 	d.plan, err = r.planTasks(ctx, sc, d.tasks, d.det, now)

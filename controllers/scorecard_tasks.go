@@ -18,35 +18,19 @@ import (
 	"github.com/cxloop/cxloop/internal/scorecard"
 )
 
-// judge judges the Scorecard's latest closed window when it is due,
-// every member read over it (calibrating on the windows before the first
-// one), and records the episodes in next. It returns the decision
-// state as it stands.
-func (r *ScorecardReconciler) judge(ctx context.Context, sc *cxv1.Scorecard, t metricspec.ScorecardTasks,
+// judge decides on the Scorecard's latest closed window when it is due
+// (scorecard.Policy.Decide, on the members the scoring read) and records
+// the episodes in next. It returns the decision state as it stands.
+func judge(ctx context.Context, sc *cxv1.Scorecard, t metricspec.ScorecardTasks, scored metricspec.Scored,
 	next *cxv1.ScorecardStatus, now time.Time) (scorecard.Detector, error) {
-	det := metricspec.ScorecardDetectorOf(sc.Status.Detector)
-	from, to := t.Policy.Closed(now)
-	if !det.Due(to) {
-		return det, nil
-	}
-	members, _, err := metricspec.ScorecardMemberSources(ctx, sc, r.reader(sc))
-	if err != nil {
-		return det, err
-	}
-	if det.FedUntil.IsZero() && len(det.Medians) == 0 {
-		if det.Medians, err = t.Policy.Calibrate(ctx, members, t.Input, from); err != nil {
-			return det, err
-		}
-	}
-	res, err := scorecard.ScoreBetween(ctx, members, t.Input, from, to)
-	if err != nil {
-		return det, err
-	}
-	if det, err = t.Policy.Judge(det, res, from, to); err != nil {
+	det, judged, err := t.Policy.Decide(ctx, scored.Sources, t.Input, metricspec.ScorecardDetectorOf(sc.Status.Detector), now)
+	if errors.Is(err, scorecard.ErrInvalid) {
 		return det, &metricspec.ScorecardProblem{Reason: "InvalidSpec", Message: err.Error()}
 	}
-	next.Detector = metricspec.ScorecardDetectorStatus(det)
-	return det, nil
+	if judged {
+		next.Detector = metricspec.ScorecardDetectorStatus(det)
+	}
+	return det, err
 }
 
 // planTasks plans a task for every open episode that has none, within the

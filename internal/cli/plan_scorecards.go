@@ -59,7 +59,7 @@ func planScorecards(ctx context.Context, set *manifestSet, sources *metricspec.S
 			ps.AtRisk = st.AtRisk
 		}
 		ps.ValueAtRisk = scored.Result.ValueAtRisk
-		if ps.WouldOpen, err = wouldOpen(ctx, sc, rd, now); err != nil {
+		if ps.WouldOpen, err = wouldOpen(ctx, sc, scored, now); err != nil {
 			ps.Error = err.Error()
 		}
 		out = append(out, ps)
@@ -86,26 +86,15 @@ func (set *manifestSet) scorecardReader(sc *cxv1.Scorecard, sources *metricspec.
 }
 
 // wouldOpen judges the Scorecard's latest closed window at now from
-// scratch, as the operator's first decision does.
-func wouldOpen(ctx context.Context, sc *cxv1.Scorecard, rd metricspec.ScorecardReader, now time.Time) ([]PlanScorecardTask, error) {
+// scratch, on the members the scoring read, as the operator's first
+// decision does.
+func wouldOpen(ctx context.Context, sc *cxv1.Scorecard, scored metricspec.Scored, now time.Time) ([]PlanScorecardTask, error) {
 	t, err := metricspec.TranslateScorecard(sc)
 	if err != nil {
 		return nil, err
 	}
-	members, _, err := metricspec.ScorecardMemberSources(ctx, sc, rd)
+	det, _, err := t.Policy.Decide(ctx, scored.Sources, t.Input, scorecard.Detector{}, now)
 	if err != nil {
-		return nil, err
-	}
-	from, to := t.Policy.Closed(now)
-	var det scorecard.Detector
-	if det.Medians, err = t.Policy.Calibrate(ctx, members, t.Input, from); err != nil {
-		return nil, err
-	}
-	res, err := scorecard.ScoreBetween(ctx, members, t.Input, from, to)
-	if err != nil {
-		return nil, err
-	}
-	if det, err = t.Policy.Judge(det, res, from, to); err != nil {
 		return nil, err
 	}
 	out := []PlanScorecardTask{}

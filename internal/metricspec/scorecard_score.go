@@ -31,6 +31,9 @@ type ScorecardReader struct {
 type Scored struct {
 	Result  scorecard.Result
 	Members []scorecard.Member
+	// Sources are the members as read, to decide on the same Metrics and
+	// connections (scorecard.Policy.Decide).
+	Sources []scorecard.MemberSource
 	// Rates are each member's response rates by account (nil for a member
 	// without invitations), in Members' order.
 	Rates []MemberRates
@@ -54,6 +57,7 @@ func ScoreScorecard(ctx context.Context, sc *cxv1.Scorecard, rd ScorecardReader,
 	if err != nil {
 		return Scored{}, err
 	}
+	out.Sources = members
 	for i, ms := range members {
 		readings, err := scorecard.Read(ctx, ms.Source, ms.Metric, ms.KeyColumn, ms.PersonaColumn, ms.MinSamples, confidence,
 			ms.Metric.WindowEnd(now))

@@ -175,6 +175,28 @@ func (p Policy) MedianWindows(d Detector) []time.Time {
 	return bounds
 }
 
+// Decide is one scoring's decision at now: when the latest closed window
+// is due it is scored, every member read over it, and judged, the first
+// one after calibrating on the windows before it; judged says whether a
+// window was. The operator, plan and a replay all decide through it.
+func (p Policy) Decide(ctx context.Context, members []MemberSource, in Input, det Detector, now time.Time) (next Detector, judged bool, err error) {
+	from, to := p.Closed(now)
+	if !det.Due(to) {
+		return det, false, nil
+	}
+	if det.FedUntil.IsZero() && len(det.Medians) == 0 {
+		if det.Medians, err = p.Calibrate(ctx, members, in, from); err != nil {
+			return det, false, err
+		}
+	}
+	res, err := ScoreBetween(ctx, members, in, from, to)
+	if err != nil {
+		return det, false, err
+	}
+	next, err = p.Judge(det, res, from, to)
+	return next, err == nil, err
+}
+
 // Calibrate reads the medians of up to MaxMedians closed windows before
 // from, oldest first, for a detector that has none yet.
 func (p Policy) Calibrate(ctx context.Context, members []MemberSource, in Input, from time.Time) ([]float64, error) {

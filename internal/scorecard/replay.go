@@ -56,30 +56,20 @@ type ReplayOptions struct {
 func (p Policy) Replay(ctx context.Context, members []MemberSource, in Input, from, to time.Time, o ReplayOptions) ([]ReplayEvent, error) {
 	var det Detector
 	var out []ReplayEvent
-	calibrated := false
 	step := o.Interval
 	if step <= 0 {
 		step = 24 * time.Hour
 	}
 	for now := from; !now.After(to); now = now.Add(step) {
-		start, end := p.Closed(now)
-		if !det.Due(end) || start.Before(from.Add(-p.Window)) {
+		if start, _ := p.Closed(now); start.Before(from.Add(-p.Window)) {
 			continue
 		}
-		if !calibrated {
-			medians, err := p.Calibrate(ctx, members, in, start)
-			if err != nil {
-				return out, err
-			}
-			det.Medians, calibrated = medians, true
-		}
-		res, err := ScoreBetween(ctx, members, in, start, end)
+		next, judged, err := p.Decide(ctx, members, in, det, now)
 		if err != nil {
 			return out, err
 		}
-		next, err := p.Judge(det, res, start, end)
-		if err != nil {
-			return out, err
+		if !judged {
+			continue
 		}
 		for _, e := range det.Episodes {
 			if cur, ok := next.Episode(e.Account); !ok || !cur.Start.Equal(e.Start) {
