@@ -123,11 +123,11 @@ func (r *ImprovementTaskReconciler) lookAtAccount(ctx context.Context, sc *cxv1.
 	if err != nil {
 		return nil, err
 	}
-	fresh, err := scorecard.ScoreBetween(ctx, members, t.Input, since, to)
+	account := task.Spec.SegmentValues[sc.Spec.Key]
+	fresh, err := scorecard.ScoreBetween(ctx, scorecard.ForKey(members, account), t.Input, since, to)
 	if err != nil {
 		return nil, err
 	}
-	account := task.Spec.SegmentValues[sc.Spec.Key]
 	ep := metricspec.ScorecardTaskEpisode(t, task, account)
 	det := metricspec.ScorecardDetectorOf(sc.Status.Detector)
 	look := scorecard.Look{Attempt: max(1, task.Status.Attempt), Deadline: !deadline.IsZero(), Final: !deadline.IsZero() && !to.Before(deadline),

@@ -37,3 +37,17 @@ func ScoreBetween(ctx context.Context, members []MemberSource, in Input, from, t
 	}
 	return Compute(in)
 }
+
+// ForKey is the members narrowed to one key's units: each member's query
+// filters its key column on the key, so reading one account does not
+// group every account.
+func ForKey(members []MemberSource, key string) []MemberSource {
+	out := make([]MemberSource, len(members))
+	for i, ms := range members {
+		q := ms.Metric.Query
+		q.Filters = append(append([]source.Filter(nil), q.Filters...), source.Filter{Column: ms.KeyColumn, Operator: source.Equals, Values: []string{key}})
+		ms.Metric.Query = q
+		out[i] = ms
+	}
+	return out
+}
